@@ -1,0 +1,38 @@
+# The two commands of the README: `make run` (the main job) and `make test` (the test suite).
+# Both create .venv on first use and install everything into it; no GPU or internet access to
+# model hubs is needed.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+# Keep DDS traffic on this machine, on a domain of our own, with the 64 MB shared-memory profile.
+export ROS_AUTOMATIC_DISCOVERY_RANGE ?= LOCALHOST
+export ROS_DOMAIN_ID ?= $(shell $(PYTHON) -c 'import random; print(random.randint(1, 100))')
+export FASTDDS_DEFAULT_PROFILES_FILE ?= $(CURDIR)/config/fastdds_shm.xml
+export FASTRTPS_DEFAULT_PROFILES_FILE ?= $(CURDIR)/config/fastdds_shm.xml
+
+.PHONY: run test lint clean
+
+$(STAMP): setup.py setup.cfg requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	# The CPU build first, so that nothing after it can pull another torch.
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	$(BIN)/pip install --quiet --no-deps -e .
+	touch $@
+
+run: $(STAMP)
+	$(BIN)/mono-depth demo --out out
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/flake8 mono_depth_ros test launch setup.py
+	$(BIN)/pydocstyle mono_depth_ros launch
+
+clean:
+	rm -rf $(VENV) out build install log *.egg-info

@@ -1,0 +1,40 @@
+"""The ``mono-depth`` command: the package's tools without a ROS graph.
+
+Each sub-command lives in the module that owns its subject and exposes ``add_arguments(parser)``
+and ``main(args) -> int``; modules are imported only when their command runs, so ``mono-depth
+models`` does not pay for the ROS or training imports.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+COMMANDS = {
+    'models': ('mono_depth_ros.models.table', 'list the model zoo'),
+    'infer': ('mono_depth_ros.infer', 'run a model on images or a video, write depth files'),
+    'eval': ('mono_depth_ros.evaluate', 'evaluate a model on a dataset'),
+    'train': ('mono_depth_ros.train.cli', 'train, fine-tune or distil a model'),
+    'bench': ('mono_depth_ros.bench', 'measure latency, FPS, FLOPs and size'),
+    'parity': ('mono_depth_ros.parity', 'check an architecture against official golden outputs'),
+    'demo': ('mono_depth_ros.demo', 'start the node and a camera, record its outputs to a folder'),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``mono-depth``."""
+    argv = sys.argv[1:] if argv is None else argv
+    parser = argparse.ArgumentParser(prog='mono-depth', description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest='command', required=True, metavar='COMMAND')
+    chosen = argv[0] if argv else None
+    for name, (module_name, summary) in COMMANDS.items():
+        sub = commands.add_parser(name, help=summary, description=summary)
+        sub.set_defaults(module_name=module_name)
+        if name == chosen:
+            importlib.import_module(module_name).add_arguments(sub)
+    args = parser.parse_args(argv)
+    return importlib.import_module(args.module_name).main(args)
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,69 @@
+"""The model zoo: every variant by name, and ``create_model``.
+
+Families are listed here explicitly (no registration by import side effect); each family module
+exports ``SPECS``, a tuple of :class:`ModelSpec`.
+"""
+from __future__ import annotations
+
+import difflib
+import importlib
+from functools import lru_cache
+
+import torch
+
+from mono_depth_ros.models.spec import ModelSpec
+
+FAMILY_MODULES = (
+    'mono_depth_ros.models.joint_refinenet',
+    'mono_depth_ros.models.lite_mono',
+    'mono_depth_ros.models.depth_anything_v2',
+    'mono_depth_ros.models.fastdepth',
+)
+
+DEFAULT_MODEL = 'joint-mnv3-synthetic'
+
+
+@lru_cache(maxsize=None)
+def _specs_by_name() -> dict[str, ModelSpec]:
+    specs: dict[str, ModelSpec] = {}
+    for module_name in FAMILY_MODULES:
+        for spec in importlib.import_module(module_name).SPECS:
+            if spec.name in specs:
+                raise RuntimeError(f'model name {spec.name!r} is registered twice')
+            specs[spec.name] = spec
+    return specs
+
+
+def list_models() -> list[ModelSpec]:
+    """Return every registered variant, in registry order."""
+    return list(_specs_by_name().values())
+
+
+def get_spec(name: str) -> ModelSpec:
+    """Return the spec of ``name``; an unknown name is an error that lists the close names."""
+    specs = _specs_by_name()
+    if name in specs:
+        return specs[name]
+    close = difflib.get_close_matches(name, specs, n=5, cutoff=0.4)
+    hint = f' Did you mean: {", ".join(close)}?' if close else ''
+    raise KeyError(f'unknown model {name!r}.{hint} Known models: {", ".join(specs)}')
+
+
+def create_model(name: str, weights: str | None = None, **overrides) -> torch.nn.Module:
+    """Build the network of variant ``name`` in eval mode.
+
+    ``weights`` is ``None`` for random initialisation, or anything the weights resolver accepts:
+    ``'auto'`` (the variant's official checkpoint, downloaded once into the cache, or the weights
+    shipped in the package), a local file or folder, or an https URL. ``overrides`` go to the
+    family's builder.
+    """
+    spec = get_spec(name)
+    if spec.builder is None:
+        raise ValueError(f'model {name!r} runs on the {spec.backend} backend and has no PyTorch '
+                         'module; use the estimator (mono_depth_ros.estimator) to run it')
+    module = spec.builder(**overrides)
+    if weights is not None:
+        from mono_depth_ros.weights import resolve_weights
+
+        spec.load_checkpoint(module, resolve_weights(spec, weights))
+    return module.eval()

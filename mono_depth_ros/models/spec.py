@@ -1,0 +1,105 @@
+"""What a model variant is: the configuration that travels with its weights.
+
+Every variant of the zoo is a :class:`ModelSpec`. It carries everything needed to build the network,
+load its checkpoint, feed it a frame and interpret what comes out, in the spirit of timm's
+pretrained configs.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+import math
+from pathlib import Path
+from typing import Callable, Literal
+
+import torch
+
+OutputKind = Literal['metric', 'inverse_relative', 'disparity']
+OUTPUT_KINDS = ('metric', 'inverse_relative', 'disparity')
+
+
+@dataclass(frozen=True)
+class InputPolicy:
+    """How a camera frame is resized before it enters the network.
+
+    Either a fixed ``height`` x ``width`` (Lite-Mono: the training resolution), or the shorter side
+    resized to ``short_side`` keeping the aspect ratio (Depth Anything V2: 518), and in both cases
+    each side rounded to a ``multiple`` of the network's stride.
+    """
+
+    height: int | None = None
+    width: int | None = None
+    short_side: int | None = None
+    multiple: int = 1
+
+    def __post_init__(self) -> None:
+        fixed = self.height is not None and self.width is not None
+        if fixed == (self.short_side is not None):
+            raise ValueError('InputPolicy needs either height and width, or short_side')
+
+    def network_size(self, height: int, width: int) -> tuple[int, int]:
+        """Return the (height, width) fed to the network for a frame of the given size."""
+        if self.short_side is None:
+            return self._round(self.height), self._round(self.width)
+        scale = self.short_side / min(height, width)
+        return self._round(height * scale), self._round(width * scale)
+
+    def _round(self, value: float) -> int:
+        return max(self.multiple, int(math.ceil(round(value, 6) / self.multiple)) * self.multiple)
+
+
+@dataclass(frozen=True)
+class WeightsSource:
+    """Where a variant's official checkpoint comes from.
+
+    ``url`` is an https URL (``''`` when the weights ship inside the package, see ``embedded``).
+    ``sha256`` is the hash of the downloaded file where it is known. ``files`` names the checkpoint
+    files inside a downloaded archive or folder (Lite-Mono: ``encoder.pth`` and ``depth.pth``).
+    """
+
+    url: str = ''
+    sha256: str | None = None
+    files: tuple[str, ...] = ()
+    format: Literal['torch', 'safetensors', 'zip', 'tflite'] = 'torch'
+    embedded: str | None = None
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One variant of the zoo.
+
+    ``builder`` returns the ``torch.nn.Module`` (``None`` for runtimes without a PyTorch graph, such
+    as a TFLite file). The module's ``forward(x)`` takes a normalised ``(B, 3, H, W)`` float tensor
+    and returns a dict: ``'depth'`` ``(B, 1, h, w)`` in the units of ``output_kind``, and for
+    segmentation models ``'segm'`` ``(B, len(classes), h, w)`` logits.
+
+    ``load_checkpoint(module, path)`` loads the official checkpoint (a file, or a folder holding
+    ``weights.files``) strictly into the module.
+    """
+
+    name: str
+    family: str
+    builder: Callable[[], torch.nn.Module] | None
+    input: InputPolicy
+    output_kind: OutputKind
+    mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
+    std: tuple[float, float, float] = (0.229, 0.224, 0.225)
+    min_depth: float = 0.1
+    max_depth: float = 100.0
+    classes: tuple[str, ...] = ()
+    weights: WeightsSource | None = None
+    load_checkpoint: Callable[[torch.nn.Module, Path], None] | None = None
+    backend: Literal['torch', 'tflite'] = 'torch'
+    license: str = ''
+    source: str = ''
+    paper: str = ''
+    reported: str = ''
+    extra: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.output_kind not in OUTPUT_KINDS:
+            raise ValueError(f'{self.name}: output_kind must be one of {OUTPUT_KINDS}')
+
+    @property
+    def has_segmentation(self) -> bool:
+        """Whether the variant predicts per-pixel classes."""
+        return bool(self.classes)

@@ -1,0 +1,178 @@
+"""Architecture parity against golden outputs of the official code.
+
+A parity case (``<case>.json`` + ``<case>.npz``, see ``shared/parity/README.md`` in the project's
+development tree) pins one official architecture: the state_dict keys and shapes of its checkpoint,
+a deterministic rule that fills every weight from its official name, an input, and the outputs the
+official code computed. A re-implementation that loads official checkpoints strictly and computes
+the same function reproduces those outputs to float32 precision.
+
+Each family module exports ``PARITY``, a :class:`ParityHooks`.
+"""
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+import importlib
+import json
+from pathlib import Path
+import sys
+from typing import Callable
+import zlib
+
+import numpy as np
+import torch
+
+RTOL = 1e-4
+ATOL_FRACTION = 1e-4
+
+FAMILY_MODULES = {
+    'lite-mono': 'mono_depth_ros.models.lite_mono',
+    'depth-anything-v2': 'mono_depth_ros.models.depth_anything_v2',
+    'multitask-refinenet': 'mono_depth_ros.models.joint_refinenet',
+}
+
+
+@dataclass(frozen=True)
+class ParityHooks:
+    """What parity needs to know about a family.
+
+    ``build(case)`` returns the module in eval mode for a case's JSON. ``parts(module)`` maps each
+    key list of the case (``'keys'``, or ``'encoder_keys'`` and ``'decoder_keys'``) to the
+    sub-module whose ``state_dict`` has exactly the official names. ``outputs(module, x)`` returns
+    the tensors named as in the case's ``.npz``.
+    """
+
+    build: Callable[[dict], torch.nn.Module]
+    parts: Callable[[torch.nn.Module], dict[str, torch.nn.Module]]
+    outputs: Callable[[torch.nn.Module, torch.Tensor], dict[str, torch.Tensor]]
+
+
+def rule_value(name: str, shape: tuple[int, ...], weight_seed: int) -> np.ndarray:
+    """Return the deterministic value of the state_dict entry ``name`` under the parity rule."""
+    rng = np.random.default_rng([weight_seed, zlib.crc32(name.encode())])
+    if name.endswith('running_var'):
+        value = rng.uniform(0.5, 1.5, size=shape)
+    elif name.endswith('running_mean'):
+        value = rng.uniform(-0.2, 0.2, size=shape)
+    elif len(shape) >= 2:
+        value = rng.uniform(-1, 1, size=shape) * np.sqrt(3 / np.prod(shape[1:]))
+    elif len(shape) == 1 and name.endswith('weight'):
+        value = rng.uniform(0.75, 1.25, size=shape)
+    else:
+        value = rng.uniform(-0.1, 0.1, size=shape)
+    return value.astype(np.float32)
+
+
+def fill_by_rule(module: torch.nn.Module, weight_seed: int) -> None:
+    """Overwrite every floating-point entry of ``module.state_dict()`` by the parity rule."""
+    with torch.no_grad():
+        for name, tensor in module.state_dict().items():
+            if tensor.is_floating_point():
+                tensor.copy_(torch.from_numpy(rule_value(name, tuple(tensor.shape), weight_seed)))
+
+
+def make_input(case: dict) -> torch.Tensor:
+    """Return the case's input tensor as the README of the goldens defines it."""
+    rng = np.random.default_rng(case['input_seed'])
+    shape = (1, 3, case['height'], case['width'])
+    if case['family'] == 'lite-mono':
+        return torch.from_numpy(rng.random(shape).astype(np.float32))
+    return torch.from_numpy(rng.standard_normal(shape).astype(np.float32))
+
+
+def manifest_differences(parts: dict[str, torch.nn.Module], case: dict) -> list[str]:
+    """List how the modules' state_dict keys and shapes differ from the case's manifest."""
+    problems = []
+    for list_name, part in parts.items():
+        ours = {k: list(v.shape) for k, v in part.state_dict().items()}
+        theirs = {name: list(shape) for name, shape, _dtype in case[list_name]}
+        for name in sorted(set(theirs) - set(ours)):
+            problems.append(f'{list_name}: missing {name} {theirs[name]}')
+        for name in sorted(set(ours) - set(theirs)):
+            problems.append(f'{list_name}: unexpected {name} {ours[name]}')
+        for name in sorted(set(ours) & set(theirs)):
+            if ours[name] != theirs[name]:
+                problems.append(f'{list_name}: {name} has shape {ours[name]}, '
+                                f'official {theirs[name]}')
+    return problems
+
+
+@dataclass
+class OutputReport:
+    """How one output compares with its golden."""
+
+    name: str
+    max_abs_error: float
+    max_rel_error: float
+    tolerance: float
+    passed: bool
+
+
+def compare(name: str, ours: np.ndarray, golden: np.ndarray) -> OutputReport:
+    """Compare an output with its golden under ``rtol=1e-4, atol=1e-4 * max|golden|``."""
+    if ours.shape != golden.shape:
+        return OutputReport(name, float('inf'), float('inf'), 0.0, False)
+    atol = ATOL_FRACTION * float(np.abs(golden).max())
+    error = np.abs(ours.astype(np.float64) - golden.astype(np.float64))
+    relative = error / np.maximum(np.abs(golden), np.finfo(np.float32).tiny)
+    passed = bool(np.all(error <= atol + RTOL * np.abs(golden)))
+    return OutputReport(name, float(error.max()), float(relative.max()), atol, passed)
+
+
+def family_hooks(family: str) -> ParityHooks:
+    """Return the parity hooks of a family named as in the case files."""
+    if family not in FAMILY_MODULES:
+        raise KeyError(f'no parity hooks for family {family!r}; known: {", ".join(FAMILY_MODULES)}')
+    return importlib.import_module(FAMILY_MODULES[family]).PARITY
+
+
+def run_case(case_path: Path, golden_path: Path | None = None) -> tuple[list[str],
+                                                                       list[OutputReport]]:
+    """Run one case; return the manifest differences and a report per golden output."""
+    case_path = Path(case_path)
+    case = json.loads(case_path.read_text())
+    golden_path = golden_path or case_path.with_suffix('.npz')
+    hooks = family_hooks(case['family'])
+    module = hooks.build(case).eval()
+    parts = hooks.parts(module)
+    problems = manifest_differences(parts, case)
+    if problems:
+        return problems, []
+    for part in parts.values():
+        fill_by_rule(part, case['weight_seed'])
+    with torch.no_grad():
+        outputs = hooks.outputs(module, make_input(case))
+    goldens = np.load(golden_path)
+    reports = []
+    for name in goldens.files:
+        if name not in outputs:
+            reports.append(OutputReport(name, float('inf'), float('inf'), 0.0, False))
+            continue
+        reports.append(compare(name, outputs[name].detach().float().numpy(), goldens[name]))
+    return problems, reports
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``mono-depth parity``."""
+    parser.add_argument('cases', nargs='+', type=Path, help='parity case JSON files')
+    parser.add_argument('--golden', type=Path, default=None,
+                        help='golden .npz to compare with (default: next to the JSON)')
+
+
+def main(args: argparse.Namespace) -> int:
+    """Run ``mono-depth parity``; exit status 0 only if every case passes."""
+    all_passed = True
+    for case_path in args.cases:
+        problems, reports = run_case(case_path, args.golden)
+        print(f'== {case_path.name}')
+        for problem in problems:
+            print(f'  manifest: {problem}')
+        for report in reports:
+            verdict = 'PASS' if report.passed else 'FAIL'
+            print(f'  {report.name:<20} max abs {report.max_abs_error:.3e}  '
+                  f'max rel {report.max_rel_error:.3e}  atol {report.tolerance:.3e}  {verdict}')
+        passed = not problems and bool(reports) and all(r.passed for r in reports)
+        print(f'  {"PASS" if passed else "FAIL"}')
+        all_passed &= passed
+    sys.stdout.flush()
+    return 0 if all_passed else 1

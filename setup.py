@@ -1,0 +1,40 @@
+"""ament_python / pip packaging for mono_depth_ros."""
+from glob import glob
+
+from setuptools import find_packages, setup
+
+package_name = 'mono_depth_ros'
+
+setup(
+    name=package_name,
+    version='0.1.0',
+    packages=find_packages(exclude=['test']),
+    package_data={'mono_depth_ros': ['models/weights/*.safetensors', 'models/weights/*.json']},
+    data_files=[
+        ('share/ament_index/resource_index/packages', ['resource/' + package_name]),
+        ('share/' + package_name, ['package.xml']),
+        ('share/' + package_name + '/launch', glob('launch/*.launch.py')),
+        ('share/' + package_name + '/config', glob('config/*.yaml') + glob('config/*.xml')
+         + glob('config/*.rviz')),
+    ],
+    python_requires='>=3.10',
+    # torch is deliberately not listed: it comes from the platform (JetPack, a CUDA or CPU wheel)
+    # and pip must never replace it with another build.
+    install_requires=['numpy', 'opencv-python-headless', 'pyyaml', 'setuptools'],
+    extras_require={
+        'tflite': ['ai-edge-litert'],
+        'onnx': ['onnx', 'onnxruntime'],
+    },
+    zip_safe=False,
+    maintainer='mono_depth_ros maintainers',
+    maintainer_email='maintainers@mono-depth-ros.dev',
+    description='Monocular depth estimation node for ROS 2: depth images, point clouds, segmentation.',
+    license='Apache-2.0',
+    entry_points={
+        'console_scripts': [
+            'mono_depth_node = mono_depth_ros.node:main',
+            'camera_player = mono_depth_ros.camera_player:main',
+            'mono-depth = mono_depth_ros.cli:main',
+        ],
+    },
+)
