@@ -1,0 +1,76 @@
+"""The PyTorch backend: eager fp32, fp16 or bf16, optionally channels_last and torch.compile."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from mono_depth_ros.models.spec import ModelSpec
+
+PRECISIONS = {'fp32': torch.float32, 'fp16': torch.float16, 'bf16': torch.bfloat16}
+
+
+class DeviceError(ValueError):
+    """A device or precision that this machine cannot provide."""
+
+
+def resolve_device(device: str) -> torch.device:
+    """Turn ``auto | cpu | cuda | cuda:N`` into a device, failing clearly if it is not there.
+
+    ``auto`` is the first CUDA GPU when there is one (a Jetson's too), else the CPU.
+    """
+    if device == 'auto':
+        return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+    if device == 'cpu':
+        return torch.device('cpu')
+    if device == 'cuda' or device.startswith('cuda:'):
+        if not torch.cuda.is_available():
+            raise DeviceError(f'device {device!r} was requested but PyTorch sees no CUDA GPU '
+                              f'(torch {torch.__version__}, CUDA build: {torch.version.cuda}); '
+                              "use device 'cpu' or 'auto', or install a CUDA build of PyTorch")
+        index = int(device.split(':')[1]) if ':' in device else 0
+        if index >= torch.cuda.device_count():
+            raise DeviceError(f'device {device!r} does not exist: this machine has '
+                              f'{torch.cuda.device_count()} CUDA device(s)')
+        return torch.device('cuda', index)
+    raise DeviceError(f'unknown device {device!r}; allowed: auto, cpu, cuda, cuda:N')
+
+
+class TorchBackend:
+    """Runs a zoo module on one device at one precision.
+
+    fp16 needs a CUDA device; bf16 runs on CUDA and on recent CPUs. Reduced precision uses
+    autocast, so numerically sensitive layers (softmax, normalisation) stay in fp32.
+    """
+
+    def __init__(self, module: torch.nn.Module, spec: ModelSpec, device: str = 'auto',
+                 precision: str = 'fp32', channels_last: bool = False,
+                 compile: bool = False) -> None:
+        if precision not in PRECISIONS:
+            raise DeviceError(f'unknown precision {precision!r}; allowed: {", ".join(PRECISIONS)}')
+        self.torch_device = resolve_device(device)
+        if precision == 'fp16' and self.torch_device.type != 'cuda':
+            raise DeviceError("precision 'fp16' needs a CUDA device; on the CPU use 'fp32' or "
+                              "'bf16'")
+        self.spec = spec
+        self.precision = precision
+        self.device = str(self.torch_device)
+        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        module = module.eval().to(self.torch_device, memory_format=self.memory_format)
+        self.module = torch.compile(module) if compile else module
+        shape = (1, 3, 1, 1)
+        self.mean = torch.tensor(spec.mean, device=self.torch_device).view(shape) * 255
+        self.std = torch.tensor(spec.std, device=self.torch_device).view(shape) * 255
+
+    @torch.inference_mode()
+    def infer(self, rgb: np.ndarray) -> dict[str, np.ndarray]:
+        """Run the network on an ``(H, W, 3)`` uint8 RGB frame already at the input size."""
+        frame = torch.from_numpy(np.ascontiguousarray(rgb)).to(self.torch_device)
+        x = (frame.permute(2, 0, 1).unsqueeze(0).float() - self.mean) / self.std
+        x = x.contiguous(memory_format=self.memory_format)
+        with torch.autocast(self.torch_device.type, dtype=PRECISIONS[self.precision],
+                            enabled=self.precision != 'fp32'):
+            outputs = self.module(x)
+        result = {'depth': outputs['depth'][0, 0].float().cpu().numpy()}
+        if 'segm' in outputs:
+            result['labels'] = outputs['segm'][0].argmax(0).to(torch.uint8).cpu().numpy()
+        return result

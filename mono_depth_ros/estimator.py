@@ -1,0 +1,130 @@
+"""DepthEstimator: an RGB frame in, depth in metres (and labels) out. No ROS in here.
+
+The estimator owns the whole per-frame pipeline around the network: resizing the frame to the
+variant's input policy, the backend call, resizing the prediction to the output resolution and
+turning it into metres (directly for metric models, through a scale policy for relative ones).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+import time
+
+import cv2
+import numpy as np
+
+from mono_depth_ros import scale
+from mono_depth_ros.geometry import Intrinsics
+from mono_depth_ros.models.registry import create_model, get_spec
+from mono_depth_ros.models.spec import ModelSpec
+
+OUTPUT_SIZES = ('input', 'model')
+
+
+@dataclass
+class DepthResult:
+    """What the estimator made of one frame.
+
+    ``depth``: ``(h, w)`` float32 metres along the optical axis, NaN where invalid; ``None``
+    while a relative model has no known scale (see ``scale_status``). ``unscaled_depth``: depth
+    up to an unknown scale (equal to ``depth`` for metric models), for median-scaled evaluation.
+    ``labels``: ``(h, w)`` uint8 class ids or ``None``. ``intrinsics``: those of the output
+    resolution when the frame's intrinsics were given.
+    """
+
+    depth: np.ndarray | None
+    unscaled_depth: np.ndarray
+    labels: np.ndarray | None
+    intrinsics: Intrinsics | None
+    scale_status: str
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+class DepthEstimator:
+    """Runs one zoo variant on frames.
+
+    ``output_size`` is ``'input'`` (the prediction is resized to the frame's resolution) or
+    ``'model'`` (kept at the network's output resolution; the intrinsics are scaled to match).
+    """
+
+    def __init__(self, spec: ModelSpec, backend, scale_policy: scale.ScalePolicy | None = None,
+                 output_size: str = 'input') -> None:
+        if output_size not in OUTPUT_SIZES:
+            raise ValueError(f'unknown output_size {output_size!r}; allowed: '
+                             f'{", ".join(OUTPUT_SIZES)}')
+        self.spec = spec
+        self.backend = backend
+        self.scale_policy = scale_policy or scale.make_policy('none')
+        self.scale_policy.check_model(spec)
+        self.output_size = output_size
+
+    @classmethod
+    def from_name(cls, model: str, weights: str | None = 'auto', device: str = 'auto',
+                  precision: str = 'fp32', scale_policy: scale.ScalePolicy | None = None,
+                  output_size: str = 'input', **backend_options) -> DepthEstimator:
+        """Build the estimator of a registered variant on the requested device and precision."""
+        spec = get_spec(model)
+        if spec.backend == 'tflite':
+            from mono_depth_ros.backends.tflite import TFLiteBackend
+            from mono_depth_ros.weights import resolve_weights
+
+            if weights is None:
+                raise ValueError(f'model {model!r} runs from its TFLite file: give weights')
+            backend = TFLiteBackend(resolve_weights(spec, weights), spec, **backend_options)
+        else:
+            from mono_depth_ros.backends.torch_backend import TorchBackend
+
+            backend = TorchBackend(create_model(model, weights), spec, device=device,
+                                   precision=precision, **backend_options)
+        return cls(spec, backend, scale_policy, output_size)
+
+    def observe_sparse_depth(self, sparse_depth: np.ndarray, stamp: float) -> None:
+        """Pass a sparse metric depth (at the output resolution) to the scale policy."""
+        self.scale_policy.observe_sparse_depth(sparse_depth, stamp)
+
+    def estimate(self, rgb: np.ndarray, intrinsics: Intrinsics | None = None,
+                 stamp: float = 0.0) -> DepthResult:
+        """Estimate depth for an ``(H, W, 3)`` uint8 RGB frame.
+
+        ``stamp`` (seconds) lets time-dependent scale policies judge how fresh their scale is.
+        """
+        if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8 or rgb.size == 0:
+            raise ValueError(f'expected an (H, W, 3) uint8 RGB frame, got {rgb.dtype} '
+                             f'{rgb.shape}')
+        height, width = rgb.shape[:2]
+        start = time.perf_counter()
+        net_height, net_width = self.spec.input.network_size(height, width)
+        shrinking = net_height * net_width < height * width
+        resized = cv2.resize(rgb, (net_width, net_height),
+                             interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
+        preprocessed = time.perf_counter()
+        raw = self.backend.infer(resized)
+        inferred = time.perf_counter()
+
+        prediction = raw['depth']
+        if self.output_size == 'input':
+            out_height, out_width = height, width
+        else:
+            out_height, out_width = prediction.shape
+        prediction = _resize(prediction, out_width, out_height, cv2.INTER_LINEAR)
+        labels = raw.get('labels')
+        if labels is not None:
+            labels = _resize(labels, out_width, out_height, cv2.INTER_NEAREST)
+        out_intrinsics = intrinsics.scaled(out_width, out_height) if intrinsics else None
+
+        unscaled = scale.unscaled_depth(prediction, self.spec)
+        depth = self.scale_policy.to_metres(prediction, self.spec, out_intrinsics, stamp)
+        if depth is not None:
+            depth = np.where(np.isfinite(depth) & (depth > 0), depth, np.nan).astype(np.float32)
+        done = time.perf_counter()
+        timings = {'preprocess': (preprocessed - start) * 1e3,
+                   'inference': (inferred - preprocessed) * 1e3,
+                   'postprocess': (done - inferred) * 1e3}
+        return DepthResult(depth=depth, unscaled_depth=unscaled, labels=labels,
+                           intrinsics=out_intrinsics, scale_status=self.scale_policy.status,
+                           timings_ms=timings)
+
+
+def _resize(image: np.ndarray, width: int, height: int, interpolation: int) -> np.ndarray:
+    if image.shape == (height, width):
+        return image
+    return cv2.resize(image, (width, height), interpolation=interpolation)

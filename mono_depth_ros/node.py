@@ -1,0 +1,367 @@
+"""mono_depth_node: a camera image in; depth image, point cloud and segmentation out.
+
+The subscription callbacks only store messages. A worker thread takes the newest image, runs the
+estimator and publishes the outputs that have subscribers. Every bad input is logged with its
+reason, counted in /diagnostics and dropped; the next good frame is processed as usual.
+"""
+from __future__ import annotations
+
+from collections import Counter, deque
+import sys
+import threading
+
+import cv2
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+import numpy as np
+import rclpy
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from rclpy.qos_overriding_options import QoSOverridingOptions
+from rcl_interfaces.msg import SetParametersResult
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
+
+from mono_depth_ros import colormap, geometry, ros_io
+from mono_depth_ros.estimator import DepthEstimator, OUTPUT_SIZES
+from mono_depth_ros.models.registry import DEFAULT_MODEL
+from mono_depth_ros.params import ConfigError, declare_all, Param
+from mono_depth_ros.qos import parse_qos
+from mono_depth_ros.stats import RateMeter, Window
+
+DEPTH_ENCODINGS = ('32FC1', '16UC1')
+TRANSPORTS = ('raw', 'compressed')
+PRECISION_CHOICES = ('fp32', 'fp16', 'bf16')
+CAMERA_INFO_HISTORY = 30
+
+
+PARAMS = (
+    Param('model', DEFAULT_MODEL, 'Zoo variant to run (mono-depth models lists them).'),
+    Param('weights', 'auto', "Checkpoint: 'auto' (the variant's official or shipped weights, "
+          'downloaded once into the cache), a local file or folder, or an https URL.'),
+    Param('device', 'auto', "Where the network runs: 'auto' (first CUDA GPU, else the CPU), "
+          "'cpu', 'cuda' or 'cuda:N'."),
+    Param('precision', 'fp32', 'Arithmetic of the network; fp16 needs a CUDA device.',
+          choices=PRECISION_CHOICES),
+    Param('input_transport', 'raw', "'raw' subscribes image (sensor_msgs/Image); 'compressed' "
+          'subscribes image/compressed (sensor_msgs/CompressedImage, JPEG or PNG).',
+          choices=TRANSPORTS),
+    Param('output_size', 'input', "'input': depth at the camera's resolution; 'model': at the "
+          "network's output resolution (depth/camera_info is scaled to match).",
+          choices=OUTPUT_SIZES),
+    Param('depth_encoding', '32FC1', "REP 118: '32FC1' metres (NaN invalid) or '16UC1' "
+          'millimetres (0 invalid).', choices=DEPTH_ENCODINGS, read_only=False),
+    Param('publish_points', True, 'Publish depth/points (PointCloud2) when it has subscribers.',
+          read_only=False),
+    Param('points_rgb', False, "Add the packed 'rgb' field of the camera image to the cloud.",
+          read_only=False),
+    Param('points_decimation', 1, 'Keep every N-th pixel in both directions in the cloud.',
+          range=(1, 16), read_only=False),
+    Param('min_depth', 0.0, 'Cloud points nearer than this (metres) are NaN.', range=(0.0, 1e4),
+          read_only=False),
+    Param('max_depth', 100.0, 'Cloud points farther than this (metres) are NaN.',
+          range=(0.0, 1e4), read_only=False),
+    Param('camera_info_tolerance', 0.001, 'Largest stamp difference (s) at which a camera_info '
+          'pairs with an image; otherwise the latest camera_info is used with a warning.',
+          range=(0.0, 10.0), read_only=False),
+    Param('input_qos', 'sensor_data', 'QoS preset of the image and camera_info subscriptions: '
+          'sensor_data, default, reliable or best_effort, optionally :DEPTH.'),
+    Param('output_qos', 'reliable', 'QoS preset of the image outputs (reliable suits RViz).'),
+    Param('points_qos', 'reliable', 'QoS preset of depth/points.'),
+    Param('diagnostics_period', 1.0, 'Seconds between /diagnostics messages.',
+          range=(0.1, 60.0)),
+)
+
+
+class MonoDepthNode(Node):
+    """Monocular depth estimation node."""
+
+    def __init__(self, **node_options) -> None:
+        super().__init__('mono_depth_node', **node_options)
+        declare_all(self, PARAMS)
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+        value = self._value
+        if value('min_depth') >= value('max_depth'):
+            raise ConfigError(f"parameter 'min_depth' ({value('min_depth')}) must be below "
+                              f"'max_depth' ({value('max_depth')})")
+        try:
+            input_qos = parse_qos(value('input_qos'), 'input_qos')
+            output_qos = parse_qos(value('output_qos'), 'output_qos')
+            points_qos = parse_qos(value('points_qos'), 'points_qos')
+        except ValueError as error:
+            raise ConfigError(str(error)) from error
+
+        try:
+            self.estimator = DepthEstimator.from_name(
+                value('model'), weights=value('weights'), device=value('device'),
+                precision=value('precision'), output_size=value('output_size'))
+        except (KeyError, ValueError, RuntimeError, OSError) as error:
+            raise ConfigError(f'cannot start model {value("model")!r} with weights '
+                              f'{value("weights")!r} on device {value("device")!r}: '
+                              f'{error}') from error
+        backend = self.estimator.backend
+        if value('device') == 'auto' and backend.device == 'cpu':
+            self.get_logger().info("device 'auto': no CUDA GPU found, running on the CPU")
+        self.get_logger().info(f'model {value("model")} ({self.estimator.spec.output_kind}) on '
+                               f'{backend.device}, {backend.precision}')
+
+        overrides = QoSOverridingOptions.with_default_policies()
+        self._camera_infos: deque[CameraInfo] = deque(maxlen=CAMERA_INFO_HISTORY)
+        self._info_lock = threading.Lock()
+        if value('input_transport') == 'compressed':
+            self.create_subscription(CompressedImage, 'image/compressed', self._on_image,
+                                     input_qos, qos_overriding_options=overrides)
+        else:
+            self.create_subscription(Image, 'image', self._on_image, input_qos,
+                                     qos_overriding_options=overrides)
+        self.create_subscription(CameraInfo, 'camera_info', self._on_camera_info, input_qos,
+                                 qos_overriding_options=overrides)
+
+        def publisher(msg_type, topic, qos):
+            return self.create_publisher(msg_type, topic, qos,
+                                         qos_overriding_options=overrides)
+
+        self.depth_pub = publisher(Image, 'depth/image', output_qos)
+        self.depth_info_pub = publisher(CameraInfo, 'depth/camera_info', output_qos)
+        self.points_pub = publisher(PointCloud2, 'depth/points', points_qos)
+        self.depth_color_pub = publisher(Image, 'depth/colorized', output_qos)
+        self.label_pub = self.label_color_pub = None
+        if self.estimator.spec.has_segmentation:
+            self.label_pub = publisher(Image, 'segmentation/labels', output_qos)
+            self.label_color_pub = publisher(Image, 'segmentation/colorized', output_qos)
+        self.diagnostics_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
+
+        self._mailbox: object | None = None
+        self._mailbox_ready = threading.Condition()
+        self._stopping = False
+        self.input_rate = RateMeter()
+        self.output_rate = RateMeter()
+        self.latency_ms = Window()
+        self.inference_ms = Window()
+        self.counts: Counter[str] = Counter()
+        self.errors: Counter[str] = Counter()
+        self.last_error = ''
+        self._worker = threading.Thread(target=self._work, name='mono_depth_worker', daemon=True)
+        self._worker.start()
+        self.create_timer(value('diagnostics_period'), self._publish_diagnostics)
+
+    # -- parameters ---------------------------------------------------------------------------
+
+    def _value(self, name: str):
+        return self.get_parameter(name).value
+
+    def _on_set_parameters(self, parameters: list[Parameter]) -> SetParametersResult:
+        known = {param.name: param for param in PARAMS}
+        current = {p.name: self._value(p.name) for p in PARAMS if not p.read_only}
+        for parameter in parameters:
+            if parameter.name not in known:
+                continue
+            problem = known[parameter.name].check(parameter.value)
+            if problem:
+                return SetParametersResult(successful=False, reason=problem)
+            current[parameter.name] = parameter.value
+        if current['min_depth'] >= current['max_depth']:
+            return SetParametersResult(successful=False,
+                                       reason='min_depth must be below max_depth')
+        return SetParametersResult(successful=True)
+
+    # -- callbacks: store only ----------------------------------------------------------------
+
+    def _on_camera_info(self, msg: CameraInfo) -> None:
+        with self._info_lock:
+            self._camera_infos.append(msg)
+
+    def _on_image(self, msg) -> None:
+        self.input_rate.tick()
+        with self._mailbox_ready:
+            if self._mailbox is not None:
+                self.counts['dropped_stale'] += 1
+            self._mailbox = msg
+            self._mailbox_ready.notify()
+
+    # -- worker ---------------------------------------------------------------------------------
+
+    def _work(self) -> None:
+        while True:
+            with self._mailbox_ready:
+                while self._mailbox is None and not self._stopping:
+                    self._mailbox_ready.wait()
+                if self._stopping:
+                    return
+                msg, self._mailbox = self._mailbox, None
+            try:
+                self._process(msg)
+            except (ros_io.ImageError, ros_io.CameraInfoError) as error:
+                self._reject(type(error).__name__, error, msg)
+            except Exception as error:  # keep the node alive whatever one frame does
+                self._reject('processing_error', error, msg)
+                self.get_logger().error(f'frame processing failed: {error!r}')
+
+    def _reject(self, reason: str, error: Exception, msg) -> None:
+        stamp = msg.header.stamp
+        self.errors[reason] += 1
+        self.last_error = f'{reason}: {error}'
+        self.get_logger().warning(f'dropped frame {stamp.sec}.{stamp.nanosec:09d}: {error}',
+                                  throttle_duration_sec=1.0)
+
+    def _wanted(self) -> dict[str, bool]:
+        def has(pub) -> bool:
+            return pub is not None and pub.get_subscription_count() > 0
+
+        return {'depth': has(self.depth_pub), 'info': has(self.depth_info_pub),
+                'points': has(self.points_pub) and self._value('publish_points'),
+                'depth_color': has(self.depth_color_pub), 'labels': has(self.label_pub),
+                'label_color': has(self.label_color_pub)}
+
+    def _process(self, msg) -> None:
+        wanted = self._wanted()
+        if not any(wanted.values()):
+            self.counts['skipped_no_subscribers'] += 1
+            return
+        if isinstance(msg, CompressedImage):
+            rgb = ros_io.compressed_to_rgb(msg)
+        else:
+            rgb = ros_io.image_to_rgb(msg)
+        height, width = rgb.shape[:2]
+        intrinsics = self._intrinsics_for(msg, width, height)
+        stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+        result = self.estimator.estimate(rgb, intrinsics, stamp)
+        self.inference_ms.add(result.timings_ms['inference'])
+        header = msg.header
+        if result.labels is not None:
+            if wanted['labels']:
+                self.label_pub.publish(ros_io.labels_to_image(result.labels, header))
+            if wanted['label_color']:
+                colour = colormap.colorize_labels(result.labels, len(self.estimator.spec.classes))
+                self.label_color_pub.publish(ros_io.rgb_to_image(colour, header))
+        if result.depth is None:
+            self.counts['waiting_for_scale'] += 1
+            self._published(header)
+            return
+        depth = result.depth
+        if wanted['depth']:
+            self.depth_pub.publish(ros_io.depth_to_image(depth, header,
+                                                         self._value('depth_encoding')))
+        if wanted['depth_color']:
+            self.depth_color_pub.publish(ros_io.rgb_to_image(colormap.colorize_depth(depth),
+                                                             header))
+        if result.intrinsics is None:
+            raise ros_io.CameraInfoError('no camera_info received on '
+                                         f'{self.resolve_topic_name("camera_info")}: '
+                                         'depth/camera_info and depth/points need the intrinsics')
+        if wanted['info']:
+            self.depth_info_pub.publish(ros_io.camera_info_for(result.intrinsics, header))
+        if wanted['points']:
+            self.points_pub.publish(self._cloud(depth, rgb, result.intrinsics, header))
+        self._published(header)
+
+    def _published(self, header) -> None:
+        now = self.get_clock().now().nanoseconds * 1e-9
+        stamp = header.stamp.sec + header.stamp.nanosec * 1e-9
+        self.latency_ms.add((now - stamp) * 1e3)
+        self.output_rate.tick()
+        self.counts['processed'] += 1
+
+    def _cloud(self, depth: np.ndarray, rgb: np.ndarray, intrinsics: geometry.Intrinsics,
+               header) -> PointCloud2:
+        step = self._value('points_decimation')
+        points = geometry.depth_to_points(depth, intrinsics, step, self._value('min_depth'),
+                                          self._value('max_depth'))
+        colours = None
+        if self._value('points_rgb'):
+            if rgb.shape[:2] != depth.shape:
+                rgb = cv2.resize(rgb, (depth.shape[1], depth.shape[0]),
+                                 interpolation=cv2.INTER_AREA)
+            colours = rgb[::step, ::step]
+        return ros_io.points_to_cloud(points, header, colours)
+
+    def _intrinsics_for(self, msg, width: int, height: int) -> geometry.Intrinsics | None:
+        """Pair the image with the camera_info of its stamp, else the latest one (warned)."""
+        with self._info_lock:
+            infos = list(self._camera_infos)
+        if not infos:
+            return None
+        stamp = _seconds(msg.header.stamp)
+        best = min(infos, key=lambda info: abs(_seconds(info.header.stamp) - stamp))
+        gap = abs(_seconds(best.header.stamp) - stamp)
+        if gap > self._value('camera_info_tolerance'):
+            best = infos[-1]
+            self.counts['camera_info_unpaired'] += 1
+            self.get_logger().warning(
+                f'no camera_info with stamp {stamp:.6f} (nearest {gap * 1e3:.1f} ms away); using '
+                f'the latest, stamped {_seconds(best.header.stamp):.6f}',
+                throttle_duration_sec=5.0)
+        intrinsics = ros_io.intrinsics_from_camera_info(best)
+        ros_io.check_camera_info_matches(intrinsics, width, height)
+        return intrinsics
+
+    # -- diagnostics ------------------------------------------------------------------------------
+
+    def _publish_diagnostics(self) -> None:
+        backend = self.estimator.backend
+        errors = sum(self.errors.values())
+        status = DiagnosticStatus(name=f'{self.get_name()}: monocular depth',
+                                  hardware_id=backend.device)
+        if self.last_error and self.errors:
+            status.level = DiagnosticStatus.WARN
+            status.message = f'{errors} frames rejected; last: {self.last_error}'
+        else:
+            status.level = DiagnosticStatus.OK
+            status.message = 'running'
+        if self.counts['waiting_for_scale']:
+            status.message += f'; {self.estimator.scale_policy.status}'
+        values = {
+            'model': self.estimator.spec.name, 'output kind': self.estimator.spec.output_kind,
+            'device': backend.device, 'precision': backend.precision,
+            'input rate (Hz)': f'{self.input_rate.rate():.2f}',
+            'output rate (Hz)': f'{self.output_rate.rate():.2f}',
+            'latency p50 (ms)': f'{self.latency_ms.percentile(50):.1f}',
+            'latency p95 (ms)': f'{self.latency_ms.percentile(95):.1f}',
+            'inference p50 (ms)': f'{self.inference_ms.percentile(50):.1f}',
+            'frames processed': str(self.counts['processed']),
+            'frames dropped (stale)': str(self.counts['dropped_stale']),
+            'frames skipped (no subscribers)': str(self.counts['skipped_no_subscribers']),
+            'frames without scale': str(self.counts['waiting_for_scale']),
+            'camera_info unpaired': str(self.counts['camera_info_unpaired']),
+            'errors': str(errors), 'last error': self.last_error,
+            'scale': self.estimator.scale_policy.status,
+        }
+        values.update({f'errors: {reason}': str(n) for reason, n in sorted(self.errors.items())})
+        status.values = [KeyValue(key=k, value=v) for k, v in values.items()]
+        array = DiagnosticArray(status=[status])
+        array.header.stamp = self.get_clock().now().to_msg()
+        self.diagnostics_pub.publish(array)
+
+    def destroy_node(self) -> None:
+        """Stop the worker, then the ROS entities."""
+        with self._mailbox_ready:
+            self._stopping = True
+            self._mailbox_ready.notify()
+        self._worker.join(timeout=5.0)
+        super().destroy_node()
+
+
+def _seconds(stamp) -> float:
+    return stamp.sec + stamp.nanosec * 1e-9
+
+
+def main(args: list[str] | None = None) -> int:
+    """Run the node until shutdown; a bad configuration exits with status 1 and a message."""
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = MonoDepthNode()
+        rclpy.spin(node)
+    except ConfigError as error:
+        rclpy.logging.get_logger('mono_depth_node').fatal(str(error))
+        return 1
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
