@@ -1,0 +1,76 @@
+"""Tests of the joint depth + segmentation RefineNet family."""
+import math
+
+import pytest
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from mono_depth_ros.models import joint_refinenet
+from mono_depth_ros.models.joint_refinenet import build_joint_mnv3, CLASSES, SPECS
+from mono_depth_ros.weights import CheckpointError
+
+torch.set_num_threads(1)
+
+
+@pytest.mark.parametrize('spec', SPECS, ids=lambda spec: spec.name)
+def test_variant_builds_and_predicts_documented_shapes(spec):
+    assert spec.family in ('joint-refinenet', 'multitask-refinenet')
+    module = spec.builder().eval()
+    torch.manual_seed(0)
+    with torch.no_grad():
+        out = module(torch.randn(1, 3, 240, 320))
+    assert out['depth'].shape == (1, 1, 60, 80)
+    assert out['segm'].shape == (1, len(spec.classes), 60, 80)
+    assert torch.isfinite(out['depth']).all() and torch.isfinite(out['segm']).all()
+    assert (out['depth'] >= 0).all()
+
+
+def test_synthetic_classes_are_the_scene_generator_ids():
+    assert CLASSES == ('sky', 'ground', 'wall', 'box', 'sphere', 'cylinder')
+    spec = joint_refinenet.SYNTHETIC
+    assert spec.name == 'joint-mnv3-synthetic' and spec.classes == CLASSES
+    assert spec.input.network_size(480, 640) == (240, 320)
+
+
+def test_synthetic_model_is_small_and_under_one_gflop():
+    module = build_joint_mnv3().eval()
+    params = sum(p.numel() for p in module.parameters())
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        module(torch.zeros(1, 3, 240, 320))
+    assert 0.5e6 < params < 3e6
+    assert 0 < counter.get_total_flops() < 1e9
+
+
+def test_synthetic_depth_is_clamped_exp_of_log_depth():
+    module = build_joint_mnv3().eval()
+    torch.manual_seed(1)
+    x = torch.randn(1, 3, 64, 96)
+    with torch.no_grad():
+        module.depth.bias.fill_(100.0)
+        far = module(x)['depth']
+        module.depth.bias.fill_(-100.0)
+        near = module(x)['depth']
+        module.depth.bias.fill_(0.0)
+        raw = module.predict_log_depth(x)['log_depth']
+        mid = module(x)['depth']
+    assert torch.allclose(far, torch.full_like(far, 20.0))
+    assert torch.allclose(near, torch.full_like(near, 0.1))
+    expected = raw.clamp(math.log(0.1), math.log(20.0)).exp()
+    assert torch.allclose(mid, expected)
+
+
+def test_synthetic_checkpoint_round_trip_is_strict(tmp_path):
+    from safetensors.torch import save_file
+
+    source = build_joint_mnv3().eval()
+    path = tmp_path / 'joint-mnv3-synthetic.safetensors'
+    save_file({k: v.contiguous() for k, v in source.state_dict().items()}, str(path))
+    target = build_joint_mnv3().eval()
+    joint_refinenet.SYNTHETIC.load_checkpoint(target, path)
+    x = torch.randn(1, 3, 64, 96)
+    with torch.no_grad():
+        assert torch.equal(source(x)['segm'], target(x)['segm'])
+
+    other = build_joint_mnv3(num_classes=3)
+    with pytest.raises(CheckpointError, match='segm.weight'):
+        joint_refinenet.SYNTHETIC.load_checkpoint(other, path)
