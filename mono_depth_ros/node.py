@@ -83,12 +83,9 @@ class MonoDepthNode(Node):
         if value('min_depth') >= value('max_depth'):
             raise ConfigError(f"parameter 'min_depth' ({value('min_depth')}) must be below "
                               f"'max_depth' ({value('max_depth')})")
-        try:
-            input_qos = parse_qos(value('input_qos'), 'input_qos')
-            output_qos = parse_qos(value('output_qos'), 'output_qos')
-            points_qos = parse_qos(value('points_qos'), 'points_qos')
-        except ValueError as error:
-            raise ConfigError(str(error)) from error
+        input_qos = parse_qos(value('input_qos'), 'input_qos')
+        output_qos = parse_qos(value('output_qos'), 'output_qos')
+        points_qos = parse_qos(value('points_qos'), 'points_qos')
 
         try:
             self.estimator = DepthEstimator.from_name(

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
+from mono_depth_ros.params import ConfigError
+
 # name -> (reliability, default depth). All presets keep the last N samples and are volatile.
 PRESETS = {
     'sensor_data': (ReliabilityPolicy.BEST_EFFORT, 5),
@@ -20,13 +22,13 @@ def parse_qos(value: str, parameter: str) -> QoSProfile:
     """Return the profile of preset ``value``; errors name ``parameter`` and the allowed values."""
     name, _, depth_text = value.partition(':')
     if name not in PRESETS:
-        raise ValueError(f'parameter {parameter!r}: unknown QoS preset {value!r}; allowed: '
-                         f'{", ".join(PRESETS)}, optionally with a depth as in "reliable:5"')
+        raise ConfigError(f'parameter {parameter!r}: unknown QoS preset {value!r}; allowed: '
+                          f'{", ".join(PRESETS)}, optionally with a depth as in "reliable:5"')
     reliability, depth = PRESETS[name]
     if depth_text:
         if not depth_text.isdigit() or int(depth_text) < 1:
-            raise ValueError(f'parameter {parameter!r}: QoS depth in {value!r} must be a '
-                             'positive integer')
+            raise ConfigError(f'parameter {parameter!r}: QoS depth in {value!r} must be a '
+                              'positive integer')
         depth = int(depth_text)
     return QoSProfile(reliability=reliability, durability=DurabilityPolicy.VOLATILE,
                       history=HistoryPolicy.KEEP_LAST, depth=depth)

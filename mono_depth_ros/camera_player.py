@@ -1,0 +1,237 @@
+"""camera_player: plays synthetic scenes, a folder of images or a video as a ROS camera.
+
+Publishes ``image`` (and ``image/compressed`` on request) with a matching ``camera_info``, both
+with the same stamp and optical frame. Synthetic scenes also publish their exact ground truth on
+``ground_truth/depth`` (32FC1 metres) and ``ground_truth/labels`` (mono8), so the depth node can be
+checked against it. Useful beyond tests: play a recorded folder or video into the node.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+import itertools
+import json
+import math
+from pathlib import Path
+import sys
+from typing import Iterator
+
+import cv2
+import numpy as np
+import rclpy
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image
+from std_msgs.msg import Header
+import yaml
+
+from mono_depth_ros import ros_io
+from mono_depth_ros.geometry import Intrinsics
+from mono_depth_ros.params import ConfigError, declare_all, Param
+from mono_depth_ros.qos import parse_qos
+
+IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp')
+ENCODINGS = ('rgb8', 'bgr8', 'rgba8', 'bgra8', 'mono8')
+
+PARAMS = (
+    Param('source', 'synthetic', "'synthetic' (rendered scenes with exact ground truth), a folder "
+          'of images (played in name order) or a video file.'),
+    Param('rate', 10.0, 'Frames per second.', range=(0.1, 1000.0)),
+    Param('frame_id', 'camera_optical_frame', 'frame_id of the images (REP 103 optical frame).'),
+    Param('camera_info_file', '', 'camera_calibration YAML or sensor_msgs/CameraInfo JSON for '
+          "folders and videos; '' derives the intrinsics from horizontal_fov."),
+    Param('horizontal_fov', 60.0, 'Horizontal field of view (degrees) of folders and videos '
+          'without camera_info_file.', range=(1.0, 179.0)),
+    Param('loop', True, 'Start again at the end of a folder, video or scene list.'),
+    Param('seed', 1234, 'Seed of the synthetic scenes.'),
+    Param('scene_count', 100, 'Number of distinct synthetic scenes.', range=(1, 100000)),
+    Param('width', 320, 'Width of the synthetic scenes.', range=(16, 4096)),
+    Param('height', 240, 'Height of the synthetic scenes.', range=(16, 4096)),
+    Param('encoding', 'rgb8', 'Encoding of the published image.', choices=ENCODINGS),
+    Param('publish_compressed', False, 'Also publish image/compressed (JPEG).'),
+    Param('qos', 'sensor_data', 'QoS preset of the outputs (see mono_depth_node input_qos).'),
+)
+
+
+@dataclass
+class Frame:
+    """One frame to play; ground truth only for synthetic scenes."""
+
+    rgb: np.ndarray
+    intrinsics: Intrinsics
+    depth: np.ndarray | None = None
+    labels: np.ndarray | None = None
+
+
+def intrinsics_from_fov(width: int, height: int, horizontal_fov_deg: float) -> Intrinsics:
+    """Square-pixel pinhole intrinsics centred in the image."""
+    focal = (width / 2) / math.tan(math.radians(horizontal_fov_deg) / 2)
+    return Intrinsics(fx=focal, fy=focal, cx=(width - 1) / 2, cy=(height - 1) / 2,
+                      width=width, height=height)
+
+
+def load_camera_info(path: Path) -> Intrinsics:
+    """Read intrinsics from a camera_calibration YAML or a CameraInfo JSON (P preferred to K)."""
+    text = Path(path).read_text()
+    data = json.loads(text) if Path(path).suffix == '.json' else yaml.safe_load(text)
+    width = data.get('image_width', data.get('width'))
+    height = data.get('image_height', data.get('height'))
+    matrix = data.get('projection_matrix', data.get('P', data.get('p')))
+    if isinstance(matrix, dict):
+        matrix = matrix['data']
+    if matrix is None or not any(matrix):
+        matrix = data.get('camera_matrix', data.get('K', data.get('k')))
+        matrix = matrix['data'] if isinstance(matrix, dict) else matrix
+        matrix = [matrix[0], matrix[1], matrix[2], 0, matrix[3], matrix[4], matrix[5], 0]
+    if width is None or height is None or matrix is None:
+        raise ConfigError(f'camera_info_file {path}: needs width/height (or image_width/'
+                          'image_height) and P or K (or projection_matrix/camera_matrix)')
+    return Intrinsics(fx=float(matrix[0]), fy=float(matrix[5]), cx=float(matrix[2]),
+                      cy=float(matrix[6]), width=int(width), height=int(height))
+
+
+def synthetic_frames(seed: int, count: int, width: int, height: int) -> Iterator[Frame]:
+    """Rendered scenes with exact depth and labels."""
+    from mono_depth_ros.data.synthetic import SyntheticScenes
+
+    scenes = SyntheticScenes(seed=seed, count=count, width=width, height=height)
+    for index in range(len(scenes)):
+        scene = scenes[index]
+        yield Frame(scene.rgb, scene.intrinsics, scene.depth, scene.labels)
+
+
+def folder_frames(folder: Path, intrinsics: Intrinsics | None,
+                  horizontal_fov: float) -> Iterator[Frame]:
+    """Images of a folder in name order."""
+    paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not paths:
+        raise ConfigError(f'source folder {folder} holds no images ({", ".join(IMAGE_SUFFIXES)})')
+    for path in paths:
+        bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if bgr is None:
+            raise ConfigError(f'cannot read image {path}')
+        yield _frame(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), intrinsics, horizontal_fov)
+
+
+def video_frames(path: Path, intrinsics: Intrinsics | None,
+                 horizontal_fov: float) -> Iterator[Frame]:
+    """Frames of a video file."""
+    capture = cv2.VideoCapture(str(path))
+    if not capture.isOpened():
+        raise ConfigError(f'cannot open video {path}')
+    try:
+        while True:
+            ok, bgr = capture.read()
+            if not ok:
+                return
+            yield _frame(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), intrinsics, horizontal_fov)
+    finally:
+        capture.release()
+
+
+def _frame(rgb: np.ndarray, intrinsics: Intrinsics | None, horizontal_fov: float) -> Frame:
+    height, width = rgb.shape[:2]
+    if intrinsics is None:
+        intrinsics = intrinsics_from_fov(width, height, horizontal_fov)
+    elif (intrinsics.width, intrinsics.height) != (width, height):
+        intrinsics = intrinsics.scaled(width, height)
+    return Frame(rgb, intrinsics)
+
+
+def encode(rgb: np.ndarray, encoding: str, header: Header) -> Image:
+    """Return ``rgb`` as an Image in ``encoding``."""
+    conversions = {'rgb8': None, 'bgr8': cv2.COLOR_RGB2BGR, 'rgba8': cv2.COLOR_RGB2RGBA,
+                   'bgra8': cv2.COLOR_RGB2BGRA, 'mono8': cv2.COLOR_RGB2GRAY}
+    pixels = rgb if conversions[encoding] is None else cv2.cvtColor(rgb, conversions[encoding])
+    channels = 1 if pixels.ndim == 2 else pixels.shape[2]
+    return Image(header=header, height=pixels.shape[0], width=pixels.shape[1], encoding=encoding,
+                 is_bigendian=0, step=pixels.shape[1] * channels,
+                 data=np.ascontiguousarray(pixels).tobytes())
+
+
+class CameraPlayer(Node):
+    """Publishes frames at a fixed rate."""
+
+    def __init__(self, **node_options) -> None:
+        super().__init__('camera_player', **node_options)
+        declare_all(self, PARAMS)
+        value = self._value
+        qos = parse_qos(value('qos'), 'qos')
+        self.image_pub = self.create_publisher(Image, 'image', qos)
+        self.info_pub = self.create_publisher(CameraInfo, 'camera_info', qos)
+        self.compressed_pub = (self.create_publisher(CompressedImage, 'image/compressed', qos)
+                               if value('publish_compressed') else None)
+        self.gt_depth_pub = self.gt_labels_pub = None
+        if value('source') == 'synthetic':
+            self.gt_depth_pub = self.create_publisher(Image, 'ground_truth/depth', qos)
+            self.gt_labels_pub = self.create_publisher(Image, 'ground_truth/labels', qos)
+        self.frames_published = 0
+        self._frames = self._open_source()
+        self.create_timer(1.0 / value('rate'), self._publish_next)
+
+    def _value(self, name: str):
+        return self.get_parameter(name).value
+
+    def _open_source(self) -> Iterator[Frame]:
+        value = self._value
+        source = value('source')
+        if source == 'synthetic':
+            def make():
+                return synthetic_frames(value('seed'), value('scene_count'), value('width'),
+                                        value('height'))
+        else:
+            path = Path(source).expanduser()
+            if not path.exists():
+                raise ConfigError(f"parameter 'source': {path} does not exist; give "
+                                  "'synthetic', a folder of images or a video file")
+            info_file = value('camera_info_file')
+            intrinsics = load_camera_info(Path(info_file)) if info_file else None
+            fov = value('horizontal_fov')
+
+            def make():
+                if path.is_dir():
+                    return folder_frames(path, intrinsics, fov)
+                return video_frames(path, intrinsics, fov)
+        first = make()
+        if not value('loop'):
+            return first
+        return itertools.chain(first, itertools.chain.from_iterable(
+            make() for _ in itertools.count()))
+
+    def _publish_next(self) -> None:
+        frame = next(self._frames, None)
+        if frame is None:
+            return
+        header = Header(stamp=self.get_clock().now().to_msg(), frame_id=self._value('frame_id'))
+        self.info_pub.publish(ros_io.camera_info_for(frame.intrinsics, header))
+        self.image_pub.publish(encode(frame.rgb, self._value('encoding'), header))
+        if self.compressed_pub is not None:
+            ok, jpeg = cv2.imencode('.jpg', cv2.cvtColor(frame.rgb, cv2.COLOR_RGB2BGR))
+            self.compressed_pub.publish(CompressedImage(header=header, format='jpeg',
+                                                        data=jpeg.tobytes()))
+        if self.gt_depth_pub is not None and frame.depth is not None:
+            self.gt_depth_pub.publish(ros_io.depth_to_image(frame.depth, header, '32FC1'))
+            self.gt_labels_pub.publish(ros_io.labels_to_image(frame.labels, header))
+        self.frames_published += 1
+
+
+def main(args: list[str] | None = None) -> int:
+    """Run the player until shutdown; a bad configuration exits with status 1."""
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = CameraPlayer()
+        rclpy.spin(node)
+    except ConfigError as error:
+        rclpy.logging.get_logger('camera_player').fatal(str(error))
+        return 1
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
