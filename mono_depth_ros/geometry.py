@@ -1,7 +1,20 @@
-"""Pinhole camera geometry: intrinsics, resizing, back-projection (REP 103 optical frame)."""
+"""Pinhole camera geometry: intrinsics, resizing, back-projection (REP 103 optical frame).
+
+Everything here works in the camera's optical frame (z forward, x right, y down) and uses the
+pixel convention of OpenCV and ROS: integer pixel coordinates are pixel centres, so pixel (u, v)
+covers [u - 0.5, u + 0.5) x [v - 0.5, v + 0.5).
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
+import math
+from pathlib import Path
+from typing import Optional, Tuple, TYPE_CHECKING, Union
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import torch
 
 
 @dataclass(frozen=True)
@@ -30,3 +43,176 @@ class Intrinsics:
         return Intrinsics(fx=self.fx * sx, fy=self.fy * sy,
                           cx=(self.cx + 0.5) * sx - 0.5, cy=(self.cy + 0.5) * sy - 0.5,
                           width=width, height=height)
+
+    def matrix(self) -> np.ndarray:
+        """Return the 3x3 camera matrix K (float64)."""
+        return np.array([[self.fx, 0.0, self.cx],
+                         [0.0, self.fy, self.cy],
+                         [0.0, 0.0, 1.0]])
+
+
+def _check_depth_size(shape: Tuple[int, ...], intrinsics: Intrinsics) -> None:
+    if len(shape) < 2 or shape[-2:] != (intrinsics.height, intrinsics.width):
+        raise ValueError(
+            f'depth of shape {tuple(shape)} does not match intrinsics of '
+            f'{intrinsics.width}x{intrinsics.height} (expected (..., {intrinsics.height}, '
+            f'{intrinsics.width})); scale them first with intrinsics.scaled(width, height)')
+
+
+def _check_range(decimation: int, min_depth: float, max_depth: float) -> None:
+    if int(decimation) != decimation or decimation < 1:
+        raise ValueError(f'decimation must be an integer >= 1, got {decimation!r}')
+    if not min_depth <= max_depth:
+        raise ValueError(f'min_depth ({min_depth}) must not exceed max_depth ({max_depth})')
+
+
+def depth_to_points(depth: np.ndarray, intrinsics: Intrinsics, decimation: int = 1,
+                    min_depth: float = 0.0, max_depth: float = math.inf) -> np.ndarray:
+    """Back-project a depth image to an organised cloud, as depth_image_proc does.
+
+    ``depth`` is ``(..., H, W)`` in metres (NaN, inf or <= 0 are invalid) and must match the size
+    of ``intrinsics``. The result is ``(..., H', W', 3)`` float32 points in the optical frame:
+    x = (u - cx) * z / fx, y = (v - cy) * z / fy, z = depth; NaN where the depth is invalid,
+    below ``min_depth`` or above ``max_depth``.
+
+    ``decimation`` k keeps pixels u = 0, k, 2k, ... and v = 0, k, 2k, ... (H' = ceil(H / k)),
+    back-projected with the intrinsics of the full image: the points are the exact
+    back-projection of the kept pixels, not of a resized image.
+    """
+    _check_depth_size(depth.shape, intrinsics)
+    _check_range(decimation, min_depth, max_depth)
+    k = int(decimation)
+    z = np.asarray(depth[..., ::k, ::k], dtype=np.float32)
+    with np.errstate(invalid='ignore'):
+        valid = np.isfinite(z) & (z > 0) & (z >= min_depth) & (z <= max_depth)
+    z = np.where(valid, z, np.float32(np.nan))
+    u = np.arange(0, intrinsics.width, k, dtype=np.float32)
+    v = np.arange(0, intrinsics.height, k, dtype=np.float32)
+    # Per-column and per-row factors, so each point costs two multiplications.
+    ax = (u - np.float32(intrinsics.cx)) / np.float32(intrinsics.fx)
+    ay = (v - np.float32(intrinsics.cy)) / np.float32(intrinsics.fy)
+    points = np.empty(z.shape + (3,), dtype=np.float32)
+    np.multiply(z, ax, out=points[..., 0])
+    np.multiply(z, ay[:, None], out=points[..., 1])
+    points[..., 2] = z
+    return points
+
+
+def depth_to_points_torch(depth: torch.Tensor, intrinsics: Intrinsics, decimation: int = 1,
+                          min_depth: float = 0.0, max_depth: float = math.inf) -> torch.Tensor:
+    """Torch version of :func:`depth_to_points`, on the device and dtype of ``depth``.
+
+    Same conventions and arguments; ``depth`` is a floating tensor ``(..., H, W)`` in metres and
+    the result is ``(..., H', W', 3)`` with NaN for invalid points.
+    """
+    import torch  # only here, so that numpy-only users do not pay for importing torch
+
+    if not torch.is_floating_point(depth):
+        raise ValueError(f'depth must be a floating point tensor, got {depth.dtype}')
+    _check_depth_size(tuple(depth.shape), intrinsics)
+    _check_range(decimation, min_depth, max_depth)
+    k = int(decimation)
+    z = depth[..., ::k, ::k]
+    valid = torch.isfinite(z) & (z > 0) & (z >= min_depth) & (z <= max_depth)
+    z = torch.where(valid, z, torch.full_like(z, math.nan))
+    opts = {'dtype': depth.dtype, 'device': depth.device}
+    ax = (torch.arange(0, intrinsics.width, k, **opts) - intrinsics.cx) / intrinsics.fx
+    ay = (torch.arange(0, intrinsics.height, k, **opts) - intrinsics.cy) / intrinsics.fy
+    return torch.stack((z * ax, z * ay[:, None], z), dim=-1)
+
+
+def project_points(points: np.ndarray, intrinsics: Intrinsics
+                   ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Project ``(N, 3)`` optical-frame points to pixel coordinates.
+
+    Returns float64 arrays ``(u, v, z)`` with u = fx * x / z + cx, v = fy * y / z + cy (pixel
+    centres at integer coordinates). Points behind the camera or not finite (z <= 0) get NaN
+    u and v. Points are not clipped to the image: see :func:`rasterize_depth`.
+    """
+    pts = np.asarray(points, dtype=np.float64)
+    if pts.ndim != 2 or pts.shape[1] != 3:
+        raise ValueError(f'points must have shape (N, 3), got {pts.shape}')
+    x, y, z = pts[:, 0], pts[:, 1], pts[:, 2]
+    with np.errstate(invalid='ignore'):
+        front = np.isfinite(pts).all(axis=1) & (z > 0)
+    safe_z = np.where(front, z, 1.0)
+    u = np.where(front, intrinsics.fx * x / safe_z + intrinsics.cx, np.nan)
+    v = np.where(front, intrinsics.fy * y / safe_z + intrinsics.cy, np.nan)
+    return u, v, z
+
+
+def rasterize_depth(u: np.ndarray, v: np.ndarray, z: np.ndarray, width: int, height: int
+                    ) -> np.ndarray:
+    """Splat projected points into a sparse ``(height, width)`` float32 depth image in metres.
+
+    Each point lands on the pixel nearest to (u, v), i.e. floor(u + 0.5); points outside the
+    image, with NaN coordinates or with z <= 0 are dropped. Where several points hit one pixel
+    the nearest (smallest z) wins, as a LiDAR's occluding return would. Pixels with no point are
+    NaN.
+    """
+    u = np.asarray(u, dtype=np.float64).ravel()
+    v = np.asarray(v, dtype=np.float64).ravel()
+    z = np.asarray(z, dtype=np.float64).ravel()
+    if not u.shape == v.shape == z.shape:
+        raise ValueError(f'u, v and z must have the same length, got {u.size}, {v.size}, '
+                         f'{z.size}')
+    with np.errstate(invalid='ignore'):
+        ui = np.floor(u + 0.5)
+        vi = np.floor(v + 0.5)
+        keep = ((ui >= 0) & (ui < width) & (vi >= 0) & (vi < height)
+                & np.isfinite(z) & (z > 0))
+    index = vi[keep].astype(np.int64) * width + ui[keep].astype(np.int64)
+    depth = z[keep]
+    order = np.lexsort((depth, index))
+    index, depth = index[order], depth[order]
+    first = np.ones(index.size, dtype=bool)
+    first[1:] = index[1:] != index[:-1]
+    image = np.full(height * width, np.nan, dtype=np.float32)
+    image[index[first]] = depth[first]
+    return image.reshape(height, width)
+
+
+def points_to_depth(points: np.ndarray, intrinsics: Intrinsics) -> np.ndarray:
+    """Project ``(N, 3)`` optical-frame points into a sparse depth image of the intrinsics' size.
+
+    Shorthand for :func:`project_points` followed by :func:`rasterize_depth`; NaN = no point.
+    """
+    u, v, z = project_points(points, intrinsics)
+    return rasterize_depth(u, v, z, intrinsics.width, intrinsics.height)
+
+
+def write_ply(path: Union[str, Path], points: np.ndarray,
+              rgb: Optional[np.ndarray] = None) -> int:
+    """Write the valid points as a binary little-endian PLY file; return how many were written.
+
+    ``points`` is ``(N, 3)`` or organised ``(H, W, 3)``; points with any non-finite coordinate
+    are skipped. ``rgb`` (same leading shape, uint8) adds red/green/blue vertex properties.
+    """
+    pts = np.asarray(points, dtype=np.float32)
+    if pts.shape[-1:] != (3,):
+        raise ValueError(f'points must have shape (N, 3) or (H, W, 3), got {pts.shape}')
+    pts = pts.reshape(-1, 3)
+    valid = np.isfinite(pts).all(axis=1)
+    fields = [('x', '<f4'), ('y', '<f4'), ('z', '<f4')]
+    if rgb is not None:
+        colours = np.asarray(rgb)
+        if colours.dtype != np.uint8 or colours.shape[:-1] != np.shape(points)[:-1] \
+                or colours.shape[-1:] != (3,):
+            raise ValueError(f'rgb must be uint8 of shape {np.shape(points)}, got '
+                             f'{colours.dtype} {colours.shape}')
+        fields += [('red', 'u1'), ('green', 'u1'), ('blue', 'u1')]
+    vertices = np.empty(int(valid.sum()), dtype=fields)
+    for axis, name in enumerate('xyz'):
+        vertices[name] = pts[valid, axis]
+    header = ['ply', 'format binary_little_endian 1.0', f'element vertex {vertices.size}',
+              'property float x', 'property float y', 'property float z']
+    if rgb is not None:
+        flat = colours.reshape(-1, 3)[valid]
+        for axis, name in enumerate(('red', 'green', 'blue')):
+            vertices[name] = flat[:, axis]
+        header += ['property uchar red', 'property uchar green', 'property uchar blue']
+    header.append('end_header')
+    with open(path, 'wb') as stream:
+        stream.write(('\n'.join(header) + '\n').encode('ascii'))
+        stream.write(vertices.tobytes())
+    return int(vertices.size)
