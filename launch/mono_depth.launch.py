@@ -1,0 +1,35 @@
+"""Start mono_depth_node (and optionally RViz).
+
+Example:
+  ros2 launch mono_depth_ros mono_depth.launch.py image:=/camera/color/image_raw \
+      camera_info:=/camera/color/camera_info config:=lite_mono_kitti rviz:=true
+
+All the logic lives in mono_depth_ros.launch_config, which is tested without launch.
+"""
+from launch import LaunchDescription
+from launch.actions import DeclareLaunchArgument, OpaqueFunction
+from launch.substitutions import LaunchConfiguration
+from launch_ros.actions import Node
+
+from mono_depth_ros.launch_config import LAUNCH_ARGUMENTS, node_configuration
+
+
+def _nodes(context):
+    values = {name: LaunchConfiguration(name).perform(context) for name in LAUNCH_ARGUMENTS}
+    configuration = node_configuration(values)
+    nodes = [Node(package='mono_depth_ros', executable='mono_depth_node',
+                  name='mono_depth_node', namespace=configuration.namespace,
+                  parameters=configuration.parameters, remappings=configuration.remappings,
+                  additional_env=configuration.environment, output='screen')]
+    if configuration.rviz_config is not None:
+        nodes.append(Node(package='rviz2', executable='rviz2', name='rviz2',
+                          namespace=configuration.namespace,
+                          arguments=['-d', str(configuration.rviz_config)]))
+    return nodes
+
+
+def generate_launch_description():
+    """Declare the arguments and start the node with them."""
+    arguments = [DeclareLaunchArgument(name, default_value=default, description=description)
+                 for name, (default, description) in LAUNCH_ARGUMENTS.items()]
+    return LaunchDescription(arguments + [OpaqueFunction(function=_nodes)])

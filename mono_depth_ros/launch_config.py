@@ -1,0 +1,106 @@
+"""What launch/mono_depth.launch.py does, as plain tested Python.
+
+The launch file only declares :data:`LAUNCH_ARGUMENTS` and hands their values to
+:func:`node_configuration`, which returns the node's parameters, remappings, namespace and
+environment. launch and launch_ros are needed only by the launch file itself.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+import os
+from pathlib import Path
+import sys
+
+PACKAGE = 'mono_depth_ros'
+
+# name -> (default, description). '' means "not given": the config file or the node decides.
+LAUNCH_ARGUMENTS = {
+    'model': ('', 'Zoo variant (mono-depth models lists them); overrides the config file.'),
+    'config': ('', 'YAML parameter file: a path, or the name of a shipped preset in config/ '
+               '(e.g. lite_mono_kitti).'),
+    'namespace': ('', 'Namespace of the node (and of its relative topics).'),
+    'image': ('image', 'Camera image topic (for compressed input, its /compressed is used).'),
+    'camera_info': ('camera_info', 'Camera info topic.'),
+    'weights': ('', "Checkpoint file, folder or URL; '' uses the parameter (default 'auto')."),
+    'device': ('', 'auto, cpu, cuda or cuda:N.'),
+    'precision': ('', 'fp32, fp16 or bf16.'),
+    'input_qos': ('', 'QoS preset of the inputs: sensor_data, default, reliable, best_effort.'),
+    'output_qos': ('', 'QoS preset of the outputs.'),
+    'publish_points': ('', 'true or false: publish depth/points.'),
+    'rviz': ('false', 'true starts RViz with the shipped display of depth, cloud and labels.'),
+}
+STRING_PARAMETERS = ('model', 'weights', 'device', 'precision', 'input_qos', 'output_qos')
+BOOLEANS = {'true': True, 'false': False}
+
+
+@dataclass
+class NodeConfiguration:
+    """Everything the launch file passes to launch_ros' Node (and whether to start RViz)."""
+
+    parameters: list = field(default_factory=list)
+    remappings: list[tuple[str, str]] = field(default_factory=list)
+    namespace: str = ''
+    environment: dict[str, str] = field(default_factory=dict)
+    rviz_config: Path | None = None
+
+
+def share_directory() -> Path:
+    """Return the package's share directory: the installed one, else the source checkout."""
+    try:
+        from ament_index_python.packages import get_package_share_directory
+
+        return Path(get_package_share_directory(PACKAGE))
+    except (ImportError, LookupError, ValueError):
+        pass
+    installed = Path(sys.prefix) / 'share' / PACKAGE
+    if (installed / 'config').is_dir():
+        return installed
+    return Path(__file__).resolve().parents[1]
+
+
+def config_file(name: str) -> Path:
+    """Resolve a config argument: an existing path, or the name of a shipped preset."""
+    path = Path(name).expanduser()
+    if path.is_file():
+        return path
+    preset = share_directory() / 'config' / (name if name.endswith('.yaml') else name + '.yaml')
+    if preset.is_file():
+        return preset
+    shipped = sorted(p.stem for p in (share_directory() / 'config').glob('*.yaml'))
+    raise ValueError(f'launch argument config:={name}: no such file, and no shipped preset of '
+                     f'that name; presets: {", ".join(shipped)}')
+
+
+def _boolean(name: str, text: str) -> bool:
+    if text.lower() not in BOOLEANS:
+        raise ValueError(f'launch argument {name}:={text} must be true or false')
+    return BOOLEANS[text.lower()]
+
+
+def node_configuration(arguments: dict[str, str]) -> NodeConfiguration:
+    """Map launch argument values (strings, unset ones absent or '') to the node's setup."""
+    def given(name: str) -> str:
+        return arguments.get(name, LAUNCH_ARGUMENTS[name][0])
+
+    unknown = sorted(set(arguments) - set(LAUNCH_ARGUMENTS))
+    if unknown:
+        raise ValueError(f'unknown launch arguments: {", ".join(unknown)}; known: '
+                         f'{", ".join(LAUNCH_ARGUMENTS)}')
+    configuration = NodeConfiguration(namespace=given('namespace'))
+    if given('config'):
+        configuration.parameters.append(str(config_file(given('config'))))
+    overrides = {name: given(name) for name in STRING_PARAMETERS if given(name)}
+    if given('publish_points'):
+        overrides['publish_points'] = _boolean('publish_points', given('publish_points'))
+    if overrides:
+        configuration.parameters.append(overrides)
+    image, camera_info = given('image'), given('camera_info')
+    configuration.remappings = [('image', image), ('image/compressed', image + '/compressed'),
+                                ('camera_info', camera_info)]
+    profile = share_directory() / 'config' / 'fastdds_shm.xml'
+    if 'FASTDDS_DEFAULT_PROFILES_FILE' not in os.environ and profile.is_file():
+        configuration.environment = {'FASTDDS_DEFAULT_PROFILES_FILE': str(profile),
+                                     'FASTRTPS_DEFAULT_PROFILES_FILE': str(profile)}
+    if _boolean('rviz', given('rviz')):
+        configuration.rviz_config = share_directory() / 'config' / 'mono_depth.rviz'
+    return configuration
