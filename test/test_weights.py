@@ -1,0 +1,384 @@
+"""Weights: resolving, downloading, caching and extracting, and safe strict checkpoint loading.
+
+Downloads go to a real HTTP server on 127.0.0.1 started by the tests, serving real files.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+import hashlib
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import io
+import pickle
+import re
+import socket
+import threading
+import zipfile
+
+import pytest
+from safetensors.torch import save_file
+import torch
+
+from mono_depth_ros.models import list_models
+from mono_depth_ros.models.spec import InputPolicy, ModelSpec, WeightsSource
+from mono_depth_ros.weights import (
+    cached_weights, CheckpointError, EMBEDDED_DIR, load_state_dict_strict, official_cache_path,
+    read_checkpoint, resolve_weights, WeightsError)
+
+
+@dataclass
+class FileServer:
+    """What the test server serves, how it misbehaves, and what it was asked."""
+
+    url: str = ''
+    files: dict[str, bytes] = field(default_factory=dict)
+    ranges: bool = True
+    claim_extra: int = 0  # Content-Length claims this many bytes more than are sent
+    send_only: int | None = None  # close the connection after this many body bytes
+    requests: list[tuple[str, str | None]] = field(default_factory=list)
+
+
+@pytest.fixture
+def server():
+    """Serve FileServer.files over HTTP/1.0, honouring Range requests when ``ranges`` is set."""
+    state = FileServer()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (http.server's naming)
+            asked = self.headers.get('Range')
+            state.requests.append((self.path, asked))
+            body = state.files.get(self.path)
+            if body is None:
+                self.send_error(404)
+                return
+            start = 0
+            if asked and state.ranges:
+                start = int(re.fullmatch(r'bytes=(\d+)-', asked).group(1))
+                self.send_response(206)
+                self.send_header('Content-Range', f'bytes {start}-{len(body) - 1}/{len(body)}')
+            else:
+                self.send_response(200)
+            payload = body[start:]
+            self.send_header('Content-Length', str(len(payload) + state.claim_extra))
+            self.end_headers()
+            self.wfile.write(payload[:state.send_only])
+
+        def log_message(self, *args):
+            pass
+
+    httpd = ThreadingHTTPServer(('127.0.0.1', 0), Handler)
+    state.url = f'http://127.0.0.1:{httpd.server_address[1]}'
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield state
+    httpd.shutdown()
+    httpd.server_close()
+    thread.join()
+
+
+@pytest.fixture(autouse=True)
+def cache(tmp_path, monkeypatch):
+    """Point the weights cache at a fresh folder."""
+    root = tmp_path / 'cache'
+    monkeypatch.setenv('MONO_DEPTH_CACHE', str(root))
+    return root
+
+
+def toy_net() -> torch.nn.Module:
+    """Return a small network with weights, biases and batch-norm buffers."""
+    return torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4))
+
+
+def make_spec(url: str = '', sha256: str | None = None, fmt: str = 'safetensors',
+              files: tuple[str, ...] = (), embedded: str | None = None,
+              name: str = 'toy-net') -> ModelSpec:
+    """Return a variant of the toy network with the given weights source."""
+    return ModelSpec(name=name, family='toy', builder=toy_net,
+                     input=InputPolicy(height=32, width=32), output_kind='metric',
+                     weights=WeightsSource(url=url, sha256=sha256, files=files, format=fmt,
+                                           embedded=embedded))
+
+
+def trained_state() -> dict[str, torch.Tensor]:
+    """Return a state dict that differs from any fresh initialisation."""
+    torch.manual_seed(3)
+    fresh = toy_net().state_dict()
+    return {k: torch.randn_like(v.float()).to(v.dtype) + 2 for k, v in fresh.items()}
+
+
+def safetensors_bytes(state: dict[str, torch.Tensor], tmp_path) -> bytes:
+    """Return ``state`` serialised as a safetensors file."""
+    path = tmp_path / 'made.safetensors'
+    save_file(state, str(path))
+    return path.read_bytes()
+
+
+def torch_bytes(state: dict[str, torch.Tensor]) -> bytes:
+    """Return ``state`` serialised with torch.save."""
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    return buffer.getvalue()
+
+
+def sha(data: bytes) -> str:
+    """Return the sha256 hex digest of ``data``."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def closed_port_url() -> str:
+    """Return a URL on a local port where nothing listens."""
+    with socket.socket() as probe:
+        probe.bind(('127.0.0.1', 0))
+        port = probe.getsockname()[1]
+    return f'http://127.0.0.1:{port}/toy.safetensors'
+
+
+def test_download_then_cache_hit_loads_strictly(server, tmp_path, cache):
+    state = trained_state()
+    data = safetensors_bytes(state, tmp_path)
+    server.files['/w/toy.safetensors'] = data
+    spec = make_spec(f'{server.url}/w/toy.safetensors', sha(data))
+    assert cached_weights(spec) is None
+
+    path = resolve_weights(spec, 'auto')
+    assert path == cache / 'toy-net' / 'toy.safetensors'
+    assert path.read_bytes() == data
+    assert not path.with_name('toy.safetensors.part').exists()
+    assert cached_weights(spec) == path
+    assert resolve_weights(spec, 'auto') == path
+    assert len(server.requests) == 1
+
+    module = toy_net()
+    load_state_dict_strict(module, read_checkpoint(path), model=spec.name, source=path)
+    for name, tensor in module.state_dict().items():
+        assert torch.equal(tensor, state[name]), name
+
+
+def test_progress_bar_when_asked(server, tmp_path, capsys):
+    data = safetensors_bytes(trained_state(), tmp_path)
+    server.files['/toy.safetensors'] = data
+    resolve_weights(make_spec(f'{server.url}/toy.safetensors', sha(data)), 'auto', progress=True)
+    bar = capsys.readouterr().err
+    assert 'toy-net' in bar and '100%' in bar
+
+
+def test_sha256_mismatch_deletes_and_names_both_hashes(server, tmp_path):
+    data = safetensors_bytes(trained_state(), tmp_path)
+    server.files['/toy.safetensors'] = data
+    wrong = '0' * 64
+    spec = make_spec(f'{server.url}/toy.safetensors', wrong)
+    with pytest.raises(WeightsError) as error:
+        resolve_weights(spec, 'auto')
+    message = str(error.value)
+    assert wrong in message and sha(data) in message
+    assert spec.weights.url in message and 'toy-net' in message
+    assert not official_cache_path(spec).exists()
+    assert not official_cache_path(spec).with_name('toy.safetensors.part').exists()
+
+
+@pytest.mark.parametrize('misbehaviour', [{'claim_extra': 100}, {'send_only': 500}])
+def test_truncated_body_is_an_error_then_resumes(server, tmp_path, misbehaviour):
+    data = safetensors_bytes(trained_state(), tmp_path)
+    server.files['/toy.safetensors'] = data
+    for attribute, value in misbehaviour.items():
+        setattr(server, attribute, value)
+    spec = make_spec(f'{server.url}/toy.safetensors', sha(data))
+    with pytest.raises(WeightsError, match='truncated'):
+        resolve_weights(spec, 'auto')
+    assert not official_cache_path(spec).exists()
+
+    server.claim_extra, server.send_only = 0, None
+    path = resolve_weights(spec, 'auto')
+    assert path.read_bytes() == data
+    if 'send_only' in misbehaviour:
+        assert server.requests[-1] == ('/toy.safetensors', 'bytes=500-')
+
+
+@pytest.mark.parametrize('ranges', [True, False])
+def test_partial_file_resumes_with_range_or_restarts(server, tmp_path, ranges):
+    data = safetensors_bytes(trained_state(), tmp_path)
+    server.files['/toy.safetensors'] = data
+    server.ranges = ranges
+    spec = make_spec(f'{server.url}/toy.safetensors', sha(data))
+    part = official_cache_path(spec).with_name('toy.safetensors.part')
+    part.parent.mkdir(parents=True)
+    part.write_bytes(data[:300] if ranges else b'x' * 300)
+
+    path = resolve_weights(spec, 'auto')
+    assert server.requests == [('/toy.safetensors', 'bytes=300-')]
+    assert path.read_bytes() == data
+
+
+def test_offline_without_cache_explains_what_to_do():
+    spec = make_spec(closed_port_url(), '1' * 64)
+    with pytest.raises(WeightsError) as error:
+        resolve_weights(spec, 'auto')
+    message = str(error.value)
+    assert 'toy-net' in message and spec.weights.url in message
+    assert str(official_cache_path(spec)) in message and 'weights:=' in message
+
+
+def test_offline_with_cache_uses_the_cached_file(tmp_path):
+    spec = make_spec(closed_port_url(), '1' * 64)
+    target = official_cache_path(spec)
+    target.parent.mkdir(parents=True)
+    target.write_bytes(safetensors_bytes(trained_state(), tmp_path))
+    assert resolve_weights(spec, 'auto') == target
+
+
+def test_http_error_names_status_and_url(server):
+    spec = make_spec(f'{server.url}/nowhere.safetensors')
+    with pytest.raises(WeightsError, match=r'HTTP 404.*') as error:
+        resolve_weights(spec, 'auto')
+    assert spec.weights.url in str(error.value)
+
+
+def test_url_argument_downloads_into_the_model_cache(server, tmp_path, cache):
+    data = safetensors_bytes(trained_state(), tmp_path)
+    server.files['/other/toy.safetensors'] = data
+    path = resolve_weights(make_spec(), f'{server.url}/other/toy.safetensors')
+    assert path.parent == cache / 'toy-net' and path.name.endswith('toy.safetensors')
+    assert path.read_bytes() == data
+
+
+def zip_bytes(members: dict[str, bytes]) -> bytes:
+    """Return a zip archive holding ``members``."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, 'w') as bundle:
+        for name, data in members.items():
+            bundle.writestr(name, data)
+    return buffer.getvalue()
+
+
+def test_zip_with_lite_mono_layout_is_extracted_once(server, cache):
+    encoder, depth = {'a': torch.ones(2)}, {'b': torch.zeros(3)}
+    data = zip_bytes({'lite-mono/encoder.pth': torch_bytes(encoder),
+                      'lite-mono/depth.pth': torch_bytes(depth)})
+    server.files['/lite-mono.zip'] = data
+    spec = make_spec(f'{server.url}/lite-mono.zip', sha(data), 'zip', ('encoder.pth', 'depth.pth'))
+
+    folder = resolve_weights(spec, 'auto')
+    assert folder.is_dir() and folder.is_relative_to(cache / 'toy-net')
+    assert torch.equal(read_checkpoint(folder / 'encoder.pth')['a'], encoder['a'])
+    assert torch.equal(read_checkpoint(folder / 'depth.pth')['b'], depth['b'])
+    assert cached_weights(spec) is not None
+    assert resolve_weights(spec, 'auto') == folder
+    assert len(server.requests) == 1
+
+
+@pytest.mark.parametrize('evil', ['../escape.txt', 'lm/../../escape.txt', '/tmp/escape.txt'])
+def test_zip_path_traversal_is_refused(server, cache, evil):
+    data = zip_bytes({'lite-mono/encoder.pth': b'x', evil: b'owned'})
+    server.files['/evil.zip'] = data
+    spec = make_spec(f'{server.url}/evil.zip', sha(data), 'zip', ('encoder.pth',))
+    with pytest.raises(WeightsError, match='path traversal'):
+        resolve_weights(spec, 'auto')
+    assert not any(p.name == 'escape.txt' for p in cache.parent.rglob('*'))
+    assert cached_weights(spec) is None
+
+
+def test_zip_missing_files_are_named(server):
+    data = zip_bytes({'lite-mono/encoder.pth': torch_bytes({'a': torch.ones(1)})})
+    server.files['/lite-mono.zip'] = data
+    spec = make_spec(f'{server.url}/lite-mono.zip', sha(data), 'zip', ('encoder.pth', 'depth.pth'))
+    with pytest.raises(WeightsError, match='lack depth.pth'):
+        resolve_weights(spec, 'auto')
+
+
+def test_local_paths(tmp_path):
+    spec = make_spec(files=('encoder.pth', 'depth.pth'), fmt='zip')
+    checkpoint = tmp_path / 'mine.pth'
+    checkpoint.write_bytes(torch_bytes({'a': torch.ones(1)}))
+    assert resolve_weights(spec, str(checkpoint)) == checkpoint
+
+    with pytest.raises(WeightsError, match='does-not-exist.pth.*does not exist'):
+        resolve_weights(spec, str(tmp_path / 'does-not-exist.pth'))
+
+    folder = tmp_path / 'share'
+    folder.mkdir()
+    (folder / 'encoder.pth').write_bytes(b'x')
+    with pytest.raises(WeightsError, match='lack depth.pth'):
+        resolve_weights(spec, str(folder))
+    (folder / 'depth.pth').write_bytes(b'x')
+    assert resolve_weights(spec, str(folder)) == folder
+
+    archive = tmp_path / 'manual.zip'
+    archive.write_bytes(zip_bytes({'m/encoder.pth': b'e', 'm/depth.pth': b'd'}))
+    extracted = resolve_weights(spec, str(archive))
+    assert (extracted / 'depth.pth').read_bytes() == b'd'
+
+
+def test_no_official_weights_asks_for_a_file():
+    spec = ModelSpec(name='bare-net', family='toy', builder=toy_net,
+                     input=InputPolicy(height=32, width=32), output_kind='metric')
+    with pytest.raises(WeightsError, match="'bare-net' has no official weights; pass a"):
+        resolve_weights(spec, 'auto')
+
+
+def test_missing_embedded_file_is_named():
+    spec = make_spec(embedded='no-such-file.safetensors')
+    with pytest.raises(WeightsError) as error:
+        resolve_weights(spec, 'auto')
+    assert str(EMBEDDED_DIR / 'no-such-file.safetensors') in str(error.value)
+
+
+def test_embedded_weights_of_the_zoo_resolve_inside_the_package():
+    embedded = [spec for spec in list_models() if spec.weights and spec.weights.embedded]
+    if not embedded:
+        pytest.skip('no registered model ships embedded weights')
+    for spec in embedded:
+        path = resolve_weights(spec, 'auto')
+        assert path.is_file() and path.parent == EMBEDDED_DIR
+        assert read_checkpoint(path)
+
+
+class _Payload:
+    """An object whose unpickling opens (and so creates) a marker file."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return open, (str(self.marker), 'w')
+
+
+@pytest.mark.parametrize('writer', ['torch', 'pickle'])
+def test_read_checkpoint_never_runs_pickled_code(tmp_path, writer):
+    marker = tmp_path / 'pwned'
+    path = tmp_path / 'evil.pth'
+    content = {'weight': torch.zeros(2), 'payload': _Payload(marker)}
+    if writer == 'torch':
+        torch.save(content, path)
+    else:
+        path.write_bytes(pickle.dumps(content, protocol=2))
+    with pytest.raises(CheckpointError, match='cannot read checkpoint'):
+        read_checkpoint(path)
+    assert not marker.exists()
+    # The payload is real: an unsafe load would have run it.
+    if writer == 'torch':
+        torch.load(path, weights_only=False)
+    else:
+        pickle.loads(path.read_bytes())
+    assert marker.exists()
+
+
+def test_read_checkpoint_reads_safetensors(tmp_path):
+    state = trained_state()
+    path = tmp_path / 'toy.safetensors'
+    path.write_bytes(safetensors_bytes(state, tmp_path))
+    loaded = read_checkpoint(path)
+    assert set(loaded) == set(state)
+    assert all(torch.equal(loaded[k], state[k]) for k in state)
+
+
+def test_load_state_dict_strict_names_every_problem():
+    state = dict(trained_state())
+    del state['0.bias']
+    state['extra.weight'] = torch.zeros(1)
+    state['1.weight'] = torch.zeros(5)
+    with pytest.raises(CheckpointError) as error:
+        load_state_dict_strict(toy_net(), state, model='toy-net', source='toy.pth')
+    message = str(error.value)
+    assert 'missing keys: 0.bias' in message
+    assert 'unexpected keys: extra.weight' in message
+    assert '1.weight (5,) != (4,)' in message
+    assert "'toy-net'" in message and 'toy.pth' in message
