@@ -1,15 +1,33 @@
 """Tests of the joint depth + segmentation RefineNet family."""
 import math
+from pathlib import Path
 
 import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from mono_depth_ros import parity
 from mono_depth_ros.models import joint_refinenet
-from mono_depth_ros.models.joint_refinenet import build_joint_mnv3, CLASSES, SPECS
+from mono_depth_ros.models.joint_refinenet import (build_joint_mnv3, build_multitask_refinenet,
+                                                   CLASSES, SPECS)
 from mono_depth_ros.weights import CheckpointError
 
 torch.set_num_threads(1)
+
+PARITY_DIR = Path(__file__).resolve().parents[2] / 'shared' / 'parity'
+SPEC = {spec.name: spec for spec in SPECS}
+
+
+@pytest.mark.parametrize('case', ['mtrn_nyud_joint_320x240', 'mtrn_kitti_joint_640x192'])
+def test_official_parity(case):
+    case_path = PARITY_DIR / f'{case}.json'
+    if not case_path.is_file():
+        pytest.skip(f'parity goldens not available at {PARITY_DIR}')
+    problems, reports = parity.run_case(case_path)
+    assert problems == []
+    assert {r.name for r in reports} == {'segm', 'depth'}
+    failed = [(r.name, r.max_abs_error, r.tolerance) for r in reports if not r.passed]
+    assert failed == []
 
 
 @pytest.mark.parametrize('spec', SPECS, ids=lambda spec: spec.name)
@@ -74,3 +92,58 @@ def test_synthetic_checkpoint_round_trip_is_strict(tmp_path):
     other = build_joint_mnv3(num_classes=3)
     with pytest.raises(CheckpointError, match='segm.weight'):
         joint_refinenet.SYNTHETIC.load_checkpoint(other, path)
+
+
+def test_official_classes_and_sources():
+    nyud, kitti = SPEC['mtrn-nyud'], SPEC['mtrn-kitti']
+    assert len(nyud.classes) == len(set(nyud.classes)) == 40
+    assert nyud.classes[:3] == ('wall', 'floor', 'cabinet') and nyud.classes[-1] == 'otherprop'
+    assert len(kitti.classes) == 6
+    for spec in (nyud, kitti):
+        assert spec.weights.url.startswith('https://github.com/DrSleep/multi-task-refinenet/')
+        assert spec.weights.format == 'torch' and 'academic' in spec.license
+    assert nyud.input.network_size(480, 640) == (480, 640)
+
+
+def _official_checkpoint(module):
+    return {'state_dict': {'module.' + k: v for k, v in module.state_dict().items()},
+            'epoch': 300}
+
+
+def test_official_style_checkpoint_loads_strictly(tmp_path):
+    torch.manual_seed(2)
+    source = build_multitask_refinenet(6, 2).eval()
+    parity.fill_by_rule(source, weight_seed=3)
+    path = tmp_path / 'ExpKITTI_joint.ckpt'
+    torch.save(_official_checkpoint(source), path)
+    target = SPEC['mtrn-kitti'].builder().eval()
+    SPEC['mtrn-kitti'].load_checkpoint(target, path)
+    for name, tensor in source.state_dict().items():
+        assert torch.equal(target.state_dict()[name], tensor), name
+    x = torch.randn(1, 3, 64, 96)
+    with torch.no_grad():
+        segm, depth = source.forward_official(x)
+        out = target(x)
+    assert torch.equal(out['segm'], segm)
+    assert torch.equal(out['depth'], depth.abs())
+
+
+def test_nyud_checkpoint_in_kitti_model_names_misshaped_keys(tmp_path):
+    path = tmp_path / 'ExpNYUD_joint.ckpt'
+    torch.save(_official_checkpoint(build_multitask_refinenet(40, 2)), path)
+    with pytest.raises(CheckpointError) as error:
+        SPEC['mtrn-kitti'].load_checkpoint(SPEC['mtrn-kitti'].builder(), path)
+    message = str(error.value)
+    assert '2 keys of another shape' in message
+    assert 'segm.weight (40, 256, 3, 3) != (6, 256, 3, 3)' in message
+    assert 'segm.bias (40,) != (6,)' in message
+
+
+def test_three_task_model_adds_normals_and_bad_task_count_is_refused():
+    module = build_multitask_refinenet(40, 3).eval()
+    assert 'normal.weight' in module.state_dict()
+    with torch.no_grad():
+        out = module(torch.randn(1, 3, 64, 96))
+    assert out['normals'].shape == (1, 3, 16, 24) and out['segm'].shape == (1, 40, 16, 24)
+    with pytest.raises(ValueError, match='num_tasks'):
+        build_multitask_refinenet(40, 4)

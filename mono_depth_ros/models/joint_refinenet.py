@@ -26,8 +26,9 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
+from mono_depth_ros import parity
 from mono_depth_ros.models.spec import InputPolicy, ModelSpec, WeightsSource
-from mono_depth_ros.weights import load_state_dict_strict, read_checkpoint
+from mono_depth_ros.weights import CheckpointError, load_state_dict_strict, read_checkpoint
 
 CLASSES = ('sky', 'ground', 'wall', 'box', 'sphere', 'cylinder')
 
@@ -247,6 +248,103 @@ def _load_safetensors(name: str):
     return load
 
 
+# The official Multi-Task RefineNet (MobileNet-v2 + Light-Weight RefineNet), official key names.
+
+# expansion, output width, repeats, stride of the first repeat (MobileNet-v2).
+MOBILENET_V2 = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1),
+                (6, 160, 3, 2), (6, 320, 1, 1))
+
+
+class MultiTaskRefineNet(nn.Module):
+    """Multi-Task Light-Weight RefineNet: segmentation, depth (and normals) at 1/4 resolution.
+
+    Attribute names follow the official ``src/models.py`` so that its checkpoints load as they
+    are. :meth:`forward_official` returns the official tuple ``(segm, depth[, normals])``;
+    ``forward`` returns ``{'depth', 'segm'[, 'normals']}`` with depth in metres, taking the
+    absolute value of the raw prediction as the official notebooks do.
+    """
+
+    def __init__(self, num_classes: int, num_tasks: int = 2, width: int = 256) -> None:
+        super().__init__()
+        if num_tasks not in (2, 3):
+            raise ValueError(f'num_tasks must be 2 (segm + depth) or 3 (+ surface normals), '
+                             f'got {num_tasks}')
+        self.num_tasks = num_tasks
+        self.layer1 = conv_bn(3, 32, 3, stride=2)
+        in_channels = 32
+        for index, (expansion, out, repeats, stride) in enumerate(MOBILENET_V2, start=2):
+            blocks = []
+            for repeat in range(repeats):
+                blocks.append(InvertedResidual(in_channels, out, in_channels * expansion,
+                                               stride if repeat == 0 else 1))
+                in_channels = out
+            setattr(self, f'layer{index}', nn.Sequential(*blocks))
+        for index, channels in ((8, 320), (7, 160), (6, 96), (5, 64), (4, 32), (3, 24)):
+            setattr(self, f'conv{index}', nn.Conv2d(channels, width, 1, bias=False))
+        for index in (4, 3, 2, 1):
+            setattr(self, f'crp{index}', nn.Sequential(CRPBlock(width, depthwise=index == 1)))
+        for index in (4, 3, 2):
+            setattr(self, f'conv_adapt{index}', nn.Conv2d(width, width, 1, bias=False))
+        self.pre_depth, self.depth = _head_pair(width, 1)
+        self.pre_segm, self.segm = _head_pair(width, num_classes)
+        if num_tasks == 3:
+            self.pre_normal, self.normal = _head_pair(width, 3)
+
+    def forward_official(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Return the official outputs: ``(segm, depth)`` or ``(segm, depth, normals)``."""
+        x = self.layer2(self.layer1(x))
+        l3 = self.layer3(x)      # 1/4
+        l4 = self.layer4(l3)     # 1/8
+        l5 = self.layer5(l4)     # 1/16
+        l6 = self.layer6(l5)     # 1/16
+        l7 = self.layer7(l6)     # 1/32
+        l8 = self.layer8(l7)     # 1/32
+        top = refine([self.conv8(l8), self.conv7(l7)], self.crp4, self.conv_adapt4,
+                     l6.shape[-2:])
+        top = refine([self.conv5(l5), self.conv6(l6), top], self.crp3, self.conv_adapt3,
+                     l4.shape[-2:])
+        top = refine([top, self.conv4(l4)], self.crp2, self.conv_adapt2, l3.shape[-2:])
+        top = refine([self.conv3(l3), top], self.crp1)
+        outputs = (task_head(top, self.pre_segm, self.segm),
+                   task_head(top, self.pre_depth, self.depth))
+        if self.num_tasks == 3:
+            outputs += (task_head(top, self.pre_normal, self.normal),)
+        return outputs
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Map a normalised ``(B,3,H,W)`` batch to depth in metres and segmentation logits."""
+        segm, depth, *normals = self.forward_official(x)
+        out = {'depth': depth.abs(), 'segm': segm}
+        if normals:
+            out['normals'] = normals[0]
+        return out
+
+
+def build_multitask_refinenet(num_classes: int, num_tasks: int = 2) -> MultiTaskRefineNet:
+    """Build the official Multi-Task RefineNet, as the official ``net(num_classes, num_tasks)``."""
+    return MultiTaskRefineNet(num_classes, num_tasks)
+
+
+def _load_official(name: str):
+    def load(module: nn.Module, path: Path) -> None:
+        checkpoint = read_checkpoint(path)
+        state_dict = checkpoint.get('state_dict', checkpoint)
+        if not isinstance(state_dict, dict):
+            raise CheckpointError(f'checkpoint {path} holds {type(state_dict).__name__} under '
+                                  "'state_dict'; expected the official Multi-Task RefineNet "
+                                  'dict of tensors')
+        state_dict = {key.removeprefix('module.'): value for key, value in state_dict.items()}
+        load_state_dict_strict(module, state_dict, model=name, source=path)
+    return load
+
+
+PARITY = parity.ParityHooks(
+    build=lambda case: build_multitask_refinenet(case['num_classes'], case['num_tasks']).eval(),
+    parts=lambda module: {'keys': module},
+    outputs=lambda module, x: dict(zip(('segm', 'depth', 'normals'),
+                                       module.forward_official(x))),
+)
+
 SYNTHETIC = ModelSpec(
     name='joint-mnv3-synthetic',
     family='joint-refinenet',
@@ -265,4 +363,50 @@ SYNTHETIC = ModelSpec(
           'Asymmetric Annotations, ICRA 2019 (decoder design)',
 )
 
-SPECS = (SYNTHETIC,)
+# NYUDv2-40 (Gupta et al. 2013), in the order of the official model's 40 logits.
+NYUD40_CLASSES = (
+    'wall', 'floor', 'cabinet', 'bed', 'chair', 'sofa', 'table', 'door', 'window', 'bookshelf',
+    'picture', 'counter', 'blinds', 'desk', 'shelves', 'curtain', 'dresser', 'pillow', 'mirror',
+    'floor mat', 'clothes', 'ceiling', 'books', 'refrigerator', 'television', 'paper', 'towel',
+    'shower curtain', 'box', 'whiteboard', 'person', 'night stand', 'toilet', 'sink', 'lamp',
+    'bathtub', 'bag', 'otherstructure', 'otherfurniture', 'otherprop')
+# KITTI-6: the repository does not name the classes; these are read off its colour map
+# (src/cmap_kitti.npy), which uses the CamVid colours of exactly these six classes in this order.
+KITTI6_CLASSES = ('sky', 'building', 'road', 'sidewalk', 'vegetation', 'car')
+
+MTRN_COMMIT = '1986999759dfac7d38ed9ccddda5d4f5ba488e82'
+MTRN_WEIGHTS = f'https://github.com/DrSleep/multi-task-refinenet/raw/{MTRN_COMMIT}/weights/'
+MTRN_LICENSE = ('BSD-2-Clause for academic use only; commercial use requires the authors\' '
+                'permission (README: "For academic usage, this project is licensed under the '
+                '2-clause BSD License [...] For commercial usage, please contact the authors.")')
+MTRN_PAPER = ('V. Nekrasov et al., Real-Time Joint Semantic Segmentation and Depth Estimation '
+              'Using Asymmetric Annotations, ICRA 2019, arXiv:1809.04766')
+
+
+def _mtrn_spec(name: str, checkpoint: str, classes: tuple[str, ...], height: int, width: int,
+               max_depth: float, reported: str) -> ModelSpec:
+    return ModelSpec(
+        name=name,
+        family='multitask-refinenet',
+        builder=lambda num_tasks=2: build_multitask_refinenet(len(classes), num_tasks),
+        input=InputPolicy(height=height, width=width),
+        output_kind='metric',
+        max_depth=max_depth,
+        classes=classes,
+        weights=WeightsSource(url=MTRN_WEIGHTS + checkpoint, format='torch'),
+        load_checkpoint=_load_official(name),
+        license=MTRN_LICENSE,
+        source=f'DrSleep/multi-task-refinenet @ {MTRN_COMMIT[:7]}, weights/{checkpoint}',
+        paper=MTRN_PAPER,
+        reported=reported,
+    )
+
+
+SPECS = (
+    SYNTHETIC,
+    # NYUD notebook: 640x480 frames; depth shown up to 8 m, NYUDv2's sensor range is 10 m.
+    _mtrn_spec('mtrn-nyud', 'ExpNYUD_joint.ckpt', NYUD40_CLASSES, 480, 640, 10.0,
+               'NYUDv2-40 mIoU 42.0% (paper)'),
+    # KITTI notebook: the full KITTI frame as it is (1226x370 in its example).
+    _mtrn_spec('mtrn-kitti', 'ExpKITTI_joint.ckpt', KITTI6_CLASSES, 370, 1226, 80.0, ''),
+)
