@@ -104,6 +104,8 @@ def test_load_checkpoint_round_trip(tmp_path):
         assert not torch.equal(fresh(image)['depth'], expected)
         lite_mono.load_checkpoint(fresh, folder)
         assert torch.equal(fresh(image)['depth'], expected)
+        # The model's output is the decoder's full-resolution disparity that parity checks.
+        assert torch.equal(lite_mono.PARITY.outputs(fresh, image)['disp0'], expected)
 
 
 @pytest.mark.parametrize('saved, loaded, names', [

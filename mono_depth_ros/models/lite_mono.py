@@ -308,7 +308,7 @@ def _upsample(x: torch.Tensor) -> torch.Tensor:
 
 
 class LiteMonoDecoder(nn.Module):
-    """The Lite-Mono depth decoder; ``forward`` returns sigmoid disparities at scales 0, 1, 2.
+    """The Lite-Mono depth decoder: sigmoid disparities at scales 0, 1, 2 (1, 1/2, 1/4 size).
 
     Its ``state_dict`` is the official ``depth.pth``: ``decoder.0``-``decoder.5`` are the two
     convolutions of levels 2, 1, 0 (coarse to fine), ``decoder.6``-``decoder.8`` the disparity
@@ -334,16 +334,18 @@ class LiteMonoDecoder(nn.Module):
             nn.init.trunc_normal_(module.weight, std=0.02)
             nn.init.zeros_(module.bias)
 
-    def forward(self, features: list[torch.Tensor]) -> list[torch.Tensor]:
-        """Map the encoder's features to ``[disp0, disp1, disp2]``; disp_s is at 1/2**s size."""
-        disparities = [None, None, None]
+    def forward(self, features: list[torch.Tensor],
+                scales: tuple[int, ...] = (0, 1, 2)) -> dict[int, torch.Tensor]:
+        """Map the encoder's features to ``{scale: disparity}``; scale s is at 1/2**s size."""
+        disparities = {}
         x = features[-1]
         for index, level in enumerate((2, 1, 0)):
             x = [_upsample(self.decoder[2 * index](x))]
             if level > 0:
                 x.append(features[level - 1])
             x = self.decoder[2 * index + 1](torch.cat(x, 1))
-            disparities[level] = torch.sigmoid(_upsample(self.decoder[6 + level](x)))
+            if level in scales:
+                disparities[level] = torch.sigmoid(_upsample(self.decoder[6 + level](x)))
         return disparities
 
 
@@ -365,7 +367,7 @@ class LiteMono(nn.Module):
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """Map ``(B, 3, H, W)`` in [0, 1] to ``{'depth': (B, 1, H, W)}`` disparity."""
-        return {'depth': self.decoder(self.encoder(x))[0]}
+        return {'depth': self.decoder(self.encoder(x), scales=(0,))[0]}
 
 
 def build_lite_mono(variant: str = 'lite-mono', height: int = 192, width: int = 640,
@@ -468,7 +470,7 @@ def _parity_parts(module: LiteMono) -> dict[str, nn.Module]:
 
 def _parity_outputs(module: LiteMono, x: torch.Tensor) -> dict[str, torch.Tensor]:
     features = module.encoder(x)
-    outputs = {f'disp{scale}': disp for scale, disp in enumerate(module.decoder(features))}
+    outputs = {f'disp{scale}': disp for scale, disp in module.decoder(features).items()}
     outputs.update({f'encoder_feature{i}': F.avg_pool2d(feature, 4)
                     for i, feature in enumerate(features)})
     return outputs
