@@ -23,8 +23,9 @@ import numpy as np
 
 from mono_depth_ros.data import Sample
 from mono_depth_ros.geometry import Intrinsics
+# The label ids are those of the default joint depth and segmentation model.
+from mono_depth_ros.models.joint_refinenet import CLASSES
 
-CLASSES = ('sky', 'ground', 'wall', 'box', 'sphere', 'cylinder')
 SKY, GROUND, WALL, BOX, SPHERE, CYLINDER = range(len(CLASSES))
 MAX_DEPTH = 20.0
 PATTERNS = ('checker', 'stripes', 'noise', 'value')
