@@ -384,7 +384,8 @@ def spec_name(variant: str, height: int, width: int) -> str:
 def load_checkpoint(module: LiteMono, path: Path) -> None:
     """Load an official Lite-Mono weights folder (``encoder.pth`` and ``depth.pth``) strictly.
 
-    The folder's training resolution must be the module's: the dilation rates depend on it.
+    The training resolution that the official trainer records in ``encoder.pth`` must be the
+    module's, because the dilation rates depend on it (a file without that record is not checked).
     """
     path = Path(path)
     if not path.is_dir():
