@@ -1,0 +1,96 @@
+"""FastDepth (int8 TFLite) on a real NYU Depth v2 frame, from the shared file and downloaded."""
+from __future__ import annotations
+
+import dataclasses
+import functools
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+import threading
+
+import numpy as np
+import pytest
+
+from mono_depth_ros.backends.tflite import TFLiteBackend
+from mono_depth_ros.models.fastdepth import SPECS
+from mono_depth_ros.weights import resolve_weights
+
+SHARED = Path(__file__).resolve().parents[2] / 'shared'
+WEIGHTS = SHARED / 'weights' / 'fastdepth_nyu_224_int8.tflite'
+SAMPLE = SHARED / 'testdata' / 'nyu_fastdepth_sample'
+SPEC = SPECS[0]
+
+pytestmark = pytest.mark.skipif(
+    not (WEIGHTS.is_file() and SAMPLE.is_dir()),
+    reason=f'{WEIGHTS} and {SAMPLE} are not available (the development tree keeps shared/ beside '
+           'the repository)')
+
+
+@pytest.fixture(scope='module')
+def sample() -> dict[str, np.ndarray]:
+    """Return the NYU frame as uint8 RGB, its ground truth and the official float prediction."""
+    rgb = np.load(SAMPLE / 'rgb.npy')
+    return {'rgb': np.clip(np.round(rgb * 255), 0, 255).astype(np.uint8),
+            'depth': np.load(SAMPLE / 'depth.npy'),
+            'official': np.load(SAMPLE / 'pred.npy')[0, 0]}
+
+
+def check_accuracy(backend: TFLiteBackend, sample: dict[str, np.ndarray]) -> None:
+    """Assert the prediction matches the ground truth and the official float model."""
+    depth = backend.infer(sample['rgb'])['depth']
+    assert depth.shape == (224, 224) and depth.dtype == np.float32
+    rmse = float(np.sqrt(np.mean((depth - sample['depth']) ** 2)))
+    assert rmse <= 0.62
+    correlation = np.corrcoef(depth.ravel(), sample['official'].ravel())[0, 1]
+    assert correlation >= 0.99
+    assert SPEC.min_depth <= float(np.median(depth)) <= SPEC.max_depth
+
+
+def test_spec_describes_the_tflite_file():
+    assert SPEC.name == 'fastdepth-nyu-int8' and SPEC.backend == 'tflite'
+    assert SPEC.builder is None and SPEC.output_kind == 'metric'
+    assert SPEC.input.network_size(480, 640) == (224, 224)
+    assert SPEC.weights.format == 'tflite' and SPEC.weights.url.startswith('https://')
+
+
+def test_shared_file_matches_nyu_ground_truth(sample):
+    backend = TFLiteBackend(WEIGHTS, SPEC, num_threads=1)
+    assert (backend.device, backend.precision) == ('cpu', 'int8')
+    check_accuracy(backend, sample)
+
+
+def test_downloaded_through_the_resolver_with_sha256(sample, tmp_path, monkeypatch):
+    monkeypatch.setenv('MONO_DEPTH_CACHE', str(tmp_path))
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(WEIGHTS.parent))
+    handler.log_message = lambda *args: None
+    httpd = ThreadingHTTPServer(('127.0.0.1', 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f'http://127.0.0.1:{httpd.server_address[1]}/{WEIGHTS.name}'
+        local = dataclasses.replace(SPEC, weights=dataclasses.replace(SPEC.weights, url=url))
+        path = resolve_weights(local, 'auto')
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join()
+    assert path == tmp_path / SPEC.name / WEIGHTS.name
+    assert path.read_bytes() == WEIGHTS.read_bytes()
+    check_accuracy(TFLiteBackend(path, SPEC, num_threads=1), sample)
+
+
+@pytest.mark.parametrize('frame, problem', [
+    (np.zeros((224, 224, 3), np.float32), 'uint8'),
+    (np.zeros((240, 320, 3), np.uint8), r'resized to \(224, 224, 3\)'),
+    (np.zeros((224, 224), np.uint8), r'got \(224, 224\)'),
+])
+def test_bad_frames_are_named(frame, problem):
+    backend = TFLiteBackend(WEIGHTS, SPEC, num_threads=1)
+    with pytest.raises(ValueError, match=problem):
+        backend.infer(frame)
+
+
+def test_not_a_tflite_file(tmp_path):
+    bogus = tmp_path / 'bogus.tflite'
+    bogus.write_bytes(b'not a flatbuffer' * 64)
+    with pytest.raises(ValueError, match='bogus.tflite'):
+        TFLiteBackend(bogus, SPEC)
