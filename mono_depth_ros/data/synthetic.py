@@ -36,7 +36,7 @@ _SHADOW_OFFSET = 1e-3
 
 def _hash01(cells: np.ndarray, salt: int) -> np.ndarray:
     """Return a pseudo-random value in [0, 1) per integer lattice cell ``(..., 3)``."""
-    c = cells.astype(np.int64)
+    c = cells if cells.dtype == np.int64 else cells.astype(np.int64)
     h = (c[..., 0] * 73856093) ^ (c[..., 1] * 19349663) ^ (c[..., 2] * 83492791) ^ salt
     h = h.view(np.uint64)
     h ^= h >> np.uint64(33)
@@ -52,14 +52,15 @@ def _dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def _value_noise(points: np.ndarray, salt: int) -> np.ndarray:
     """Smooth lattice noise in [0, 1): trilinear interpolation of hashed corners."""
-    cell = np.floor(points)
-    f = points - cell
+    floor = np.floor(points)
+    f = points - floor
     f = f * f * (3.0 - 2.0 * f)
+    cell = floor.astype(np.int64)
     weights = [(1.0 - f[..., axis], f[..., axis]) for axis in range(3)]
     out = np.zeros(points.shape[:-1])
     for i, j, k in np.ndindex(2, 2, 2):
         weight = weights[0][i] * weights[1][j] * weights[2][k]
-        out += weight * _hash01(cell + np.array([i, j, k], dtype=np.float64), salt)
+        out += weight * _hash01(cell + np.array([i, j, k]), salt)
     return out
 
 
@@ -380,7 +381,7 @@ def _sky(dirs: np.ndarray, light: Lighting) -> np.ndarray:
         # Clouds on a plane far above the camera, faded towards the horizon.
         elevation = np.maximum(unit[:, 1], 0.02)
         plane = np.stack([unit[:, 0] / elevation, np.zeros(len(unit)), unit[:, 2] / elevation], -1)
-        density = _fbm(plane * 0.8, light.salt, octaves=4)
+        density = _fbm(plane * 0.8, light.salt)
         cover = np.clip((density - (1.0 - light.clouds)) * 3.0, 0.0, 1.0)
         cover *= np.clip(unit[:, 1] * 8.0, 0.0, 1.0)
         colour = colour + cover[:, None] * (np.array([0.95, 0.95, 0.97]) - colour)
@@ -407,9 +408,8 @@ def render(layout: Layout, max_depth: float = MAX_DEPTH) -> Sample:
     best = np.full(len(dirs), -1, dtype=np.int64)
     for index, surface in enumerate(surfaces):
         t = surface.intersect(origin, dirs)
-        closer = t < best_t
-        best_t[closer] = t[closer]
-        best[closer] = index
+        best = np.where(t < best_t, index, best)
+        best_t = np.minimum(best_t, t)
 
     light = layout.lighting
     sun = np.asarray(light.sun, dtype=np.float64)
