@@ -77,7 +77,8 @@ def image_to_rgb(msg: Image) -> np.ndarray:
 
     Supported encodings: see :data:`SUPPORTED_ENCODINGS`. ``mono16`` keeps the 8 most
     significant bits (value >> 8), honouring ``is_bigendian``; ``yuv422`` is UYVY and
-    ``yuv422_yuy2`` is YUYV (both need an even width); Bayer images are demosaicked bilinearly.
+    ``yuv422_yuy2`` is YUYV (both need an even width; BT.601 limited range, as OpenCV and
+    cv_bridge convert them); Bayer images are demosaicked bilinearly.
     ``step`` may include row padding. ``rgb8`` and ``rgba8`` return a view of ``msg.data``.
 
     Raises:
