@@ -49,7 +49,7 @@ class Attention(nn.Module):
         """Attend over the tokens of ``x`` ``(B, N, D)``."""
         batch, tokens, dim = x.shape
         qkv = self.qkv(x).reshape(batch, tokens, 3, self.num_heads, dim // self.num_heads)
-        q, k, v = qkv.permute(2, 0, 3, 1, 4)
+        q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)
         x = F.scaled_dot_product_attention(q, k, v)
         return self.proj(x.transpose(1, 2).reshape(batch, tokens, dim))
 
@@ -122,6 +122,8 @@ class DinoVisionTransformer(nn.Module):
         grid, and otherwise resized by bicubic interpolation (no antialiasing) with the scale
         factor ``(grid + 0.1) / 37`` per axis, computed in float32.
         """
+        # plain ints: under tracing (ONNX export) the grid and the scale become constants
+        grid_h, grid_w = int(grid_h), int(grid_w)
         stored = self.pos_embed.shape[1] - 1
         side = math.sqrt(stored)
         if grid_h * grid_w == stored and grid_h == grid_w:
