@@ -1,0 +1,245 @@
+"""Tests of mono_depth_ros.geometry (back-projection, projection, PLY) and colormap."""
+import json
+import math
+from pathlib import Path
+
+import cv2
+from mono_depth_ros import colormap, geometry
+from mono_depth_ros.geometry import Intrinsics
+import numpy as np
+import pytest
+import torch
+
+KITTI = Path(__file__).resolve().parents[2] / 'shared' / 'testdata' / 'kitti_000008'
+
+INTRINSICS = Intrinsics(fx=40.0, fy=44.0, cx=4.3, cy=2.8, width=9, height=7)
+
+
+def scene_depth() -> np.ndarray:
+    depth = np.random.default_rng(0).uniform(0.3, 9.0, (7, 9)).astype(np.float32)
+    depth[0, 1] = np.nan
+    depth[2, 3] = 0.0
+    depth[3, 4] = -2.0
+    depth[5, 6] = np.inf
+    return depth
+
+
+def test_depth_to_points_formula():
+    depth = scene_depth()
+    points = geometry.depth_to_points(depth, INTRINSICS)
+    assert points.shape == (7, 9, 3) and points.dtype == np.float32
+    for v in range(7):
+        for u in range(9):
+            z = float(depth[v, u])
+            if math.isfinite(z) and z > 0:
+                expected = [(u - 4.3) * z / 40.0, (v - 2.8) * z / 44.0, z]
+                np.testing.assert_allclose(points[v, u], expected, rtol=1e-6, atol=1e-7)
+            else:
+                assert np.isnan(points[v, u]).all(), (v, u)
+
+
+def test_min_max_depth_clip_to_nan():
+    depth = scene_depth()
+    points = geometry.depth_to_points(depth, INTRINSICS, min_depth=2.0, max_depth=6.0)
+    with np.errstate(invalid='ignore'):
+        keep = (depth >= 2.0) & (depth <= 6.0)
+    assert keep.sum() > 10
+    np.testing.assert_array_equal(np.isfinite(points).all(axis=-1), keep)
+    np.testing.assert_array_equal(points[keep], geometry.depth_to_points(depth, INTRINSICS)[keep])
+    # The bounds are inclusive.
+    flat = np.full((7, 9), 2.0, np.float32)
+    assert np.isfinite(geometry.depth_to_points(flat, INTRINSICS, 2.0, 2.0)).all()
+
+
+@pytest.mark.parametrize('k', [2, 3, 4])
+def test_decimation_keeps_the_exact_points_of_every_kth_pixel(k):
+    depth = scene_depth()
+    full = geometry.depth_to_points(depth, INTRINSICS)
+    kept = geometry.depth_to_points(depth, INTRINSICS, decimation=k)
+    assert kept.shape == (math.ceil(7 / k), math.ceil(9 / k), 3)
+    np.testing.assert_array_equal(kept, full[::k, ::k])
+
+
+def test_depth_to_points_errors():
+    with pytest.raises(ValueError, match=r'\(7, 8\).*9x7.*scaled'):
+        geometry.depth_to_points(np.ones((7, 8), np.float32), INTRINSICS)
+    with pytest.raises(ValueError, match='decimation'):
+        geometry.depth_to_points(scene_depth(), INTRINSICS, decimation=0)
+    with pytest.raises(ValueError, match='min_depth'):
+        geometry.depth_to_points(scene_depth(), INTRINSICS, min_depth=5.0, max_depth=1.0)
+
+
+DEVICES = ['cpu'] + (['cuda'] if torch.cuda.is_available() else [])
+
+
+@pytest.mark.parametrize('device', DEVICES)
+@pytest.mark.parametrize('dtype', [torch.float32, torch.float64])
+@pytest.mark.parametrize('k', [1, 2])
+def test_torch_agrees_with_numpy(device, dtype, k):
+    depth = scene_depth()
+    expected = geometry.depth_to_points(depth, INTRINSICS, k, 0.5, 8.0)
+    batch = torch.from_numpy(np.stack([depth, depth * 0.5])).to(device=device, dtype=dtype)
+    points = geometry.depth_to_points_torch(batch, INTRINSICS, k, 0.5, 8.0)
+    assert points.dtype == dtype and points.shape == (2,) + expected.shape
+    assert points.device.type == device
+    points = points.cpu()
+    np.testing.assert_allclose(points[0].numpy(), expected, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(points[1].numpy(),
+                               geometry.depth_to_points(depth * 0.5, INTRINSICS, k, 0.5, 8.0),
+                               rtol=1e-6, atol=1e-6)
+    with pytest.raises(ValueError, match='floating'):
+        geometry.depth_to_points_torch(torch.ones(7, 9, dtype=torch.int32), INTRINSICS)
+
+
+def test_project_points_inverts_back_projection():
+    depth = scene_depth()
+    points = geometry.depth_to_points(depth, INTRINSICS).reshape(-1, 3)
+    u, v, z = geometry.project_points(points, INTRINSICS)
+    valid = np.isfinite(points).all(axis=1)
+    grid_v, grid_u = np.divmod(np.arange(63), 9)
+    np.testing.assert_allclose(u[valid], grid_u[valid], atol=1e-4)
+    np.testing.assert_allclose(v[valid], grid_v[valid], atol=1e-4)
+    np.testing.assert_allclose(z[valid], depth.ravel()[valid], rtol=1e-6)
+    assert np.isnan(u[~valid]).all() and np.isnan(v[~valid]).all()
+    behind = geometry.project_points(np.array([[0.0, 0.0, -1.0], [1.0, 1.0, 0.0]]), INTRINSICS)
+    assert np.isnan(behind[0]).all() and np.isnan(behind[1]).all()
+
+
+def test_rasterize_nearest_point_wins_and_pixels_round():
+    u = np.array([2.49, 2.51, 2.6, -0.6, 8.6, 1.0, np.nan, 0.0])
+    v = np.array([1.0, 1.0, 1.4, 0.0, 0.0, 3.49, 0.0, 0.0])
+    z = np.array([5.0, 4.0, 3.0, 1.0, 1.0, 2.0, 1.0, -1.0])
+    depth = geometry.rasterize_depth(u, v, z, width=9, height=7)
+    assert depth.shape == (7, 9) and depth.dtype == np.float32
+    expected = np.full((7, 9), np.nan, np.float32)
+    expected[1, 2] = 5.0
+    expected[1, 3] = 3.0  # 2.51 and 2.6 both round to 3: the nearer (3 m) wins
+    expected[3, 1] = 2.0
+    np.testing.assert_array_equal(depth, expected)
+    # The winner does not depend on the order of the points.
+    order = np.arange(u.size)[::-1]
+    np.testing.assert_array_equal(geometry.rasterize_depth(u[order], v[order], z[order], 9, 7),
+                                  expected)
+
+
+def kitti_projection():
+    calib = json.loads((KITTI / 'calib.json').read_text())
+    p2 = np.array(calib['P2'])
+    lidar_to_rect = np.array(calib['lidar_to_cam2'])
+    scan = np.fromfile(KITTI / '000008.bin', dtype=np.float32).reshape(-1, 4)[:, :3]
+    rect = scan.astype(np.float64) @ lidar_to_rect[:3, :3].T + lidar_to_rect[:3, 3]
+    intrinsics = Intrinsics(fx=p2[0, 0], fy=p2[1, 1], cx=p2[0, 2], cy=p2[1, 2],
+                            width=calib['width'], height=calib['height'])
+    # P2 = K [I | t]: its last column is the offset of camera 2 from the rectified reference
+    # camera 0 (about 6 cm along x), which is where lidar_to_cam2 (R0_rect Tr_velo_to_cam) ends.
+    offset = np.linalg.solve(p2[:, :3], p2[:, 3])
+    truth = cv2.imread(str(KITTI / '000008_velodyne_depth_uint16.png'), cv2.IMREAD_UNCHANGED)
+    return intrinsics, rect, rect + offset, truth
+
+
+def test_kitti_lidar_projection_matches_the_ground_truth_depth():
+    intrinsics, rect, camera2, truth = kitti_projection()
+    assert truth.dtype == np.uint16 and truth.shape == (375, 1242)
+    sparse = geometry.points_to_depth(camera2, intrinsics)
+    reference = np.where(truth > 0, truth / 256.0, np.nan)
+    hit = np.isfinite(sparse)
+    # Exactly the pixels of the file, and every one within a few millimetres.
+    assert (truth > 0).sum() == 17107
+    np.testing.assert_array_equal(hit, truth > 0)
+    error = np.abs(sparse[hit] - reference[hit])
+    assert np.median(error) < 0.004
+    assert error.max() < 1 / 512 + 0.003
+    # The remaining difference is the file's choice of depth: z in the rectified reference frame
+    # (2.7 mm behind camera 2), stored as round(z * 256). With that z the match is exact.
+    u, v, _ = geometry.project_points(camera2, intrinsics)
+    file_like = geometry.rasterize_depth(u, v, rect[:, 2], intrinsics.width, intrinsics.height)
+    np.testing.assert_array_equal(np.isfinite(file_like), truth > 0)
+    stored = np.rint(file_like[hit] * 256.0)
+    assert np.mean(stored == truth[hit]) > 0.9999
+    assert np.abs(stored - truth[hit]).max() <= 1
+
+
+def test_kitti_projection_without_the_stereo_offset_misses_pixels():
+    intrinsics, rect, _, truth = kitti_projection()
+    sparse = geometry.points_to_depth(rect, intrinsics)
+    # Ignoring P2's last column shifts points by ~43 px / z: most pixels no longer coincide.
+    assert (np.isfinite(sparse) & (truth > 0)).sum() < 0.5 * (truth > 0).sum()
+
+
+def read_ply(path: Path):
+    raw = path.read_bytes()
+    end = raw.index(b'end_header\n') + len(b'end_header\n')
+    header = raw[:end].decode('ascii').splitlines()
+    count = int(next(line for line in header if line.startswith('element vertex')).split()[-1])
+    has_rgb = 'property uchar red' in header
+    dtype = [('x', '<f4'), ('y', '<f4'), ('z', '<f4')]
+    if has_rgb:
+        dtype += [('red', 'u1'), ('green', 'u1'), ('blue', 'u1')]
+    return header, np.frombuffer(raw[end:], dtype=dtype, count=count), len(raw) - end
+
+
+def test_write_ply(tmp_path):
+    points = geometry.depth_to_points(scene_depth(), INTRINSICS)
+    colours = np.random.default_rng(1).integers(0, 256, (7, 9, 3), dtype=np.uint8)
+    valid = np.isfinite(points).all(axis=-1)
+    assert geometry.write_ply(tmp_path / 'c.ply', points, colours) == valid.sum()
+    header, vertices, size = read_ply(tmp_path / 'c.ply')
+    assert header[:3] == ['ply', 'format binary_little_endian 1.0',
+                          f'element vertex {valid.sum()}']
+    assert size == valid.sum() * 15
+    np.testing.assert_array_equal(np.stack([vertices[c] for c in 'xyz'], -1), points[valid])
+    np.testing.assert_array_equal(np.stack([vertices[c] for c in ('red', 'green', 'blue')], -1),
+                                  colours[valid])
+    flat = points.reshape(-1, 3)
+    assert geometry.write_ply(tmp_path / 'n.ply', flat) == valid.sum()
+    header, vertices, size = read_ply(tmp_path / 'n.ply')
+    assert 'property uchar red' not in header and size == valid.sum() * 12
+    with pytest.raises(ValueError, match='rgb must be uint8'):
+        geometry.write_ply(tmp_path / 'x.ply', points, colours[:3])
+
+
+def test_colorize_depth_near_is_warm_and_invalid_is_black():
+    depth = np.array([[1.0, 2.0, 3.0, 4.0, 5.0], [np.nan, 0.0, -1.0, np.inf, 3.0]], np.float32)
+    rgb = colormap.colorize_depth(depth, 1.0, 5.0)
+    assert rgb.shape == (2, 5, 3) and rgb.dtype == np.uint8
+    np.testing.assert_array_equal(rgb[1, :4], 0)
+    near, far = rgb[0, 0].astype(int), rgb[0, 4].astype(int)
+    assert near[0] > near[2] + 50 and far[2] > far[0]
+    lut = colormap.turbo_like_lut()
+    np.testing.assert_array_equal(rgb[0, 0], lut[255])
+    np.testing.assert_array_equal(rgb[0, 4], lut[0])
+    np.testing.assert_array_equal(rgb[0, 2], lut[128])
+    # Outside the range clips to the ends.
+    np.testing.assert_array_equal(colormap.colorize_depth(depth, 2.0, 4.0)[0, 0], lut[255])
+    assert not colormap.colorize_depth(np.full((2, 2), np.nan, np.float32)).any()
+    with pytest.raises(ValueError, match='min_depth'):
+        colormap.colorize_depth(depth, 5.0, 1.0)
+
+
+def test_turbo_like_lut_is_smooth_and_not_black():
+    lut = colormap.turbo_like_lut().astype(int)
+    assert lut.shape == (256, 3)
+    assert np.abs(np.diff(lut, axis=0)).max() <= 8
+    assert lut.sum(axis=1).min() > 100  # every valid depth stays visible against black
+
+
+def test_colorize_depth_range_ignores_outliers():
+    depth = np.tile(np.linspace(1.0, 3.0, 100, dtype=np.float32), (10, 1))
+    with_outlier = depth.copy()
+    with_outlier[0, 0] = 500.0
+    a = colormap.colorize_depth(depth).astype(int)
+    b = colormap.colorize_depth(with_outlier).astype(int)
+    assert np.abs(a - b)[1:].mean() < 3
+
+
+def test_label_palette():
+    palette = colormap.label_palette(40)
+    assert palette.shape == (40, 3) and palette.dtype == np.uint8
+    assert len({tuple(c) for c in colormap.label_palette(256)}) == 256
+    distance = np.abs(palette[:, None].astype(int) - palette[None]).sum(-1)
+    assert distance[~np.eye(40, dtype=bool)].min() > 30
+    np.testing.assert_array_equal(colormap.label_palette(19), palette[:19])
+    labels = np.array([[0, 1], [39, 1]], np.uint8)
+    np.testing.assert_array_equal(colormap.colorize_labels(labels, 40), palette[labels])
+    with pytest.raises(ValueError, match='39.*num_classes is 20'):
+        colormap.colorize_labels(labels, 20)
