@@ -207,7 +207,7 @@ class DepthEncoding:
 
 DEPTH_ENCODINGS: Dict[str, DepthEncoding] = {
     '32FC1': DepthEncoding(np.dtype(np.float32), 1.0, math.nan),
-    '16UC1': DepthEncoding(np.dtype(np.uint16), 0.001, 0),
+    '16UC1': DepthEncoding(np.dtype(np.uint16), 0.001, 0.0),
 }
 
 
@@ -409,6 +409,9 @@ def cloud_to_points(msg: PointCloud2) -> Tuple[np.ndarray, Optional[np.ndarray]]
                              f'{field.datatype}')
         # Packed colour is read as raw bits, whatever type the field declares.
         formats.append(order + ('u4' if name == colour else code))
+        if field.offset + np.dtype(formats[-1]).itemsize > msg.point_step:
+            raise CloudError(f'PointCloud2 field {name!r} at offset {field.offset} does not fit '
+                             f'in point_step {msg.point_step}')
     height, width = int(msg.height), int(msg.width)
     point_step, row_step = int(msg.point_step), int(msg.row_step)
     record = np.dtype({'names': names, 'formats': formats,

@@ -459,6 +459,10 @@ def test_cloud_errors():
     msg.data = msg.data[:-1]
     with pytest.raises(CloudError, match='95 bytes'):
         ros_io.cloud_to_points(msg)
+    msg = lidar_cloud(np.zeros((3, 3)), np.zeros(3), False)
+    msg.point_step = 24
+    with pytest.raises(CloudError, match="'z' at offset 20 does not fit in point_step 24"):
+        ros_io.cloud_to_points(msg)
     with pytest.raises(CloudError, match=r'\(H, W, 3\)'):
         ros_io.points_to_cloud(np.zeros((4, 3), np.float32), header())
 
