@@ -205,3 +205,26 @@ def test_input_policy_keeps_the_short_side_at_518():
         assert min(net_h, net_w) == 518 and net_h % 14 == 0 and net_w % 14 == 0
         exact = max(height, width) * 518 / min(height, width)
         assert abs(max(net_h, net_w) - exact) < 14
+
+
+class DepthOnly(torch.nn.Module):
+    def __init__(self, module):
+        super().__init__()
+        self.module = module
+
+    def forward(self, x):
+        return self.module(x)['depth']
+
+
+def test_exports_to_onnx_with_the_same_output(tmp_path):
+    ort = pytest.importorskip('onnxruntime')
+    module = filled()
+    x = torch.from_numpy(np.random.default_rng(4).standard_normal((1, 3, 84, 126))
+                         .astype(np.float32))
+    path = tmp_path / 'dav2_vits.onnx'
+    torch.onnx.export(DepthOnly(module), (x,), str(path), input_names=['image'],
+                      output_names=['depth'], opset_version=17, dynamo=False)
+    ours = ort.InferenceSession(str(path)).run(None, {'image': x.numpy()})[0]
+    with torch.no_grad():
+        expected = module(x)['depth'].numpy()
+    np.testing.assert_allclose(ours, expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
