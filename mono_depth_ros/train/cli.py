@@ -1,0 +1,109 @@
+"""``mono-depth train``: train, fine-tune or distil a zoo model."""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from mono_depth_ros.train.loop import DATASETS, TrainConfig
+
+DEFAULTS = TrainConfig(model='', out='')
+
+
+def _model_arg(text: str) -> tuple[str, object]:
+    key, sep, value = text.partition('=')
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f'--model-arg {text!r}: expected KEY=VALUE')
+    try:
+        return key, json.loads(value)
+    except json.JSONDecodeError:
+        return key, value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``mono-depth train``."""
+    d = DEFAULTS
+    model = parser.add_argument_group('model')
+    model.add_argument('--model', required=True, help='zoo name of the model to train')
+    model.add_argument('--weights', default=None,
+                       help="initial weights to fine-tune ('auto', a file or a URL); "
+                            'default: random initialisation')
+    model.add_argument('--model-arg', action='append', type=_model_arg, default=[],
+                       metavar='KEY=VALUE', help='builder keyword argument (JSON value)')
+    data = parser.add_argument_group('data')
+    data.add_argument('--dataset', choices=DATASETS, default=d.dataset)
+    data.add_argument('--data-root', default=None, help='root folder for folder and kitti')
+    data.add_argument('--width', type=int, default=None,
+                      help="training width (default: the model's input size)")
+    data.add_argument('--height', type=int, default=None, help='training height')
+    data.add_argument('--train-count', type=int, default=d.train_count,
+                      help='synthetic training scenes')
+    data.add_argument('--train-seed', type=int, default=d.train_seed,
+                      help='synthetic training seed')
+    data.add_argument('--val-count', type=int, default=d.val_count,
+                      help='validation samples per epoch (0: no validation)')
+    data.add_argument('--val-seed', type=int, default=d.val_seed,
+                      help='synthetic validation seed')
+    data.add_argument('--cache', default=None,
+                      help='folder for a pre-rendered cache of the synthetic training scenes')
+    data.add_argument('--no-augment', dest='augment', action='store_false',
+                      help='no flip and colour jitter')
+    data.add_argument('--workers', type=int, default=d.workers, help='DataLoader workers')
+    optim = parser.add_argument_group('optimisation')
+    optim.add_argument('--epochs', type=int, default=d.epochs)
+    optim.add_argument('--max-steps', type=int, default=None,
+                       help='stop after this many optimizer steps (resumable mid-epoch)')
+    optim.add_argument('--batch-size', type=int, default=d.batch_size)
+    optim.add_argument('--lr', type=float, default=d.lr, help='peak learning rate of AdamW')
+    optim.add_argument('--weight-decay', type=float, default=d.weight_decay)
+    optim.add_argument('--warmup-steps', type=int, default=d.warmup_steps,
+                       help='linear warmup steps before the cosine decay')
+    optim.add_argument('--grad-clip', type=float, default=d.grad_clip,
+                       help='max gradient norm (0: no clipping)')
+    optim.add_argument('--accumulate', type=int, default=d.accumulate,
+                       help='batches per optimizer step')
+    optim.add_argument('--amp', choices=('off', 'bf16', 'fp16'), default=d.amp,
+                       help='mixed precision autocast (CUDA only; fp16 uses a GradScaler)')
+    optim.add_argument('--seed', type=int, default=d.seed)
+    optim.add_argument('--device', default=d.device, help='cpu, cuda, cuda:1, ...')
+    loss = parser.add_argument_group('losses')
+    loss.add_argument('--depth-weight', type=float, default=d.depth_weight)
+    loss.add_argument('--seg-weight', type=float, default=d.seg_weight)
+    loss.add_argument('--teacher', default=None, help='zoo model to distil from')
+    loss.add_argument('--teacher-weights', default='auto',
+                      help="the teacher's weights ('auto', a file or a URL)")
+    loss.add_argument('--distill-weight', type=float, default=d.distill_weight)
+    run = parser.add_argument_group('run')
+    run.add_argument('--out', required=True, type=Path, help='output folder')
+    run.add_argument('--resume', type=Path, default=None,
+                     help='checkpoint to resume from (its settings win, except --epochs, '
+                          '--max-steps, --out and --workers)')
+    run.add_argument('--no-progress', dest='progress', action='store_false',
+                     help='no progress lines on stderr')
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """Turn parsed arguments into a :class:`TrainConfig`."""
+    values = dict(vars(args))
+    values['out'] = str(args.out)
+    values['model_args'] = dict(args.model_arg)
+    return TrainConfig.from_dict(values)
+
+
+def main(args: argparse.Namespace) -> int:
+    """Run ``mono-depth train``; print the final metrics and where the weights went."""
+    from mono_depth_ros.train.loop import train
+
+    config = config_from_args(args)
+    try:
+        config.validate()
+    except ValueError as error:
+        print(f'mono-depth train: {error}')
+        return 2
+    result = train(config, resume=args.resume)
+    last = result.history[-1] if result.history else {}
+    shown = ', '.join(f'{k} {v:.4f}' for k, v in last.items()
+                      if k.startswith('val_') and isinstance(v, float))
+    print(f'trained {result.step} steps ({result.epoch} epochs){": " + shown if shown else ""}')
+    print(f'weights: {result.weights}')
+    return 0

@@ -1,0 +1,491 @@
+"""The training loop: AdamW, warmup + cosine, clipping, accumulation, AMP, checkpoints, resume.
+
+One :class:`TrainConfig` describes a run completely; it is stored in every checkpoint so that a run
+resumes exactly (same data order, same augmentation draws, same optimizer and scheduler state).
+Checkpoints are written at the end of every epoch and read back with ``weights_only=True``.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+import csv
+import json
+import math
+from pathlib import Path
+import random
+import sys
+import time
+from typing import Callable, Iterable, TextIO
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from mono_depth_ros.models.registry import create_model, get_spec
+from mono_depth_ros.models.spec import ModelSpec
+from mono_depth_ros.train import losses
+from mono_depth_ros.train.datasets import Augmentation, TrainingSet
+
+AMP_DTYPES = {'bf16': torch.bfloat16, 'fp16': torch.float16}
+DATASETS = ('synthetic', 'folder', 'kitti')
+CSV_COLUMNS = ('epoch', 'step', 'lr', 'loss', 'depth', 'seg', 'distill', 'val_abs_rel',
+               'val_delta1', 'val_miou', 'seconds')
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run (the ``mono-depth train`` arguments)."""
+
+    model: str
+    out: str
+    dataset: str = 'synthetic'
+    data_root: str | None = None
+    weights: str | None = None
+    model_args: dict = field(default_factory=dict)
+    width: int | None = None
+    height: int | None = None
+    train_count: int = 2000
+    train_seed: int = 1
+    val_count: int = 100
+    val_seed: int = 2
+    cache: str | None = None
+    epochs: int = 10
+    batch_size: int = 8
+    lr: float = 1e-3
+    weight_decay: float = 1e-2
+    warmup_steps: int = 100
+    grad_clip: float = 1.0
+    accumulate: int = 1
+    amp: str = 'off'
+    teacher: str | None = None
+    teacher_weights: str | None = None
+    distill_weight: float = 1.0
+    depth_weight: float = 1.0
+    seg_weight: float = 1.0
+    augment: bool = True
+    seed: int = 0
+    workers: int = 0
+    device: str = 'cpu'
+    max_steps: int | None = None
+    progress: bool = True
+
+    @classmethod
+    def from_dict(cls, values: dict) -> TrainConfig:
+        """Build a config from a dict, ignoring keys that are not fields (e.g. CLI extras)."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in names})
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` naming the first inconsistent setting."""
+        if self.dataset not in DATASETS:
+            raise ValueError(f'--dataset {self.dataset!r}: choose one of {", ".join(DATASETS)}')
+        if self.dataset != 'synthetic' and not self.data_root:
+            raise ValueError(f'--dataset {self.dataset} needs --data-root')
+        if self.amp not in ('off', *AMP_DTYPES):
+            raise ValueError(f'--amp {self.amp!r}: choose off, bf16 or fp16')
+        if self.amp != 'off' and not self.device.startswith('cuda'):
+            raise ValueError(f'--amp {self.amp} needs a CUDA device (got --device '
+                             f'{self.device}); use --amp off on the CPU')
+        for name in ('epochs', 'batch_size', 'accumulate', 'train_count'):
+            if getattr(self, name) < 1:
+                raise ValueError(f'--{name.replace("_", "-")} must be at least 1')
+        if self.lr <= 0:
+            raise ValueError('--lr must be positive')
+        if (self.width is None) != (self.height is None):
+            raise ValueError('give both --width and --height, or neither')
+
+
+def warmup_cosine(warmup_steps: int, total_steps: int, floor: float = 0.0
+                  ) -> Callable[[int], float]:
+    """LR factor: linear warmup to 1 over ``warmup_steps``, then cosine decay to ``floor``."""
+    def factor(step: int) -> float:
+        if step < warmup_steps:
+            return (step + 1) / warmup_steps
+        span = max(1, total_steps - warmup_steps)
+        progress = min(1.0, (step - warmup_steps) / span)
+        return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
+    return factor
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy's legacy global RNG and torch (CPU and CUDA)."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def _seed_worker(worker_id: int) -> None:
+    seed = torch.initial_seed() % 2**32
+    random.seed(seed)
+    np.random.seed(seed)
+
+
+def rng_states() -> dict:
+    """Capture the global RNG states (stored in checkpoints)."""
+    states = {'torch': torch.get_rng_state(),
+              'numpy': json.dumps(np.random.get_state()[1].tolist()),
+              'python': json.dumps(random.getstate()[1])}
+    if torch.cuda.is_available():
+        states['cuda'] = torch.cuda.get_rng_state_all()
+    return states
+
+
+def restore_rng_states(states: dict) -> None:
+    """Restore what :func:`rng_states` captured."""
+    torch.set_rng_state(states['torch'])
+    np_state = np.random.get_state()
+    np.random.set_state((np_state[0], np.array(json.loads(states['numpy']), dtype=np.uint32),
+                         *np_state[2:]))
+    py_state = random.getstate()
+    random.setstate((py_state[0], tuple(json.loads(states['python'])), py_state[2]))
+    if 'cuda' in states and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(states['cuda'])
+
+
+def _synthetic(seed: int, count: int, width: int, height: int, cache: str | None,
+               workers: int = 0):
+    from mono_depth_ros.data.synthetic import SyntheticScenes
+    from mono_depth_ros.train.datasets import write_cache
+
+    scenes = SyntheticScenes(seed=seed, count=count, width=width, height=height)
+    if cache is None:
+        return scenes
+    meta = {'generator': 'SyntheticScenes', 'seed': seed, 'count': count, 'width': width,
+            'height': height}
+    return write_cache(scenes, Path(cache) / f'synthetic_s{seed}_n{count}_{width}x{height}', meta,
+                       workers)
+
+
+def build_sources(config: TrainConfig, size: tuple[int, int]) -> tuple[object, object | None]:
+    """Return the (train, validation) data-layer sequences the config names."""
+    height, width = size
+    if config.dataset == 'synthetic':
+        train = _synthetic(config.train_seed, config.train_count, width, height, config.cache,
+                           config.workers)
+        val = (_synthetic(config.val_seed, config.val_count, width, height, config.cache)
+               if config.val_count > 0 else None)
+        return train, val
+    if config.dataset == 'folder':
+        from mono_depth_ros.data.folder import FolderPairs
+
+        root = Path(config.data_root)
+        val_root = root / 'val'
+        if (root / 'train').is_dir():
+            root = root / 'train'
+        return FolderPairs(root), (FolderPairs(val_root) if val_root.is_dir() else None)
+    from mono_depth_ros.data.folder import KittiEigen
+
+    return KittiEigen(config.data_root, 'train'), KittiEigen(config.data_root, 'test')
+
+
+def _subset(source, count: int):
+    if source is None or count <= 0:
+        return None
+    return torch.utils.data.Subset(source, range(min(count, len(source))))
+
+
+class Progress:
+    """A one-line text progress bar on a stream (stderr), redrawn with ``\\r`` on a terminal."""
+
+    def __init__(self, total: int, prefix: str, stream: TextIO | None = None,
+                 enabled: bool = True) -> None:
+        self.total = total
+        self.prefix = prefix
+        self.stream = stream or sys.stderr
+        self.enabled = enabled
+        self.start = time.monotonic()
+        self.tty = self.stream.isatty()
+        self.every = 1 if self.tty else max(1, total // 10)
+
+    def update(self, done: int, info: str = '') -> None:
+        """Show that ``done`` of ``total`` items are finished."""
+        if not self.enabled or (done % self.every and done != self.total):
+            return
+        elapsed = time.monotonic() - self.start
+        eta = elapsed / max(done, 1) * (self.total - done)
+        width = 24
+        filled = int(width * done / max(self.total, 1))
+        bar = '#' * filled + '.' * (width - filled)
+        line = (f'{self.prefix} [{bar}] {done}/{self.total} {elapsed:5.0f}s '
+                f'eta {eta:4.0f}s {info}')
+        self.stream.write(('\r' + line) if self.tty else line + '\n')
+        if self.tty and done == self.total:
+            self.stream.write('\n')
+        self.stream.flush()
+
+
+def normalise(image: torch.Tensor, spec: ModelSpec) -> torch.Tensor:
+    """Normalise a (B, 3, H, W) [0, 1] batch with the spec's mean and std."""
+    mean = torch.tensor(spec.mean, device=image.device).view(1, 3, 1, 1)
+    std = torch.tensor(spec.std, device=image.device).view(1, 3, 1, 1)
+    return (image - mean) / std
+
+
+class Teacher:
+    """A zoo model run without gradients to produce distillation targets."""
+
+    def __init__(self, name: str, weights: str | None, device: torch.device) -> None:
+        self.spec = get_spec(name)
+        self.module = create_model(name, weights=weights).to(device).eval()
+        for parameter in self.module.parameters():
+            parameter.requires_grad_(False)
+
+    @torch.no_grad()
+    def __call__(self, image: torch.Tensor) -> torch.Tensor:
+        """Return the teacher's depth output (B, 1, h, w) for a [0, 1] batch."""
+        height, width = self.spec.input.network_size(*image.shape[-2:])
+        resized = F.interpolate(image, size=(height, width), mode='bilinear',
+                                align_corners=False)
+        return self.module(normalise(resized, self.spec))['depth'].float()
+
+    def loss(self, student_depth: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Distillation loss matching the teacher's output kind."""
+        if self.spec.output_kind == 'metric':
+            return losses.silog_distillation_loss(student_depth, target)
+        return losses.ssi_distillation_loss(student_depth, target)
+
+
+def loss_terms(outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tensor],
+               teacher: Teacher | None = None,
+               teacher_target: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    """Return the loss terms (``depth``, ``seg``, ``distill``) that apply to this batch."""
+    depth = outputs['depth'].float()
+    terms = {'depth': losses.silog_loss(depth, batch['depth'])}
+    if 'segm' in outputs:
+        terms['seg'] = losses.segmentation_loss(outputs['segm'].float(), batch['labels'])
+    if teacher is not None:
+        terms['distill'] = teacher.loss(depth, teacher_target)
+    return terms
+
+
+@torch.no_grad()
+def predict(model: torch.nn.Module, spec: ModelSpec, image: torch.Tensor
+            ) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Depth (B, H, W) and labels (B, H, W) or None at the batch's resolution."""
+    outputs = model(normalise(image, spec))
+    depth = losses.resize_to(outputs['depth'].float(), image)[:, 0]
+    labels = None
+    if 'segm' in outputs:
+        labels = losses.resize_to(outputs['segm'].float(), image).argmax(1)
+    return depth, labels
+
+
+@torch.no_grad()
+def validate(model: torch.nn.Module, spec: ModelSpec, loader: Iterable,
+             device: torch.device) -> dict[str, float]:
+    """AbsRel, delta1 and mIoU of the model on a loader (``mono_depth_ros.metrics``).
+
+    Depth is evaluated where the ground truth lies inside the spec's ``(min_depth, max_depth)``.
+    """
+    from mono_depth_ros import metrics
+
+    was_training = model.training
+    model.eval()
+    depth_mean = metrics.MetricMean()
+    confusion = np.zeros((len(spec.classes),) * 2, np.int64) if spec.classes else None
+    for batch in loader:
+        depth, labels = predict(model, spec, batch['image'].to(device))
+        for i in range(depth.shape[0]):
+            gt = batch['depth'][i, 0].numpy()
+            if metrics.valid_mask(gt, spec.min_depth, spec.max_depth).any():
+                depth_mean.add(metrics.depth_metrics(depth[i].cpu().numpy(), gt,
+                                                     min_depth=spec.min_depth,
+                                                     max_depth=spec.max_depth))
+            if confusion is not None and labels is not None:
+                confusion += metrics.confusion_matrix(labels[i].cpu().numpy(),
+                                                      batch['labels'][i].numpy(),
+                                                      len(spec.classes), losses.IGNORE_INDEX)
+    model.train(was_training)
+    result = depth_mean.result()
+    values = {'abs_rel': result['abs_rel'], 'delta1': result['d1']}
+    if confusion is not None and confusion.sum() > 0:
+        values['miou'] = metrics.segmentation_metrics(confusion)['miou']
+    return values
+
+
+def export_safetensors(model: torch.nn.Module, path: Path, dtype: torch.dtype = torch.float32,
+                       metadata: dict | None = None) -> Path:
+    """Write the model's state_dict (floating tensors cast to ``dtype``) as a .safetensors file."""
+    from safetensors.torch import save_file
+
+    state = {k: (v.detach().to('cpu', dtype) if v.is_floating_point() else v.detach().cpu())
+             .contiguous() for k, v in model.state_dict().items()}
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file(state, str(path), metadata={k: str(v) for k, v in (metadata or {}).items()})
+    return path
+
+
+@dataclass
+class TrainResult:
+    """What a finished run leaves behind."""
+
+    model: torch.nn.Module
+    step: int
+    epoch: int
+    history: list[dict]
+    weights: Path
+
+
+def epoch_batches(count: int, batch_size: int, seed: int) -> list[list[int]]:
+    """The shuffled full batches of one epoch, fixed by ``seed`` alone (resumable mid-epoch)."""
+    order = torch.randperm(count, generator=torch.Generator().manual_seed(seed)).tolist()
+    return [order[i * batch_size:(i + 1) * batch_size] for i in range(count // batch_size)]
+
+
+def _loader(dataset, workers: int, batch_sampler=None, batch_size: int = 1):
+    batching = ({'batch_sampler': batch_sampler} if batch_sampler is not None
+                else {'batch_size': batch_size})
+    return torch.utils.data.DataLoader(dataset, num_workers=workers, worker_init_fn=_seed_worker,
+                                       **batching)
+
+
+def save_checkpoint(path: Path, state: dict) -> None:
+    """Write a training checkpoint atomically (a partial file never replaces a good one)."""
+    path = Path(path)
+    tmp = path.with_suffix('.tmp')
+    torch.save(state, tmp)
+    tmp.replace(path)
+
+
+def load_checkpoint(path: Path) -> dict:
+    """Read a training checkpoint without executing pickled code."""
+    return torch.load(Path(path), map_location='cpu', weights_only=True)
+
+
+def train(config: TrainConfig, resume: Path | None = None) -> TrainResult:
+    """Run (or resume) the training described by ``config``; return the trained model.
+
+    Writes ``checkpoint_last.pt`` each epoch, ``log.csv`` and ``<model>.safetensors`` under
+    ``config.out``.
+    """
+    state = None
+    if resume is not None:
+        state = load_checkpoint(resume)
+        saved = TrainConfig.from_dict(state['config'])
+        # Keep the run's definition; only where outputs go and how long to run may change.
+        saved.out, saved.epochs, saved.max_steps = config.out, config.epochs, config.max_steps
+        saved.workers, saved.progress = config.workers, config.progress
+        config = saved
+    config.validate()
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    device = torch.device(config.device)
+    seed_everything(config.seed)
+
+    spec = get_spec(config.model)
+    model = create_model(config.model, weights=config.weights if state is None else None,
+                         **config.model_args).to(device)
+    if config.width is not None:
+        size = (config.height, config.width)
+    else:
+        size = spec.input.network_size(spec.input.height or 240, spec.input.width or 320)
+    train_source, val_source = build_sources(config, size)
+    augmentation = Augmentation() if config.augment else None
+    train_set = TrainingSet(train_source, size=size, augmentation=augmentation, seed=config.seed)
+    val_source = _subset(val_source, config.val_count)
+    val_loader = (_loader(TrainingSet(val_source, size=size), config.workers,
+                          batch_size=config.batch_size) if val_source is not None else None)
+    teacher = (Teacher(config.teacher, config.teacher_weights, device)
+               if config.teacher else None)
+    weights = {'depth': config.depth_weight, 'seg': config.seg_weight,
+               'distill': config.distill_weight}
+
+    batches = len(train_set) // config.batch_size
+    if batches == 0:
+        raise ValueError(f'{len(train_set)} training samples are fewer than one batch of '
+                         f'{config.batch_size}; lower --batch-size or add data')
+    steps_per_epoch = math.ceil(batches / config.accumulate)
+    total_steps = steps_per_epoch * config.epochs
+    if config.max_steps is not None:
+        total_steps = min(total_steps, config.max_steps)
+    decay, no_decay = [], []
+    for parameter in model.parameters():
+        if parameter.requires_grad:
+            (no_decay if parameter.dim() <= 1 else decay).append(parameter)
+    optimizer = torch.optim.AdamW([{'params': decay, 'weight_decay': config.weight_decay},
+                                   {'params': no_decay, 'weight_decay': 0.0}], lr=config.lr)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, warmup_cosine(config.warmup_steps, steps_per_epoch * config.epochs))
+    scaler = torch.amp.GradScaler(device.type, enabled=config.amp == 'fp16')
+    amp_dtype = AMP_DTYPES.get(config.amp)
+
+    epoch, step, start_batch = 0, 0, 0
+    history: list[dict] = []
+    if state is not None:
+        model.load_state_dict(state['model'])
+        optimizer.load_state_dict(state['optimizer'])
+        scheduler.load_state_dict(state['scheduler'])
+        scaler.load_state_dict(state['scaler'])
+        epoch, step, start_batch = state['epoch'], state['step'], state['batch']
+        history = list(state['history'])
+        restore_rng_states(state['rng'])
+
+    def checkpoint(batch_index: int) -> None:
+        save_checkpoint(out / 'checkpoint_last.pt', {
+            'model': model.state_dict(), 'optimizer': optimizer.state_dict(),
+            'scheduler': scheduler.state_dict(), 'scaler': scaler.state_dict(),
+            'epoch': epoch, 'step': step, 'batch': batch_index, 'history': history,
+            'rng': rng_states(), 'config': asdict(config)})
+
+    csv_path = out / 'log.csv'
+    if state is None or not csv_path.is_file():
+        with open(csv_path, 'w', newline='') as handle:
+            csv.writer(handle).writerow(CSV_COLUMNS)
+    started = time.monotonic()
+    model.train()
+    while epoch < config.epochs and step < total_steps:
+        train_set.set_epoch(epoch)
+        order = epoch_batches(len(train_set), config.batch_size, config.seed * 100003 + epoch)
+        loader = _loader(train_set, config.workers, batch_sampler=order[start_batch:])
+        progress = Progress(min(batches - start_batch, (total_steps - step) * config.accumulate),
+                            f'epoch {epoch + 1}/{config.epochs}', enabled=config.progress)
+        sums: dict[str, float] = {}
+        seen = 0
+        optimizer.zero_grad(set_to_none=True)
+        stopped_at = None
+        for index, batch in enumerate(loader, start=start_batch):
+            batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+            with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
+                outputs = model(normalise(batch['image'], spec))
+                target = teacher(batch['image']) if teacher is not None else None
+                terms = loss_terms(outputs, batch, teacher, target)
+                loss = losses.weighted_sum(terms, weights)
+            scaler.scale(loss / config.accumulate).backward()
+            seen += 1
+            for name, value in {'loss': loss, **terms}.items():
+                sums[name] = sums.get(name, 0.0) + float(value.detach())
+            if (index + 1) % config.accumulate == 0 or index + 1 == batches:
+                if config.grad_clip > 0:
+                    scaler.unscale_(optimizer)
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+                scaler.step(optimizer)
+                scaler.update()
+                scheduler.step()
+                optimizer.zero_grad(set_to_none=True)
+                step += 1
+                progress.update(index + 1 - start_batch, f'loss {sums["loss"] / seen:.4f}')
+                if step >= total_steps and index + 1 < batches:
+                    stopped_at = index + 1
+                    break
+        start_batch = 0
+        if stopped_at is not None:
+            # Stopped by --max-steps inside an epoch: the checkpoint resumes at the next batch.
+            checkpoint(stopped_at)
+            break
+        epoch += 1
+        row = {'epoch': epoch, 'step': step, 'lr': optimizer.param_groups[0]['lr'],
+               **{name: sums.get(name, float('nan')) / max(seen, 1)
+                  for name in ('loss', 'depth', 'seg', 'distill')}}
+        if val_loader is not None:
+            row.update({f'val_{k}': v for k, v in validate(model, spec, val_loader,
+                                                           device).items()})
+        row['seconds'] = round(time.monotonic() - started, 1)
+        history.append(row)
+        with open(csv_path, 'a', newline='') as handle:
+            csv.writer(handle).writerow([row.get(c, '') for c in CSV_COLUMNS])
+        checkpoint(0)
+    weights_path = export_safetensors(model, out / f'{config.model}.safetensors',
+                                      metadata={'model': config.model, 'step': step,
+                                                'epoch': epoch})
+    return TrainResult(model=model.eval(), step=step, epoch=epoch, history=history,
+                       weights=weights_path)
