@@ -164,6 +164,9 @@ HF = 'https://huggingface.co/depth-anything'
 SOURCE = 'https://github.com/DepthAnything/Depth-Anything-V2'
 PAPER = 'Yang et al., Depth Anything V2, NeurIPS 2024, https://arxiv.org/abs/2406.09414'
 SIZES = {'vits': 'Small', 'vitb': 'Base', 'vitl': 'Large'}
+# The official README: Small is Apache-2.0, Base/Large are CC-BY-NC-4.0. The Hub cards of the
+# metric Base/Large say apache-2.0, but they are fine-tuned from the non-commercial weights, so
+# the stricter licence is kept.
 LICENSES = {'vits': 'Apache-2.0', 'vitb': 'CC-BY-NC-4.0', 'vitl': 'CC-BY-NC-4.0'}
 PARAMS = {'vits': '24.8M', 'vitb': '97.5M', 'vitl': '335.3M'}
 # Zero-shot relative depth, paper Table 2 (affine-aligned AbsRel / delta1)
@@ -175,7 +178,9 @@ RELATIVE_REPORTED = {
 METRIC_REPORTED = ("no NYU/KITTI figures are published for this checkpoint: the paper's metric "
                    'results (Table 4) come from other models, fine-tuned on NYU-D or KITTI with '
                    'ZoeDepth (maintainer, DepthAnything/Depth-Anything-V2 issue 177)')
-# sha256 of the files on the Hub (Git LFS object ids); None where it could not be confirmed.
+# sha256 of the files on the Hub (their Git LFS object ids); None where it could not be found.
+# The vitl value was read from two independent Hub mirrors of the file (same size as the
+# official one), not from the official page.
 SHA256 = {
     'depth_anything_v2_vits.pth':
         '715fade13be8f229f8a70cc02066f656f2423a59effd0579197bbf57860e1378',
