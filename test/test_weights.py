@@ -208,8 +208,10 @@ def test_partial_file_resumes_with_range_or_restarts(server, tmp_path, ranges):
     assert path.read_bytes() == data
 
 
-def test_offline_without_cache_explains_what_to_do():
-    spec = make_spec(closed_port_url(), '1' * 64)
+@pytest.mark.parametrize('where', ['closed port', 'unknown host'])
+def test_offline_without_cache_explains_what_to_do(where):
+    url = closed_port_url() if where == 'closed port' else 'http://weights.invalid/toy.pth'
+    spec = make_spec(url, '1' * 64)
     with pytest.raises(WeightsError) as error:
         resolve_weights(spec, 'auto')
     message = str(error.value)
