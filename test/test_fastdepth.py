@@ -94,3 +94,14 @@ def test_not_a_tflite_file(tmp_path):
     bogus.write_bytes(b'not a flatbuffer' * 64)
     with pytest.raises(ValueError, match='bogus.tflite'):
         TFLiteBackend(bogus, SPEC)
+
+
+def test_estimator_runs_fastdepth_on_a_larger_frame(sample):
+    from mono_depth_ros.estimator import DepthEstimator
+
+    estimator = DepthEstimator.from_name(SPEC.name, weights=str(WEIGHTS), num_threads=1)
+    frame = np.ascontiguousarray(np.repeat(np.repeat(sample['rgb'], 2, axis=0), 2, axis=1))
+    result = estimator.estimate(frame)
+    assert result.depth.shape == (448, 448)
+    small = result.depth[::2, ::2]
+    assert float(np.sqrt(np.nanmean((small - sample['depth']) ** 2))) <= 0.7
