@@ -114,7 +114,7 @@ def official_cache_path(spec: ModelSpec) -> Path:
     """Return where the official download of ``spec`` lives in the cache once fetched.
 
     A file downloaded by hand from the variant's URL can be put there. For zip archives this is
-    the archive; it is extracted next to it, into a folder named after the archive's stem.
+    the archive; it is extracted next to it, into ``<archive name without .zip>.d``.
     """
     if spec.weights is None or not spec.weights.url:
         raise WeightsError(f'model {spec.name!r} has no download URL')
