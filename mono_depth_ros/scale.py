@@ -48,7 +48,7 @@ INVERSE_RELATIVE_EPS = 1e-3
 # Robust fits: residuals are relative, (fitted - measured) / measured. Points further than
 # _INLIER_SIGMAS robust standard deviations (1.4826 * median absolute residual) are outliers, but
 # never closer than _MIN_INLIER_TOLERANCE, so that float32 rounding of exact data is no outlier.
-_INLIER_SIGMAS = 3.0
+_INLIER_SIGMAS = 2.5
 _MIN_INLIER_TOLERANCE = 1e-4
 # Least trimmed squares for the scale-and-shift fit: random two-point starts, half the points kept.
 _LTS_STARTS = 20
@@ -164,14 +164,21 @@ class Fit:
 def fit_scale(x: np.ndarray, y: np.ndarray) -> Fit:
     """Fit ``y = scale * x`` robustly (x, y > 0): the median of ``y / x`` over the inliers.
 
-    The robust form of the monodepth evaluation's median scaling: the median ratio is exact as long
-    as most points are, then points whose relative residual is beyond 3 robust standard deviations
-    are dropped and the median is taken again over the rest.
+    The robust form of the monodepth evaluation's median scaling. A first estimate is the centre
+    of the densest half of the log ratios (the shortest interval holding half the points, the
+    least-trimmed-squares location): unlike the plain median, it is not dragged by outliers that
+    all lie on one side (objects standing on a ground plane). Points whose relative residual is
+    beyond the robust noise level (see ``_INLIER_SIGMAS``) are dropped and the median ratio of the
+    rest is the scale.
     """
     x, y = _fit_inputs(x, y, 1)
     ratio = y / x
-    scale = float(np.median(ratio))
-    inliers = _inliers(scale * x / y - 1.0)
+    ordered = np.sort(np.log(ratio))
+    keep = ordered.size // 2 + 1
+    widths = ordered[keep - 1:] - ordered[:ordered.size - keep + 1]
+    start = int(np.argmin(widths))
+    first = math.exp(float(np.median(ordered[start:start + keep])))
+    inliers = _inliers(first * x / y - 1.0)
     scale = float(np.median(ratio[inliers]))
     return Fit(scale=scale, shift=0.0, points=int(x.size), inliers=int(inliers.sum()))
 
@@ -181,11 +188,12 @@ def fit_scale_shift(x: np.ndarray, y: np.ndarray, seed: int = 0) -> Fit:
 
     Least trimmed squares on the residual ``(scale * x + shift) / y - 1``: from random two-point
     starts, C-steps (refit on the half of the points that fit best) until the kept half no longer
-    changes; the best start wins. The points within 3 robust standard deviations of that fit are
-    the inliers, and a least-absolute-deviations fit on them (iteratively reweighted least
-    squares) gives the result: like the median, it is unbiased for noise that is symmetric in
-    log depth, where least squares on relative residuals shrinks the scale. Tolerates up to half
-    the points being outliers. ``seed`` makes the random starts reproducible.
+    changes; the best start wins. The points within the robust noise level of that fit (see
+    ``_INLIER_SIGMAS``) are the inliers, and a least-absolute-deviations fit on them (iteratively
+    reweighted least squares) gives the result: like the median, it is unbiased for noise that is
+    symmetric in log depth, where least squares on relative residuals shrinks the scale.
+    Tolerates up to half the points being outliers. ``seed`` makes the random starts
+    reproducible.
     """
     x, y = _fit_inputs(x, y, 2)
     rng = np.random.default_rng(seed)
@@ -522,6 +530,11 @@ class GroundPlaneScale(_FittedPolicy):
     of the image, where the plane assumption holds best), robustly, so that the objects standing
     there (closer than the ground behind them) are outliers as long as most pixels are ground.
     Each prediction is fitted on its own; ``smoothing`` averages the parameters across frames.
+
+    Limits: the scale error follows the pitch error (on KITTI, 0.01 rad of pitch is about 5 % of
+    scale), and objects whose depth is within the prediction's noise of the ground behind them
+    cannot be told from it: on KITTI's LiDAR with i.i.d. 5 % noise the scale is within 2 %, with
+    10 % noise (cars fill a third of the lower image) it is 13 % too large.
     """
 
     name = 'ground_plane'

@@ -415,6 +415,23 @@ def kitti_lidar_to_optical() -> tuple[np.ndarray, Intrinsics]:
     return transform, intrinsics
 
 
+@pytest.mark.parametrize('kind', ['disparity', 'inverse_relative'])
+def test_ground_plane_policy_on_kitti_road(kind):
+    # KITTI's cameras are 1.65 m above the road and level; the road in front of frame 000008 is
+    # flat, with parked cars on it. No LiDAR is given to the policy: only the prediction.
+    gt = kitti_ground_truth()
+    valid = gt > 0
+    rng = np.random.default_rng(3)
+    noisy = np.where(valid, gt * np.exp(rng.normal(0.0, 0.03, gt.shape)), np.nan)
+    _, intrinsics = kitti_lidar_to_optical()
+    policy = GroundPlaneScale(height=1.65, pitch=0.0)
+    metres = policy.to_metres(to_prediction(noisy, kind), make_spec(kind), intrinsics=intrinsics)
+    assert metres is not None
+    assert abs(np.median(metres[valid] / gt[valid]) - 1.0) < 0.03
+    # Cars are in the fitted rows: not every pixel there is taken for ground.
+    assert policy.last_fit.inliers < 0.9 * policy.last_fit.points
+
+
 def test_kitti_point_cloud_projects_onto_the_lidar_depth_image():
     points = np.fromfile(KITTI / '000008.bin', dtype=np.float32).reshape(-1, 4)
     transform, intrinsics = kitti_lidar_to_optical()
