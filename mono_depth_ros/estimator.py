@@ -54,7 +54,7 @@ class DepthEstimator:
         self.spec = spec
         self.backend = backend
         self.scale_policy = scale_policy or scale.make_policy('none')
-        self.scale_policy.check_model(spec)
+        self.scale_policy.check(spec)
         self.output_size = output_size
 
     @classmethod
@@ -112,7 +112,7 @@ class DepthEstimator:
         out_intrinsics = intrinsics.scaled(out_width, out_height) if intrinsics else None
 
         unscaled = scale.unscaled_depth(prediction, self.spec)
-        depth = self.scale_policy.to_metres(prediction, self.spec, out_intrinsics, stamp)
+        depth = self.scale_policy.to_metres(prediction, self.spec, stamp, out_intrinsics)
         if depth is not None:
             depth = np.where(np.isfinite(depth) & (depth > 0), depth, np.nan).astype(np.float32)
         done = time.perf_counter()

@@ -98,9 +98,11 @@ def node_configuration(arguments: dict[str, str]) -> NodeConfiguration:
     configuration.remappings = [('image', image), ('image/compressed', image + '/compressed'),
                                 ('camera_info', camera_info)]
     profile = share_directory() / 'config' / 'fastdds_shm.xml'
-    if 'FASTDDS_DEFAULT_PROFILES_FILE' not in os.environ and profile.is_file():
-        configuration.environment = {'FASTDDS_DEFAULT_PROFILES_FILE': str(profile),
-                                     'FASTRTPS_DEFAULT_PROFILES_FILE': str(profile)}
+    # Humble's Fast DDS 2 reads the older variable name; later distributions warn about it.
+    variable = ('FASTRTPS_DEFAULT_PROFILES_FILE' if os.environ.get('ROS_DISTRO') == 'humble'
+                else 'FASTDDS_DEFAULT_PROFILES_FILE')
+    if variable not in os.environ and profile.is_file():
+        configuration.environment = {variable: str(profile)}
     if _boolean('rviz', given('rviz')):
         configuration.rviz_config = share_directory() / 'config' / 'mono_depth.rviz'
     return configuration

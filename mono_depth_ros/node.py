@@ -32,6 +32,7 @@ DEPTH_ENCODINGS = ('32FC1', '16UC1')
 TRANSPORTS = ('raw', 'compressed')
 PRECISION_CHOICES = ('fp32', 'fp16', 'bf16')
 CAMERA_INFO_HISTORY = 30
+CAMERA_INFO_WAIT = 0.1  # seconds an image waits for the camera_info of its stamp
 
 
 PARAMS = (
@@ -103,7 +104,7 @@ class MonoDepthNode(Node):
 
         overrides = QoSOverridingOptions.with_default_policies()
         self._camera_infos: deque[CameraInfo] = deque(maxlen=CAMERA_INFO_HISTORY)
-        self._info_lock = threading.Lock()
+        self._info_arrived = threading.Condition()
         if value('input_transport') == 'compressed':
             self.create_subscription(CompressedImage, 'image/compressed', self._on_image,
                                      input_qos, qos_overriding_options=overrides)
@@ -164,8 +165,9 @@ class MonoDepthNode(Node):
     # -- callbacks: store only ----------------------------------------------------------------
 
     def _on_camera_info(self, msg: CameraInfo) -> None:
-        with self._info_lock:
+        with self._info_arrived:
             self._camera_infos.append(msg)
+            self._info_arrived.notify_all()
 
     def _on_image(self, msg) -> None:
         self.input_rate.tick()
@@ -226,30 +228,34 @@ class MonoDepthNode(Node):
         header = msg.header
         if result.labels is not None:
             if wanted['labels']:
-                self.label_pub.publish(ros_io.labels_to_image(result.labels, header))
+                self._publish(self.label_pub, ros_io.labels_to_image(result.labels, header))
             if wanted['label_color']:
                 colour = colormap.colorize_labels(result.labels, len(self.estimator.spec.classes))
-                self.label_color_pub.publish(ros_io.rgb_to_image(colour, header))
+                self._publish(self.label_color_pub, ros_io.rgb_to_image(colour, header))
         if result.depth is None:
             self.counts['waiting_for_scale'] += 1
             self._published(header)
             return
         depth = result.depth
         if wanted['depth']:
-            self.depth_pub.publish(ros_io.depth_to_image(depth, header,
-                                                         self._value('depth_encoding')))
+            self._publish(self.depth_pub,
+                          ros_io.depth_to_image(depth, header, self._value('depth_encoding')))
         if wanted['depth_color']:
-            self.depth_color_pub.publish(ros_io.rgb_to_image(colormap.colorize_depth(depth),
-                                                             header))
+            self._publish(self.depth_color_pub,
+                          ros_io.rgb_to_image(colormap.colorize_depth(depth), header))
         if result.intrinsics is None:
             raise ros_io.CameraInfoError('no camera_info received on '
                                          f'{self.resolve_topic_name("camera_info")}: '
                                          'depth/camera_info and depth/points need the intrinsics')
         if wanted['info']:
-            self.depth_info_pub.publish(ros_io.camera_info_for(result.intrinsics, header))
+            self._publish(self.depth_info_pub, ros_io.camera_info_for(result.intrinsics, header))
         if wanted['points']:
-            self.points_pub.publish(self._cloud(depth, rgb, result.intrinsics, header))
+            self._publish(self.points_pub, self._cloud(depth, rgb, result.intrinsics, header))
         self._published(header)
+
+    def _publish(self, publisher, msg) -> None:
+        publisher.publish(msg)
+        self.counts[f'published {publisher.topic_name}'] += 1
 
     def _published(self, header) -> None:
         now = self.get_clock().now().nanoseconds * 1e-9
@@ -272,15 +278,28 @@ class MonoDepthNode(Node):
         return ros_io.points_to_cloud(points, header, colours)
 
     def _intrinsics_for(self, msg, width: int, height: int) -> geometry.Intrinsics | None:
-        """Pair the image with the camera_info of its stamp, else the latest one (warned)."""
-        with self._info_lock:
-            infos = list(self._camera_infos)
-        if not infos:
-            return None
+        """Pair the image with the camera_info of its stamp, else the latest one (warned).
+
+        The two topics arrive independently, so a camera_info may come just after its image: wait
+        for it briefly before falling back.
+        """
         stamp = _seconds(msg.header.stamp)
-        best = min(infos, key=lambda info: abs(_seconds(info.header.stamp) - stamp))
-        gap = abs(_seconds(best.header.stamp) - stamp)
-        if gap > self._value('camera_info_tolerance'):
+        tolerance = self._value('camera_info_tolerance')
+
+        def nearest():
+            if not self._camera_infos:
+                return None, float('inf')
+            best = min(self._camera_infos,
+                       key=lambda info: abs(_seconds(info.header.stamp) - stamp))
+            return best, abs(_seconds(best.header.stamp) - stamp)
+
+        with self._info_arrived:
+            self._info_arrived.wait_for(lambda: nearest()[1] <= tolerance, CAMERA_INFO_WAIT)
+            best, gap = nearest()
+            infos = list(self._camera_infos)
+        if best is None:
+            return None
+        if gap > tolerance:
             best = infos[-1]
             self.counts['camera_info_unpaired'] += 1
             self.get_logger().warning(
