@@ -52,6 +52,7 @@ _INLIER_SIGMAS = 2.5
 _MIN_INLIER_TOLERANCE = 1e-4
 # Least trimmed squares for the scale-and-shift fit: random two-point starts, half the points kept.
 _LTS_STARTS = 20
+_LTS_START_POINTS = 2000
 _LTS_MAX_STEPS = 20
 # Reweighting steps of the final least-absolute-deviations fit.
 _IRLS_STEPS = 10
@@ -201,20 +202,20 @@ def fit_scale_shift(x: np.ndarray, y: np.ndarray, seed: int = 0) -> Fit:
         chosen = rng.choice(x.size, _MAX_FIT_POINTS, replace=False)
         x, y = x[chosen], y[chosen]
     design = np.stack([x / y, 1.0 / y], axis=1)
-    keep = x.size // 2 + 1
+    # The starts compete on a sample; the winner is refined on every point.
+    sample = design[rng.choice(x.size, min(x.size, _LTS_START_POINTS), replace=False)]
     best, best_cost = None, math.inf
     for _ in range(_LTS_STARTS):
-        pair = rng.choice(x.size, 2, replace=False)
-        params = _solve(design[pair])
+        params = _solve(sample[rng.choice(sample.shape[0], 2, replace=False)])
         if params is None:
             continue
-        params, cost = _c_steps(design, params, keep, steps=2)
+        params, cost = _c_steps(sample, params, steps=2)
         if cost < best_cost:
             best, best_cost = params, cost
     if best is None:
         raise ValueError('fit_scale_shift: the points do not determine a scale and a shift '
                          '(all predictions equal)')
-    best, _ = _c_steps(design, best, keep, steps=_LTS_MAX_STEPS)
+    best, _ = _c_steps(design, best, steps=_LTS_MAX_STEPS)
     inliers = _inliers(design @ best - 1.0)
     kept = design[inliers]
     for _ in range(_IRLS_STEPS):
@@ -255,12 +256,14 @@ def _solve(design: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray 
     return params
 
 
-def _c_steps(design: np.ndarray, params: np.ndarray, keep: int,
-             steps: int) -> tuple[np.ndarray, float]:
+def _c_steps(design: np.ndarray, params: np.ndarray, steps: int) -> tuple[np.ndarray, float]:
+    """Refit on the best-fitting half of the points, ``steps`` times or until it is stable."""
+    keep = design.shape[0] // 2 + 1
     kept = None
     for _ in range(steps):
         squared = (design @ params - 1.0) ** 2
-        chosen = np.sort(np.argpartition(squared, keep - 1)[:keep])
+        chosen = np.zeros(design.shape[0], dtype=bool)
+        chosen[np.argpartition(squared, keep - 1)[:keep]] = True
         if kept is not None and np.array_equal(chosen, kept):
             break
         kept = chosen
