@@ -560,8 +560,10 @@ class SyntheticScenes(Sequence):
     Scene ``i`` is drawn from a generator seeded with ``(seed, i)``, so any index can be rendered
     alone, in any order, in any worker process. ``noise_std`` (in 8-bit levels) and
     ``blur_sigma`` (pixels) add light sensor noise and blur to the image; the ground truth is
-    unchanged.
+    unchanged. ``classes`` names the label ids.
     """
+
+    classes = CLASSES
 
     def __init__(self, seed: int = 0, count: int = 1000, width: int = 320, height: int = 240,
                  hfov_deg: float | tuple[float, float] = 65.0, max_depth: float = MAX_DEPTH,
