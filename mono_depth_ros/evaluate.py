@@ -1,0 +1,178 @@
+"""``mono-depth eval``: a model's depth (and segmentation) metrics on a dataset.
+
+:func:`evaluate` is the reusable core (the training loop uses it too): it runs a
+:class:`~mono_depth_ros.estimator.DepthEstimator` over any sequence of
+:class:`~mono_depth_ros.data.Sample` and averages the per-image metrics of
+:mod:`mono_depth_ros.metrics`.
+"""
+from __future__ import annotations
+
+import argparse
+from collections.abc import Iterable
+import json
+import sys
+
+import numpy as np
+
+from mono_depth_ros import metrics
+from mono_depth_ros.data import Sample
+
+DATASETS = ('synthetic', 'folder', 'kitti')
+TABLE_KEYS = metrics.DEPTH_METRICS + ('miou', 'pixel_accuracy', 'scale')
+IGNORE_INDEX = 255
+
+
+def evaluate(estimator, dataset: Iterable[Sample], median_scaling: bool = False,
+             min_depth: float = 1e-3, max_depth: float | None = None, crop: str | None = None,
+             limit: int | None = None) -> dict[str, float]:
+    """Return the dataset means of the depth metrics of ``estimator`` on ``dataset``.
+
+    ``estimator`` is a :class:`~mono_depth_ros.estimator.DepthEstimator` (anything with
+    ``spec`` and ``estimate(rgb, intrinsics)``). Ground truth counts where it is finite and inside
+    ``(min_depth, max_depth)`` (``max_depth`` defaults to the model's) and inside ``crop``
+    (``'garg'``, ``'eigen'`` or None). Relative models need ``median_scaling``: the prediction
+    up to scale is multiplied per image by median(gt) / median(prediction), whose mean is
+    reported as ``'scale'``. Predicted pixels without a value (NaN) count as ``max_depth`` (or as
+    the image's farthest prediction when median scaling).
+
+    The result holds the metrics of :data:`mono_depth_ros.metrics.DEPTH_METRICS`, ``'images'``,
+    ``'pixels'`` (mean valid pixels per image) and ``'inference_ms'`` (mean estimator time); with
+    a segmentation model and labelled samples also ``'miou'`` and ``'pixel_accuracy'`` over the
+    dataset's summed confusion matrix (label 255 is ignored). Labels count only when the dataset's
+    ``classes`` attribute is None (ids are the model's) or equals the model's classes.
+    """
+    spec = estimator.spec
+    if spec.output_kind != 'metric' and not median_scaling:
+        raise ValueError(f'model {spec.name} predicts {spec.output_kind} depth, known only up to '
+                         'scale; evaluate it with median scaling (--median-scaling)')
+    max_depth = spec.max_depth if max_depth is None else max_depth
+    if not 0.0 <= min_depth < max_depth:
+        raise ValueError(f'need 0 <= min_depth < max_depth, got {min_depth} and {max_depth}')
+    dataset_classes = getattr(dataset, 'classes', None)
+    with_labels = bool(spec.classes) and (dataset_classes is None
+                                          or tuple(dataset_classes) == tuple(spec.classes))
+    depth_mean = metrics.MetricMean()
+    confusion = np.zeros((len(spec.classes),) * 2, dtype=np.int64)
+    for index, sample in enumerate(dataset):
+        if limit is not None and index >= limit:
+            break
+        if sample.depth is None:
+            raise ValueError(f'sample {sample.name or index} has no depth ground truth')
+        result = estimator.estimate(sample.rgb, sample.intrinsics)
+        pred = result.unscaled_depth if median_scaling else result.depth
+        if pred is None:
+            raise ValueError(f'model {spec.name} returned no metric depth '
+                             f'({result.scale_status}); use median scaling')
+        pred = np.asarray(pred, dtype=np.float64)
+        finite = np.isfinite(pred)
+        if not finite.all():
+            fill = pred[finite].max(initial=1.0) if median_scaling else max_depth
+            pred = np.where(finite, pred, fill)
+        image = metrics.depth_metrics(pred, sample.depth, min_depth=min_depth,
+                                      max_depth=max_depth, crop=crop,
+                                      median_scaling=median_scaling)
+        image['inference_ms'] = sum(result.timings_ms.values())
+        depth_mean.add(image)
+        if with_labels and result.labels is not None and sample.labels is not None:
+            confusion += metrics.confusion_matrix(result.labels, sample.labels,
+                                                  len(spec.classes), IGNORE_INDEX)
+    out = depth_mean.result()
+    if confusion.sum():
+        segmentation = metrics.segmentation_metrics(confusion)
+        out['miou'] = segmentation['miou']
+        out['pixel_accuracy'] = segmentation['pixel_accuracy']
+    return out
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the ``mono-depth eval`` options to ``parser``."""
+    parser.add_argument('--model', required=True, help='zoo variant (see `mono-depth models`)')
+    parser.add_argument('--weights', default='auto',
+                        help="'auto' (the official or shipped weights), a file or folder, an "
+                             "https URL, or 'none' for random initialisation")
+    parser.add_argument('--dataset', required=True, choices=DATASETS)
+    parser.add_argument('--seed', type=int, default=0, help='synthetic: scene seed')
+    parser.add_argument('--count', type=int, default=100, help='synthetic: number of scenes')
+    parser.add_argument('--width', type=int, default=320, help='synthetic: image width')
+    parser.add_argument('--height', type=int, default=240, help='synthetic: image height')
+    parser.add_argument('--root', help='folder or kitti: dataset root')
+    parser.add_argument('--split', help='kitti: Eigen split file (<date>/<drive> <frame> l)')
+    parser.add_argument('--depth-root', help='kitti: root of the ground truth (default --root)')
+    parser.add_argument('--skip-missing', action='store_true',
+                        help='kitti: leave out split frames without ground truth')
+    parser.add_argument('--median-scaling', action='store_true',
+                        help='scale each prediction by median(gt) / median(pred); required for '
+                             'relative models')
+    parser.add_argument('--min-depth', type=float, default=1e-3)
+    parser.add_argument('--max-depth', type=float,
+                        help='ground truth range cap (default: 20 for synthetic, 80 for kitti, '
+                             "the model's for folder)")
+    parser.add_argument('--crop', choices=('none',) + metrics.CROPS,
+                        help='evaluation crop (default: garg for kitti, none otherwise)')
+    parser.add_argument('--limit', type=int, help='evaluate at most this many images')
+    parser.add_argument('--device', default='auto', help="'auto', 'cpu', 'cuda', 'cuda:1'...")
+    parser.add_argument('--precision', default='fp32', help="'fp32' or 'fp16'")
+    parser.add_argument('--json', action='store_true', help='print the result as JSON')
+
+
+def _dataset(args: argparse.Namespace):
+    if args.dataset == 'synthetic':
+        from mono_depth_ros.data.synthetic import MAX_DEPTH, SyntheticScenes
+
+        return SyntheticScenes(args.seed, args.count, args.width, args.height), MAX_DEPTH
+    if not args.root:
+        raise ValueError(f'--dataset {args.dataset} needs --root')
+    from mono_depth_ros.data.folder import FolderPairs, KittiEigen
+
+    if args.dataset == 'folder':
+        return FolderPairs(args.root), None
+    if not args.split:
+        raise ValueError('--dataset kitti needs --split, an Eigen split file')
+    return KittiEigen(args.root, args.split, args.depth_root, args.skip_missing), 80.0
+
+
+def format_table(result: dict[str, float]) -> str:
+    """Return the metrics as a two-line table (header, values)."""
+    keys = [key for key in TABLE_KEYS if key in result]
+    header = ' '.join(f'{key:>10}' for key in keys)
+    values = ' '.join(f'{result[key]:>10.4f}' for key in keys)
+    return f'{header}\n{values}'
+
+
+def main(args: argparse.Namespace) -> int:
+    """Run ``mono-depth eval``; print a table or JSON; return the exit status."""
+    from mono_depth_ros import scale
+    from mono_depth_ros.estimator import DepthEstimator
+    from mono_depth_ros.models.registry import get_spec
+
+    try:
+        spec = get_spec(args.model)
+        if spec.output_kind != 'metric' and not args.median_scaling:
+            raise ValueError(f'model {spec.name} predicts {spec.output_kind} depth, known only '
+                             'up to scale; add --median-scaling')
+        dataset, default_max_depth = _dataset(args)
+        max_depth = args.max_depth or default_max_depth or spec.max_depth
+        crop = args.crop or ('garg' if args.dataset == 'kitti' else 'none')
+        # Median-scaled evaluation reads the prediction up to scale; the fixed unit scale only
+        # lets the estimator accept relative models.
+        policy = scale.make_policy('fixed') if args.median_scaling else None
+        weights = None if args.weights == 'none' else args.weights
+        estimator = DepthEstimator.from_name(args.model, weights=weights, device=args.device,
+                                             precision=args.precision, scale_policy=policy)
+        result = evaluate(estimator, dataset, median_scaling=args.median_scaling,
+                          min_depth=args.min_depth, max_depth=max_depth,
+                          crop=None if crop == 'none' else crop, limit=args.limit)
+    except (ValueError, FileNotFoundError, KeyError) as error:
+        message = error.args[0] if isinstance(error, KeyError) and error.args else error
+        print(f'mono-depth eval: error: {message}', file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps({'model': args.model, 'dataset': args.dataset, 'max_depth': max_depth,
+                          'crop': crop, 'median_scaling': args.median_scaling,
+                          'metrics': result}, indent=2))
+        return 0
+    print(f'{args.model} on {args.dataset}: {result["images"]} images, depth in '
+          f'({args.min_depth:g}, {max_depth:g}) m, crop {crop}'
+          + (', median scaling' if args.median_scaling else ''))
+    print(format_table(result))
+    return 0
