@@ -246,7 +246,7 @@ class LiteMonoEncoder(nn.Module):
             [stem] + [nn.Sequential(StridedConv(2 * dims[i] + 3, dims[i + 1], 2, False))
                       for i in range(2)])
         self.stem2 = nn.Sequential(StridedConv(dims[0] + 3, dims[0], 2, False))
-        rates = torch.linspace(0, drop_path_rate, sum(depths)).tolist()
+        rates = torch.linspace(0, drop_path_rate, sum(depths), device='cpu').tolist()
         self.stages = nn.ModuleList()
         for stage, (dim, depth) in enumerate(zip(dims, depths)):
             stage_rates = rates[sum(depths[:stage]):sum(depths[:stage + 1])]

@@ -21,9 +21,10 @@ OUTPUT_KINDS = ('metric', 'inverse_relative', 'disparity')
 class InputPolicy:
     """How a camera frame is resized before it enters the network.
 
-    Either a fixed ``height`` x ``width`` (Lite-Mono: the training resolution), or the shorter side
-    resized to ``short_side`` keeping the aspect ratio (Depth Anything V2: 518), and in both cases
-    each side rounded to a ``multiple`` of the network's stride.
+    Either a fixed ``height`` x ``width`` (Lite-Mono: the training resolution), each rounded up to
+    a ``multiple`` of the network's stride; or the shorter side resized to ``short_side`` keeping
+    the aspect ratio (Depth Anything V2: 518), each side rounded to the nearest ``multiple`` but
+    never below ``short_side`` (the official ``lower_bound`` resize of Depth Anything V2).
     """
 
     height: int | None = None
@@ -39,12 +40,16 @@ class InputPolicy:
     def network_size(self, height: int, width: int) -> tuple[int, int]:
         """Return the (height, width) fed to the network for a frame of the given size."""
         if self.short_side is None:
-            return self._round(self.height), self._round(self.width)
+            return self._round_up(self.height), self._round_up(self.width)
         scale = self.short_side / min(height, width)
-        return self._round(height * scale), self._round(width * scale)
+        return self._round_nearest(height * scale), self._round_nearest(width * scale)
 
-    def _round(self, value: float) -> int:
-        return max(self.multiple, int(math.ceil(round(value, 6) / self.multiple)) * self.multiple)
+    def _round_up(self, value: float) -> int:
+        return max(self.multiple, math.ceil(round(value, 6) / self.multiple) * self.multiple)
+
+    def _round_nearest(self, value: float) -> int:
+        rounded = round(value / self.multiple) * self.multiple
+        return rounded if rounded >= self.short_side else self._round_up(value)
 
 
 @dataclass(frozen=True)
