@@ -65,12 +65,13 @@ class CachedScenes:
     def __getitem__(self, index: int) -> CachedSample:
         if not 0 <= index < len(self):
             raise IndexError(f'sample {index} out of range for a cache of {len(self)}')
-        rgb = np.asarray(self._arrays['rgb.npy'][index])
+        # Copies: arrays handed out must not alias the read-only memory map.
+        rgb = np.array(self._arrays['rgb.npy'][index])
         fx, fy, cx, cy = (float(v) for v in self._arrays['intrinsics.npy'][index])
-        labels = np.asarray(self._arrays['labels.npy'][index])
+        labels = np.array(self._arrays['labels.npy'][index])
         return CachedSample(
             rgb=rgb,
-            depth=np.asarray(self._arrays['depth.npy'][index], dtype=np.float32),
+            depth=np.array(self._arrays['depth.npy'][index], dtype=np.float32),
             labels=labels if self.meta.get('has_labels', True) else None,
             intrinsics=Intrinsics(fx, fy, cx, cy, width=rgb.shape[1], height=rgb.shape[0]))
 
