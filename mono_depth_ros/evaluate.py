@@ -134,8 +134,9 @@ def _dataset(args: argparse.Namespace):
 def format_table(result: dict[str, float]) -> str:
     """Return the metrics as a two-line table (header, values)."""
     keys = [key for key in TABLE_KEYS if key in result]
-    header = ' '.join(f'{key:>10}' for key in keys)
-    values = ' '.join(f'{result[key]:>10.4f}' for key in keys)
+    widths = [max(9, len(key)) for key in keys]
+    header = ' '.join(f'{key:>{width}}' for key, width in zip(keys, widths))
+    values = ' '.join(f'{result[key]:>{width}.4f}' for key, width in zip(keys, widths))
     return f'{header}\n{values}'
 
 
