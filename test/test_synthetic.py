@@ -68,7 +68,8 @@ def test_index_out_of_range_and_wrong_type():
 
 def test_ground_only_depth_is_the_analytic_plane_intersection():
     h, pitch = 1.2, math.radians(12.0)
-    camera = Camera(width=160, height_px=120, hfov_deg=65.0, height=h, pitch=pitch, yaw=0.7)
+    camera = Camera(image_width=160, image_height=120, hfov_deg=65.0, height=h, pitch=pitch,
+                    yaw=0.7)
     sample = render(Layout(camera=camera, ground=PLAIN))
     k = sample.intrinsics
     v = np.arange(120, dtype=np.float64)[:, None].repeat(160, axis=1)
@@ -93,7 +94,7 @@ def test_ground_pixels_back_project_onto_the_ground_plane(index):
 
 
 def test_object_pixels_back_project_onto_their_surfaces():
-    camera = Camera(width=160, height_px=120, hfov_deg=65.0, height=1.0,
+    camera = Camera(image_width=160, image_height=120, hfov_deg=65.0, height=1.0,
                     pitch=math.radians(8.0), roll=math.radians(2.0))
     sphere = Sphere(x=-1.0, z=5.0, radius=0.6, material=PLAIN)
     cylinder = Cylinder(x=1.5, z=6.0, radius=0.4, height=1.5, material=PLAIN)

@@ -298,15 +298,15 @@ class Cylinder:
 
 @dataclass(frozen=True)
 class Camera:
-    """A pinhole camera at ``height`` metres over the ground.
+    """A pinhole camera of ``image_width`` x ``image_height`` pixels at ``height`` metres up.
 
     ``hfov_deg`` is the horizontal field of view; pixels are square and the principal point is
     the image centre. ``pitch`` (radians, positive looks down), ``roll`` (radians, about the
     optical axis) and ``yaw`` (radians about the world's up axis, 0 looks along ``+z``).
     """
 
-    width: int
-    height_px: int
+    image_width: int
+    image_height: int
     hfov_deg: float
     height: float
     pitch: float
@@ -316,9 +316,10 @@ class Camera:
     @property
     def intrinsics(self) -> Intrinsics:
         """Return the camera's pinhole intrinsics."""
-        f = 0.5 * self.width / math.tan(math.radians(self.hfov_deg) / 2.0)
-        return Intrinsics(fx=f, fy=f, cx=(self.width - 1) / 2.0, cy=(self.height_px - 1) / 2.0,
-                          width=self.width, height=self.height_px)
+        f = 0.5 * self.image_width / math.tan(math.radians(self.hfov_deg) / 2.0)
+        return Intrinsics(fx=f, fy=f, cx=(self.image_width - 1) / 2.0,
+                          cy=(self.image_height - 1) / 2.0, width=self.image_width,
+                          height=self.image_height)
 
     @property
     def position(self) -> np.ndarray:
@@ -396,7 +397,7 @@ def render(layout: Layout, max_depth: float = MAX_DEPTH) -> Sample:
     """
     cam = layout.camera
     k = cam.intrinsics
-    w, h = cam.width, cam.height_px
+    w, h = cam.image_width, cam.image_height
     u, v = np.meshgrid(np.arange(w, dtype=np.float64), np.arange(h, dtype=np.float64))
     rays_cam = np.stack([(u - k.cx) / k.fx, (v - k.cy) / k.fy, np.ones_like(u)], -1).reshape(-1, 3)
     # Camera rays have unit z, so the ray parameter of a hit is its depth along the optical axis.
@@ -520,7 +521,7 @@ def random_layout(rng: np.random.Generator, width: int = 320, height: int = 240,
     ``hfov_deg`` is a fixed horizontal field of view or a ``(low, high)`` range to draw from.
     """
     fov = hfov_deg if isinstance(hfov_deg, (int, float)) else rng.uniform(*hfov_deg)
-    camera = Camera(width=width, height_px=height, hfov_deg=float(fov),
+    camera = Camera(image_width=width, image_height=height, hfov_deg=float(fov),
                     height=float(rng.uniform(0.3, 1.5)),
                     pitch=math.radians(rng.uniform(0.0, 25.0)),
                     roll=math.radians(rng.uniform(-3.0, 3.0)),
