@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Iterable
+import itertools
 import json
 import sys
 
@@ -53,9 +54,7 @@ def evaluate(estimator, dataset: Iterable[Sample], median_scaling: bool = False,
                                           or tuple(dataset_classes) == tuple(spec.classes))
     depth_mean = metrics.MetricMean()
     confusion = np.zeros((len(spec.classes),) * 2, dtype=np.int64)
-    for index, sample in enumerate(dataset):
-        if limit is not None and index >= limit:
-            break
+    for index, sample in enumerate(itertools.islice(dataset, limit)):
         if sample.depth is None:
             raise ValueError(f'sample {sample.name or index} has no depth ground truth')
         result = estimator.estimate(sample.rgb, sample.intrinsics)
@@ -66,7 +65,10 @@ def evaluate(estimator, dataset: Iterable[Sample], median_scaling: bool = False,
         pred = np.asarray(pred, dtype=np.float64)
         finite = np.isfinite(pred)
         if not finite.all():
-            fill = pred[finite].max(initial=1.0) if median_scaling else max_depth
+            if not median_scaling:
+                fill = max_depth
+            else:
+                fill = pred[finite].max() if finite.any() else 1.0
             pred = np.where(finite, pred, fill)
         image = metrics.depth_metrics(pred, sample.depth, min_depth=min_depth,
                                       max_depth=max_depth, crop=crop,

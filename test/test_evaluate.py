@@ -212,6 +212,19 @@ def test_evaluate_median_scaling_fills_nan_and_averages_images():
     assert 'miou' not in out
 
 
+def test_evaluate_limit_reads_no_further_sample():
+    read = []
+
+    def dataset():
+        for index, sample in enumerate(samples(3)):
+            read.append(index)
+            yield sample
+
+    replay = Replay('joint-mnv3-synthetic', [result(s.depth.copy()) for s in samples(3)])
+    out = evaluate_cli.evaluate(replay, dataset(), limit=2)
+    assert out['images'] == 2 and read == [0, 1]
+
+
 def test_evaluate_needs_median_scaling_for_relative_models():
     replay = Replay('depth-anything-v2-small', [])
     with pytest.raises(ValueError, match='median scaling'):
