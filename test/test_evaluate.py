@@ -1,5 +1,4 @@
 """Datasets on disk (folder of pairs, KITTI Eigen layout) and ``mono-depth eval``."""
-import argparse
 import json
 from pathlib import Path
 import shutil
@@ -8,7 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
-from mono_depth_ros import evaluate as evaluate_cli
+from mono_depth_ros import cli, evaluate as evaluate_cli
 from mono_depth_ros.data import Sample
 from mono_depth_ros.data.folder import FolderPairs, KittiEigen
 from mono_depth_ros.data.synthetic import SyntheticScenes
@@ -23,9 +22,7 @@ needs_kitti = pytest.mark.skipif(not KITTI.is_dir(), reason='shared KITTI test f
 
 def run_eval(argv, capsys):
     """Run ``mono-depth eval`` with ``argv``; return its exit status, stdout and stderr."""
-    parser = argparse.ArgumentParser()
-    evaluate_cli.add_arguments(parser)
-    status = evaluate_cli.main(parser.parse_args(argv))
+    status = cli.main(['eval'] + argv)
     captured = capsys.readouterr()
     return status, captured.out, captured.err
 
