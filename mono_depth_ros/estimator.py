@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 
 from mono_depth_ros import scale
-from mono_depth_ros.geometry import Intrinsics
+from mono_depth_ros.geometry import Intrinsics, rasterize_depth
 from mono_depth_ros.models.registry import create_model, get_spec
 from mono_depth_ros.models.spec import ModelSpec
 
@@ -56,6 +56,7 @@ class DepthEstimator:
         self.scale_policy = scale_policy or scale.make_policy('none')
         self.scale_policy.check(spec)
         self.output_size = output_size
+        self._sparse: tuple[np.ndarray, float] | None = None
 
     @classmethod
     def from_name(cls, model: str, weights: str | None = 'auto', device: str = 'auto',
@@ -78,8 +79,11 @@ class DepthEstimator:
         return cls(spec, backend, scale_policy, output_size)
 
     def observe_sparse_depth(self, sparse_depth: np.ndarray, stamp: float) -> None:
-        """Pass a sparse metric depth (at the output resolution) to the scale policy."""
-        self.scale_policy.observe_sparse_depth(sparse_depth, stamp)
+        """Keep a sparse metric depth (NaN or 0 invalid) of the camera's view for the next frame.
+
+        It may have any resolution of the same view: it is resampled to the prediction's.
+        """
+        self._sparse = (np.asarray(sparse_depth, dtype=np.float32), stamp)
 
     def estimate(self, rgb: np.ndarray, intrinsics: Intrinsics | None = None,
                  stamp: float = 0.0) -> DepthResult:
@@ -112,6 +116,11 @@ class DepthEstimator:
         out_intrinsics = intrinsics.scaled(out_width, out_height) if intrinsics else None
 
         unscaled = scale.unscaled_depth(prediction, self.spec)
+        if self._sparse is not None:
+            sparse, sparse_stamp = self._sparse
+            self._sparse = None
+            self.scale_policy.observe_sparse_depth(resample_sparse(sparse, out_width, out_height),
+                                                   sparse_stamp)
         depth = self.scale_policy.to_metres(prediction, self.spec, stamp, out_intrinsics)
         if depth is not None:
             depth = np.where(np.isfinite(depth) & (depth > 0), depth, np.nan).astype(np.float32)
@@ -122,6 +131,20 @@ class DepthEstimator:
         return DepthResult(depth=depth, unscaled_depth=unscaled, labels=labels,
                            intrinsics=out_intrinsics, scale_status=self.scale_policy.status,
                            timings_ms=timings)
+
+
+def resample_sparse(sparse: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Move the valid pixels of a sparse depth image to another resolution of the same view.
+
+    Interpolating would blend returns with holes, so each valid pixel keeps its value and lands
+    on the nearest pixel of the new grid (pixel centres aligned); the nearest return wins.
+    """
+    if sparse.shape == (height, width):
+        return sparse
+    rows, cols = np.nonzero(np.isfinite(sparse) & (sparse > 0))
+    u = (cols + 0.5) * width / sparse.shape[1] - 0.5
+    v = (rows + 0.5) * height / sparse.shape[0] - 0.5
+    return rasterize_depth(u, v, sparse[rows, cols], width, height)
 
 
 def _resize(image: np.ndarray, width: int, height: int, interpolation: int) -> np.ndarray:

@@ -21,7 +21,7 @@ from rclpy.qos_overriding_options import QoSOverridingOptions
 from rcl_interfaces.msg import SetParametersResult
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 
-from mono_depth_ros import colormap, geometry, ros_io
+from mono_depth_ros import colormap, geometry, ros_io, scale
 from mono_depth_ros.estimator import DepthEstimator, OUTPUT_SIZES
 from mono_depth_ros.models.registry import DEFAULT_MODEL
 from mono_depth_ros.params import ConfigError, declare_all, Param
@@ -70,6 +70,33 @@ PARAMS = (
     Param('points_qos', 'reliable', 'QoS preset of depth/points.'),
     Param('diagnostics_period', 1.0, 'Seconds between /diagnostics messages.',
           range=(0.1, 60.0)),
+    Param('scale.policy', 'none', 'How a relative model gets metres: none (metric models), '
+          'fixed, median (fitted to sparse metric depth) or ground_plane (known camera height '
+          'and pitch over flat ground).', choices=tuple(scale.POLICIES)),
+    Param('scale.scale', 1.0, 'fixed: depth = scale * unscaled depth (disparity models) or '
+          'inverse depth = scale * prediction + shift (inverse_relative models).',
+          range=(1e-9, 1e9)),
+    Param('scale.shift', 0.0, 'fixed: shift of the inverse depth (inverse_relative models).',
+          range=(-1e9, 1e9)),
+    Param('scale.min_points', 50, 'median, ground_plane: fewest points a fit may use.',
+          range=(2, 10_000_000)),
+    Param('scale.smoothing', 0.0, 'median, ground_plane: weight of the previous scale in an '
+          'exponential average across frames (0 uses each fit as it is).', range=(0.0, 0.999)),
+    Param('scale.timeout', 1.0, 'median: seconds after the last accepted fit (and largest age '
+          'of sparse depth) before the scale is unknown again.', range=(0.0, 3600.0)),
+    Param('scale.height', 0.0, 'ground_plane: camera height above the ground (metres, > 0).',
+          range=(0.0, 100.0)),
+    Param('scale.pitch', 0.0, 'ground_plane: camera pitch (radians, positive looks down).',
+          range=(-1.5, 1.5)),
+    Param('scale.max_range', 20.0, 'ground_plane: farthest ground depth used in the fit (m).',
+          range=(0.1, 1000.0)),
+    Param('scale.sparse_input', 'points', "median: sparse metric depth from 'points' "
+          "(sparse_depth/points, a LiDAR PointCloud2) or 'image' (sparse_depth/image, a depth "
+          'image of the camera view, 32FC1 or 16UC1).', choices=('points', 'image')),
+    Param('scale.lidar_xyz', [0.0, 0.0, 0.0], 'median with points: translation (m) of the LiDAR '
+          'frame in the camera optical frame (the static transform camera_optical -> lidar).'),
+    Param('scale.lidar_rpy', [0.0, 0.0, 0.0], 'median with points: roll, pitch, yaw (rad, REP '
+          '103) of the LiDAR frame in the camera optical frame.'),
 )
 
 
@@ -78,6 +105,19 @@ class MonoDepthNode(Node):
 
     def __init__(self, **node_options) -> None:
         super().__init__('mono_depth_node', **node_options)
+        self._mailbox: object | None = None
+        self._mailbox_ready = threading.Condition()
+        self._stopping = False
+        self._worker = threading.Thread(target=self._work, name='mono_depth_worker', daemon=True)
+        try:
+            self._configure()
+        except Exception:
+            self.destroy_node()
+            raise
+        self._worker.start()
+
+    def _configure(self) -> None:
+        """Declare and check the parameters, load the model, create the ROS entities."""
         declare_all(self, PARAMS)
         self.add_on_set_parameters_callback(self._on_set_parameters)
         value = self._value
@@ -88,10 +128,19 @@ class MonoDepthNode(Node):
         output_qos = parse_qos(value('output_qos'), 'output_qos')
         points_qos = parse_qos(value('points_qos'), 'points_qos')
 
+        policy_name = value('scale.policy')
+        try:
+            policy = scale.make_policy(policy_name, **{
+                name: value(f'scale.{name}') for name in scale.policy_defaults(policy_name)})
+            self.lidar_extrinsic = scale.extrinsic_from_params(value('scale.lidar_xyz'),
+                                                               value('scale.lidar_rpy'))
+        except ValueError as error:
+            raise ConfigError(f'scale parameters: {error}') from error
         try:
             self.estimator = DepthEstimator.from_name(
                 value('model'), weights=value('weights'), device=value('device'),
-                precision=value('precision'), output_size=value('output_size'))
+                precision=value('precision'), output_size=value('output_size'),
+                scale_policy=policy)
         except (KeyError, ValueError, RuntimeError, OSError) as error:
             raise ConfigError(f'cannot start model {value("model")!r} with weights '
                               f'{value("weights")!r} on device {value("device")!r}: '
@@ -113,6 +162,13 @@ class MonoDepthNode(Node):
                                      qos_overriding_options=overrides)
         self.create_subscription(CameraInfo, 'camera_info', self._on_camera_info, input_qos,
                                  qos_overriding_options=overrides)
+        self._sparse_msg = None
+        if policy_name == 'median':
+            sparse_type, sparse_topic = ((PointCloud2, 'sparse_depth/points')
+                                         if value('scale.sparse_input') == 'points'
+                                         else (Image, 'sparse_depth/image'))
+            self.create_subscription(sparse_type, sparse_topic, self._on_sparse_depth, input_qos,
+                                     qos_overriding_options=overrides)
 
         def publisher(msg_type, topic, qos):
             return self.create_publisher(msg_type, topic, qos,
@@ -128,9 +184,6 @@ class MonoDepthNode(Node):
             self.label_color_pub = publisher(Image, 'segmentation/colorized', output_qos)
         self.diagnostics_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
 
-        self._mailbox: object | None = None
-        self._mailbox_ready = threading.Condition()
-        self._stopping = False
         self.input_rate = RateMeter()
         self.output_rate = RateMeter()
         self.latency_ms = Window()
@@ -138,8 +191,6 @@ class MonoDepthNode(Node):
         self.counts: Counter[str] = Counter()
         self.errors: Counter[str] = Counter()
         self.last_error = ''
-        self._worker = threading.Thread(target=self._work, name='mono_depth_worker', daemon=True)
-        self._worker.start()
         self.create_timer(value('diagnostics_period'), self._publish_diagnostics)
 
     # -- parameters ---------------------------------------------------------------------------
@@ -168,6 +219,9 @@ class MonoDepthNode(Node):
         with self._info_arrived:
             self._camera_infos.append(msg)
             self._info_arrived.notify_all()
+
+    def _on_sparse_depth(self, msg) -> None:
+        self._sparse_msg = msg  # converted by the worker, with the intrinsics of the next frame
 
     def _on_image(self, msg) -> None:
         self.input_rate.tick()
@@ -222,8 +276,8 @@ class MonoDepthNode(Node):
             rgb = ros_io.image_to_rgb(msg)
         height, width = rgb.shape[:2]
         intrinsics = self._intrinsics_for(msg, width, height)
-        stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
-        result = self.estimator.estimate(rgb, intrinsics, stamp)
+        self._take_sparse_depth(intrinsics)
+        result = self.estimator.estimate(rgb, intrinsics, _seconds(msg.header.stamp))
         self.inference_ms.add(result.timings_ms['inference'])
         header = msg.header
         if result.labels is not None:
@@ -257,10 +311,28 @@ class MonoDepthNode(Node):
         publisher.publish(msg)
         self.counts[f'published {publisher.topic_name}'] += 1
 
+    def _take_sparse_depth(self, intrinsics: geometry.Intrinsics | None) -> None:
+        """Hand the latest sparse depth message, if a new one came, to the scale policy."""
+        msg, self._sparse_msg = self._sparse_msg, None
+        if msg is None:
+            return
+        try:
+            if isinstance(msg, Image):
+                sparse = ros_io.depth_from_image(msg)
+            elif intrinsics is None:
+                raise ros_io.CameraInfoError('LiDAR points need the camera_info to be projected')
+            else:
+                points, _ = ros_io.cloud_to_points(msg)
+                sparse = scale.sparse_depth_from_lidar(points.reshape(-1, 3),
+                                                       self.lidar_extrinsic, intrinsics)
+        except ValueError as error:  # ImageError, CloudError, CameraInfoError
+            self._reject('sparse_depth', error, msg)
+            return
+        self.estimator.observe_sparse_depth(sparse, _seconds(msg.header.stamp))
+
     def _published(self, header) -> None:
         now = self.get_clock().now().nanoseconds * 1e-9
-        stamp = header.stamp.sec + header.stamp.nanosec * 1e-9
-        self.latency_ms.add((now - stamp) * 1e3)
+        self.latency_ms.add((now - _seconds(header.stamp)) * 1e3)
         self.output_rate.tick()
         self.counts['processed'] += 1
 
@@ -352,7 +424,8 @@ class MonoDepthNode(Node):
         with self._mailbox_ready:
             self._stopping = True
             self._mailbox_ready.notify()
-        self._worker.join(timeout=5.0)
+        if self._worker.is_alive():
+            self._worker.join(timeout=5.0)
         super().destroy_node()
 
 

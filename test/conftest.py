@@ -82,3 +82,19 @@ def graph(ros):
     graph = Graph()
     yield graph
     graph.close()
+
+
+@pytest.fixture(scope='session')
+def lite_mono_tiny_folder(tmp_path_factory):
+    """Random Lite-Mono-tiny weights saved as the official two-file checkpoint folder."""
+    import torch
+
+    from mono_depth_ros.models.registry import create_model
+
+    folder = tmp_path_factory.mktemp('lite-mono-tiny')
+    torch.manual_seed(0)
+    model = create_model('lite-mono-tiny')
+    torch.save(model.encoder.state_dict() | {'height': 192, 'width': 640, 'use_stereo': False},
+               folder / 'encoder.pth')
+    torch.save(model.decoder.state_dict(), folder / 'depth.pth')
+    return folder
