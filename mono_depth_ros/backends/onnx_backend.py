@@ -1,0 +1,117 @@
+"""The ONNX Runtime backend: a file written by ``mono-depth export --format onnx``.
+
+The graph takes one normalised ``(1, 3, H, W)`` float32 input named ``image`` and returns
+``depth`` (and ``segm`` logits for joint models), as :mod:`mono_depth_ros.export` writes it. The
+execution provider is the best one this onnxruntime build offers (TensorRT, then CUDA, then the
+CPU) unless ``providers`` names them.
+"""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+
+from mono_depth_ros.models.spec import InputPolicy, ModelSpec
+
+INPUT_NAME = 'image'
+PREFERRED_PROVIDERS = ('TensorrtExecutionProvider', 'CUDAExecutionProvider',
+                       'CPUExecutionProvider')
+GPU_PROVIDERS = ('TensorrtExecutionProvider', 'CUDAExecutionProvider')
+
+
+def import_onnxruntime():
+    """Return the ``onnxruntime`` module, or fail with how to install it."""
+    try:
+        import onnxruntime
+    except ImportError as error:
+        raise ImportError('the ONNX backend needs onnxruntime: pip install onnxruntime (CPU), '
+                          'onnxruntime-gpu (CUDA), or mono_depth_ros[onnx]') from error
+    return onnxruntime
+
+
+class OnnxBackend:
+    """Run an exported depth model with ONNX Runtime.
+
+    ``onnx_path`` is the ``.onnx`` file, ``spec`` the variant it was exported from (its mean and
+    std normalise the frame), ``providers`` the execution providers in order of preference
+    (``None``: every available one of :data:`PREFERRED_PROVIDERS`), ``threads`` the CPU threads
+    of one inference (``None``: the runtime's default).
+    """
+
+    def __init__(self, onnx_path: Path | str, spec: ModelSpec,
+                 providers: list[str] | None = None, threads: int | None = None) -> None:
+        ort = import_onnxruntime()
+        self.spec = spec
+        self.path = Path(onnx_path)
+        if not self.path.is_file():
+            raise FileNotFoundError(f'ONNX file {self.path} does not exist; write one with '
+                                    f'mono-depth export --model {spec.name} --format onnx')
+        available = ort.get_available_providers()
+        if providers is None:
+            providers = [name for name in PREFERRED_PROVIDERS if name in available]
+        missing = [name for name in providers if name not in available]
+        if missing:
+            raise ValueError(f'execution provider(s) {", ".join(missing)} are not in this '
+                             f'onnxruntime build; available: {", ".join(available)}')
+        options = ort.SessionOptions()
+        if threads is not None:
+            options.intra_op_num_threads = threads
+        self.session = ort.InferenceSession(str(self.path), options, providers=list(providers))
+        metadata = self.session.get_modelmeta().custom_metadata_map
+        exported_from = metadata.get('model')
+        if exported_from is not None and exported_from != spec.name:
+            raise ValueError(f'{self.path} was exported from model {exported_from!r}, not '
+                             f'{spec.name!r}; pass the spec of {exported_from!r}')
+        self.provider = self.session.get_providers()[0]
+        self.device = 'cuda' if self.provider in GPU_PROVIDERS else 'cpu'
+        self.precision = metadata.get('precision', 'fp32')
+        inputs = self.session.get_inputs()
+        if len(inputs) != 1 or inputs[0].name != INPUT_NAME:
+            raise ValueError(f'{self.path} has inputs {[i.name for i in inputs]}; the ONNX '
+                             f'backend needs one input named {INPUT_NAME!r} (write the file with '
+                             'mono-depth export)')
+        height, width = inputs[0].shape[2:]
+        static = isinstance(height, int) and isinstance(width, int)
+        self.input_size = (height, width) if static else None
+        self.output_names = [output.name for output in self.session.get_outputs()]
+        if 'depth' not in self.output_names:
+            raise ValueError(f'{self.path} has outputs {self.output_names}; the ONNX backend '
+                             "needs one named 'depth'")
+        shape = (1, 3, 1, 1)
+        self.mean = (np.asarray(spec.mean, np.float32) * np.float32(255)).reshape(shape)
+        self.std = (np.asarray(spec.std, np.float32) * np.float32(255)).reshape(shape)
+
+    def run(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        """Run the graph on a normalised ``(1, 3, H, W)`` float32 array; outputs by name."""
+        return dict(zip(self.output_names, self.session.run(None, {INPUT_NAME: x})))
+
+    def infer(self, rgb: np.ndarray) -> dict[str, np.ndarray]:
+        """Run the network on an ``(H, W, 3)`` uint8 RGB frame already at the input size."""
+        if not isinstance(rgb, np.ndarray) or rgb.dtype != np.uint8 or rgb.ndim != 3 \
+                or rgb.shape[2] != 3:
+            kind = f'{rgb.dtype} {rgb.shape}' if isinstance(rgb, np.ndarray) else type(rgb)
+            raise ValueError(f'{self.spec.name}: expected an (H, W, 3) uint8 RGB frame, got '
+                             f'{kind}')
+        if self.input_size is not None and rgb.shape[:2] != self.input_size:
+            raise ValueError(f'{self.path} was exported for {self.input_size[1]}x'
+                             f'{self.input_size[0]} (WxH) input, got a {rgb.shape[1]}x'
+                             f'{rgb.shape[0]} frame; export again with --size or --dynamic')
+        x = (rgb.transpose(2, 0, 1)[None].astype(np.float32) - self.mean) / self.std
+        outputs = self.run(np.ascontiguousarray(x))
+        result = {'depth': outputs['depth'][0, 0].astype(np.float32)}
+        if 'segm' in outputs:
+            result['labels'] = outputs['segm'][0].argmax(0).astype(np.uint8)
+        return result
+
+
+def spec_for_backend(spec: ModelSpec, backend: OnnxBackend) -> ModelSpec:
+    """Return ``spec`` with its input policy fixed to the file's input size, if it has one.
+
+    A file exported at a fixed size only runs at that size, so the estimator must resize every
+    frame to it rather than follow the variant's own policy.
+    """
+    if backend.input_size is None:
+        return spec
+    height, width = backend.input_size
+    return dataclasses.replace(spec, input=InputPolicy(height=height, width=width))
