@@ -47,13 +47,11 @@ def evaluate(estimator, dataset: Iterable[Sample], median_scaling: bool = False,
         raise ValueError(f'model {spec.name} predicts {spec.output_kind} depth, known only up to '
                          'scale; evaluate it with median scaling (--median-scaling)')
     max_depth = spec.max_depth if max_depth is None else max_depth
-    if not 0.0 <= min_depth < max_depth:
-        raise ValueError(f'need 0 <= min_depth < max_depth, got {min_depth} and {max_depth}')
     dataset_classes = getattr(dataset, 'classes', None)
     with_labels = bool(spec.classes) and (dataset_classes is None
                                           or tuple(dataset_classes) == tuple(spec.classes))
-    depth_mean = metrics.MetricMean()
-    confusion = np.zeros((len(spec.classes),) * 2, dtype=np.int64)
+    scorer = Scorer(len(spec.classes) if with_labels else 0, median_scaling, min_depth,
+                    max_depth, crop)
     for index, sample in enumerate(itertools.islice(dataset, limit)):
         if sample.depth is None:
             raise ValueError(f'sample {sample.name or index} has no depth ground truth')
@@ -62,28 +60,59 @@ def evaluate(estimator, dataset: Iterable[Sample], median_scaling: bool = False,
         if pred is None:
             raise ValueError(f'model {spec.name} returned no metric depth '
                              f'({result.scale_status}); use median scaling')
+        scorer.add(pred, sample.depth, result.labels, sample.labels,
+                   inference_ms=sum(result.timings_ms.values()))
+    return scorer.result()
+
+
+class Scorer:
+    """Accumulates depth metrics per image and a confusion matrix over a dataset.
+
+    Ground truth counts where it is finite and inside ``(min_depth, max_depth)`` and ``crop``.
+    Predicted pixels without a value (NaN) count as ``max_depth`` (or as the image's farthest
+    prediction when median scaling). ``num_classes`` 0 skips segmentation.
+    """
+
+    def __init__(self, num_classes: int = 0, median_scaling: bool = False,
+                 min_depth: float = 1e-3, max_depth: float = 80.0,
+                 crop: str | None = None) -> None:
+        if not 0.0 <= min_depth < max_depth:
+            raise ValueError(f'need 0 <= min_depth < max_depth, got {min_depth} and {max_depth}')
+        self.median_scaling = median_scaling
+        self.min_depth, self.max_depth, self.crop = min_depth, max_depth, crop
+        self.num_classes = num_classes
+        self.depth_mean = metrics.MetricMean()
+        self.confusion = np.zeros((num_classes, num_classes), dtype=np.int64)
+
+    def add(self, pred: np.ndarray, depth: np.ndarray, labels: np.ndarray | None = None,
+            true_labels: np.ndarray | None = None, **extra: float) -> dict[str, float]:
+        """Score one image; ``extra`` values (e.g. timings) are averaged alongside."""
         pred = np.asarray(pred, dtype=np.float64)
         finite = np.isfinite(pred)
         if not finite.all():
-            if not median_scaling:
-                fill = max_depth
+            if not self.median_scaling:
+                fill = self.max_depth
             else:
                 fill = pred[finite].max() if finite.any() else 1.0
             pred = np.where(finite, pred, fill)
-        image = metrics.depth_metrics(pred, sample.depth, min_depth=min_depth,
-                                      max_depth=max_depth, crop=crop,
-                                      median_scaling=median_scaling)
-        image['inference_ms'] = sum(result.timings_ms.values())
-        depth_mean.add(image)
-        if with_labels and result.labels is not None and sample.labels is not None:
-            confusion += metrics.confusion_matrix(result.labels, sample.labels,
-                                                  len(spec.classes), IGNORE_INDEX)
-    out = depth_mean.result()
-    if confusion.sum():
-        segmentation = metrics.segmentation_metrics(confusion)
-        out['miou'] = segmentation['miou']
-        out['pixel_accuracy'] = segmentation['pixel_accuracy']
-    return out
+        image = metrics.depth_metrics(pred, depth, min_depth=self.min_depth,
+                                      max_depth=self.max_depth, crop=self.crop,
+                                      median_scaling=self.median_scaling)
+        image.update(extra)
+        self.depth_mean.add(image)
+        if self.num_classes and labels is not None and true_labels is not None:
+            self.confusion += metrics.confusion_matrix(labels, true_labels, self.num_classes,
+                                                       IGNORE_INDEX)
+        return image
+
+    def result(self) -> dict[str, float]:
+        """Return the means of every metric, and mIoU and pixel accuracy if labels were seen."""
+        out = self.depth_mean.result()
+        if self.confusion.sum():
+            segmentation = metrics.segmentation_metrics(self.confusion)
+            out['miou'] = segmentation['miou']
+            out['pixel_accuracy'] = segmentation['pixel_accuracy']
+        return out
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
