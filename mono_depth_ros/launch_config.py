@@ -50,7 +50,7 @@ def share_directory() -> Path:
         from ament_index_python.packages import get_package_share_directory
 
         return Path(get_package_share_directory(PACKAGE))
-    except (ImportError, LookupError, ValueError):
+    except (ImportError, LookupError, ValueError, OSError):  # not in an ament environment
         pass
     installed = Path(sys.prefix) / 'share' / PACKAGE
     if (installed / 'config').is_dir():

@@ -246,6 +246,8 @@ class MonoDepthNode(Node):
             except (ros_io.ImageError, ros_io.CameraInfoError) as error:
                 self._reject(type(error).__name__, error, msg)
             except Exception as error:  # keep the node alive whatever one frame does
+                if not self.context.ok():
+                    return  # shutting down: publishers are gone
                 self._reject('processing_error', error, msg)
                 self.get_logger().error(f'frame processing failed: {error!r}')
 

@@ -1,0 +1,265 @@
+"""``mono-depth demo``: the node and a camera as separate processes, recorded to a folder.
+
+Starts ``mono_depth_node`` and ``camera_player`` (synthetic scenes with exact ground truth by
+default, or a folder of images or a video) over real DDS, records what the node publishes for a
+while, and writes to ``--out``: the last depth image (16-bit PNG in millimetres and a colour
+PNG), the cloud as a PLY file, the segmentation, an overview image, and ``summary.json`` with
+rates, latency and, for synthetic scenes, the accuracy against ground truth.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import cv2
+import numpy as np
+
+from mono_depth_ros.models.registry import DEFAULT_MODEL, get_spec
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``mono-depth demo``."""
+    parser.add_argument('--out', type=Path, default=Path('out'), help='output folder')
+    parser.add_argument('--duration', type=float, default=20.0,
+                        help='seconds to record after the first output (default 20)')
+    parser.add_argument('--model', default=DEFAULT_MODEL, help='zoo variant')
+    parser.add_argument('--weights', default='auto', help='checkpoint (default: auto)')
+    parser.add_argument('--device', default='auto', help='auto, cpu, cuda or cuda:N')
+    parser.add_argument('--source', default='synthetic',
+                        help="'synthetic', a folder of images or a video file")
+    parser.add_argument('--rate', type=float, default=5.0, help='camera frames per second')
+    parser.add_argument('--seed', type=int, default=1234, help='seed of the synthetic scenes')
+    parser.add_argument('--size', default='320x240', help='synthetic frame size, WxH')
+    parser.add_argument('--startup-timeout', type=float, default=120.0,
+                        help='seconds to wait for the first output')
+
+
+def demo_environment() -> dict[str, str]:
+    """Environment for the demo's processes: DDS kept on this machine, on a domain of its own."""
+    from mono_depth_ros.launch_config import share_directory
+
+    env = dict(os.environ)
+    env.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
+    env.setdefault('ROS_DOMAIN_ID', str(random.SystemRandom().randint(1, 100)))
+    profile = share_directory() / 'config' / 'fastdds_shm.xml'
+    if profile.is_file():
+        env.setdefault('FASTDDS_DEFAULT_PROFILES_FILE', str(profile))
+    return env
+
+
+def _ros_args(parameters: dict[str, object]) -> list[str]:
+    args = ['--ros-args']
+    for name, value in parameters.items():
+        text = str(value).lower() if isinstance(value, bool) else str(value)
+        args += ['-p', f'{name}:={text}']
+    return args
+
+
+class Recorder:
+    """Subscribes to the node's outputs (and the ground truth) and keeps what it needs."""
+
+    def __init__(self, num_classes: int, max_depth: float) -> None:
+        from diagnostic_msgs.msg import DiagnosticArray
+        from rclpy.node import Node
+        from rclpy.qos import qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
+        from sensor_msgs.msg import Image, PointCloud2
+
+        from mono_depth_ros.evaluate import Scorer
+
+        self.node = Node('mono_depth_demo_recorder')
+        reliable = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
+        self.lock = threading.Lock()
+        self.latest: dict[str, object] = {}
+        self.truth: dict[tuple[int, int], dict[str, object]] = {}
+        self.scorer = Scorer(num_classes, max_depth=max_depth)
+        self.depth_count = 0
+        self.latencies_ms: list[float] = []
+        self.diagnostics: dict[str, str] = {}
+        self.first_output: float | None = None
+        for topic, msg_type, qos in (
+                ('image', Image, qos_profile_sensor_data),
+                ('ground_truth/depth', Image, qos_profile_sensor_data),
+                ('ground_truth/labels', Image, qos_profile_sensor_data),
+                ('depth/image', Image, reliable), ('depth/colorized', Image, reliable),
+                ('depth/points', PointCloud2, reliable),
+                ('segmentation/labels', Image, reliable),
+                ('segmentation/colorized', Image, reliable)):
+            self.node.create_subscription(msg_type, topic,
+                                          lambda msg, t=topic: self._on_message(t, msg), qos)
+        self.node.create_subscription(DiagnosticArray, '/diagnostics', self._on_diagnostics, 10)
+
+    def _on_message(self, topic: str, msg) -> None:
+        from mono_depth_ros import ros_io
+
+        key = (msg.header.stamp.sec, msg.header.stamp.nanosec)
+        with self.lock:
+            self.latest[topic] = msg
+            if topic.startswith('ground_truth/'):
+                self.truth.setdefault(key, {})[topic] = msg
+                while len(self.truth) > 100:
+                    self.truth.pop(next(iter(self.truth)))
+            if topic == 'depth/image':
+                now = time.time()
+                self.first_output = self.first_output or now
+                self.depth_count += 1
+                self.latencies_ms.append((now - key[0] - key[1] * 1e-9) * 1e3)
+            truth = self.truth.get(key, {})
+            if topic == 'depth/image' and 'ground_truth/depth' in truth:
+                labels = self.latest.get('segmentation/labels')
+                labels = (_mono8(labels) if labels is not None
+                          and labels.header.stamp == msg.header.stamp else None)
+                true_labels = truth.get('ground_truth/labels')
+                self.scorer.add(ros_io.depth_from_image(msg),
+                                ros_io.depth_from_image(truth['ground_truth/depth']), labels,
+                                None if true_labels is None else _mono8(true_labels))
+
+    def _on_diagnostics(self, msg) -> None:
+        for status in msg.status:
+            if status.name.startswith('mono_depth_node'):
+                with self.lock:
+                    self.diagnostics = {kv.key: kv.value for kv in status.values}
+
+
+def _mono8(msg) -> np.ndarray:
+    return np.frombuffer(bytes(msg.data), np.uint8).reshape(msg.height, msg.step)[:, :msg.width]
+
+
+def write_outputs(recorder: Recorder, out: Path, num_classes: int) -> dict[str, str]:
+    """Write the last outputs to ``out``; return the files written, by what they hold."""
+    from mono_depth_ros import colormap, ros_io
+    from mono_depth_ros.geometry import write_ply
+
+    out.mkdir(parents=True, exist_ok=True)
+    latest = recorder.latest
+    files = {}
+    depth = ros_io.depth_from_image(latest['depth/image'])
+    millimetres = ros_io.metres_to_depth_values(depth, '16UC1')
+    cv2.imwrite(str(out / 'depth.png'), millimetres)
+    files['depth (16-bit PNG, millimetres, 0 = invalid)'] = 'depth.png'
+    panels = []
+    if 'image' in latest:
+        camera = ros_io.image_to_rgb(latest['image'])
+        panels.append(cv2.resize(camera, depth.shape[::-1]))
+    depth_colour = colormap.colorize_depth(depth)
+    cv2.imwrite(str(out / 'depth_colorized.png'), cv2.cvtColor(depth_colour, cv2.COLOR_RGB2BGR))
+    files['depth (colour)'] = 'depth_colorized.png'
+    panels.append(depth_colour)
+    if 'ground_truth/depth' in latest:
+        truth = ros_io.depth_from_image(latest['ground_truth/depth'])
+        low, high = np.nanpercentile(depth, [2, 98])
+        panels.append(cv2.resize(colormap.colorize_depth(truth, low, high), depth.shape[::-1],
+                                 interpolation=cv2.INTER_NEAREST))
+    if 'depth/points' in latest:
+        points, colours = ros_io.cloud_to_points(latest['depth/points'])
+        count = write_ply(out / 'points.ply', points, colours)
+        files[f'cloud ({count} points, PLY)'] = 'points.ply'
+    if 'segmentation/labels' in latest:
+        labels = _mono8(latest['segmentation/labels'])
+        colour = colormap.colorize_labels(labels, num_classes)
+        cv2.imwrite(str(out / 'segmentation.png'), cv2.cvtColor(colour, cv2.COLOR_RGB2BGR))
+        files['segmentation (colour)'] = 'segmentation.png'
+        panels.append(cv2.resize(colour, depth.shape[::-1], interpolation=cv2.INTER_NEAREST))
+    overview = np.concatenate(panels, axis=1)
+    cv2.imwrite(str(out / 'overview.png'), cv2.cvtColor(overview, cv2.COLOR_RGB2BGR))
+    files['overview (camera | depth | ground truth | segmentation)'] = 'overview.png'
+    return files
+
+
+def main(args: argparse.Namespace) -> int:
+    """Run the demo; exit status 0 when the node produced outputs."""
+    import rclpy
+
+    spec = get_spec(args.model)
+    width, _, height = args.size.partition('x')
+    env = demo_environment()
+    os.environ.update(env)
+    node_cmd = [sys.executable, '-m', 'mono_depth_ros.node'] + _ros_args({
+        'model': args.model, 'weights': args.weights, 'device': args.device,
+        'points_rgb': True, 'max_depth': spec.max_depth})
+    camera_cmd = [sys.executable, '-m', 'mono_depth_ros.camera_player'] + _ros_args({
+        'source': args.source, 'rate': args.rate, 'seed': args.seed, 'width': int(width),
+        'height': int(height)})
+    rclpy.init()
+    recorder = Recorder(len(spec.classes), spec.max_depth)
+    processes = [subprocess.Popen(node_cmd, env=env), subprocess.Popen(camera_cmd, env=env)]
+    try:
+        print(f'mono-depth demo: {args.model} on {args.source} frames at {args.rate:g} Hz, '
+              f'ROS_DOMAIN_ID={env["ROS_DOMAIN_ID"]}', flush=True)
+        deadline = time.monotonic() + args.startup_timeout
+        while recorder.first_output is None and time.monotonic() < deadline:
+            if any(p.poll() is not None for p in processes):
+                print('mono-depth demo: a process exited early; see its log above',
+                      file=sys.stderr)
+                return 1
+            rclpy.spin_once(recorder.node, timeout_sec=0.1)
+        if recorder.first_output is None:
+            print(f'mono-depth demo: no depth within {args.startup_timeout:g} s',
+                  file=sys.stderr)
+            return 1
+        end = time.monotonic() + args.duration
+        while time.monotonic() < end:
+            rclpy.spin_once(recorder.node, timeout_sec=0.1)
+        with recorder.lock:
+            files = write_outputs(recorder, args.out, len(spec.classes))
+            summary = _summary(recorder, args, files)
+    finally:
+        for process in processes:
+            process.send_signal(signal.SIGINT)
+        for process in processes:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        recorder.node.destroy_node()
+        rclpy.try_shutdown()
+    (args.out / 'summary.json').write_text(json.dumps(summary, indent=2) + '\n')
+    _print_summary(summary)
+    return 0
+
+
+def _summary(recorder: Recorder, args: argparse.Namespace, files: dict[str, str]) -> dict:
+    elapsed = time.time() - recorder.first_output
+    latencies = np.array(recorder.latencies_ms)
+    summary = {
+        'model': args.model, 'source': args.source, 'camera_rate_hz': args.rate,
+        'seconds_recorded': round(elapsed, 1), 'depth_images_received': recorder.depth_count,
+        'output_rate_hz': round(recorder.depth_count / elapsed, 2) if elapsed > 0 else 0.0,
+        'latency_ms_p50': round(float(np.percentile(latencies, 50)), 1),
+        'latency_ms_p95': round(float(np.percentile(latencies, 95)), 1),
+        'node_diagnostics': recorder.diagnostics, 'files': files,
+    }
+    if recorder.scorer.depth_mean.images:
+        accuracy = recorder.scorer.result()
+        summary['accuracy_vs_ground_truth'] = {
+            key: value if key == 'images' else round(float(value), 4)
+            for key, value in accuracy.items()}
+    return summary
+
+
+def _print_summary(summary: dict) -> None:
+    print(f"\n{summary['model']}: {summary['depth_images_received']} depth images in "
+          f"{summary['seconds_recorded']} s = {summary['output_rate_hz']} Hz "
+          f"(camera {summary['camera_rate_hz']:g} Hz); latency stamp->received p50 "
+          f"{summary['latency_ms_p50']} ms, p95 {summary['latency_ms_p95']} ms")
+    diagnostics = summary['node_diagnostics']
+    if diagnostics:
+        print(f"node: device {diagnostics.get('device')}, inference p50 "
+              f"{diagnostics.get('inference p50 (ms)')} ms, dropped (stale) "
+              f"{diagnostics.get('frames dropped (stale)')}, errors {diagnostics.get('errors')}")
+    accuracy = summary.get('accuracy_vs_ground_truth')
+    if accuracy:
+        parts = [f'AbsRel {accuracy["abs_rel"]:.3f}', f'RMSE {accuracy["rmse"]:.2f} m',
+                 f'delta1 {accuracy["d1"]:.3f}']
+        if 'miou' in accuracy:
+            parts.append(f'mIoU {accuracy["miou"]:.3f}')
+        print(f'accuracy vs ground truth over {accuracy["images"]} frames: ' + ', '.join(parts))
+    for what, name in summary['files'].items():
+        print(f'  {name:<22} {what}')
