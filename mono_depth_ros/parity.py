@@ -122,12 +122,13 @@ def compare(name: str, ours: np.ndarray, golden: np.ndarray) -> OutputReport:
 def family_hooks(family: str) -> ParityHooks:
     """Return the parity hooks of a family named as in the case files."""
     if family not in FAMILY_MODULES:
-        raise KeyError(f'no parity hooks for family {family!r}; known: {", ".join(FAMILY_MODULES)}')
+        raise KeyError(f'no parity hooks for family {family!r}; known: '
+                       f'{", ".join(FAMILY_MODULES)}')
     return importlib.import_module(FAMILY_MODULES[family]).PARITY
 
 
-def run_case(case_path: Path, golden_path: Path | None = None) -> tuple[list[str],
-                                                                       list[OutputReport]]:
+def run_case(case_path: Path,
+             golden_path: Path | None = None) -> tuple[list[str], list[OutputReport]]:
     """Run one case; return the manifest differences and a report per golden output."""
     case_path = Path(case_path)
     case = json.loads(case_path.read_text())

@@ -1,7 +1,7 @@
 """What a model variant is: the configuration that travels with its weights.
 
-Every variant of the zoo is a :class:`ModelSpec`. It carries everything needed to build the network,
-load its checkpoint, feed it a frame and interpret what comes out, in the spirit of timm's
+Every variant of the zoo is a :class:`ModelSpec`. It carries everything needed to build the
+network, load its checkpoint, feed it a frame and interpret what comes out, in the spirit of timm's
 pretrained configs.
 """
 from __future__ import annotations
@@ -72,10 +72,10 @@ class WeightsSource:
 class ModelSpec:
     """One variant of the zoo.
 
-    ``builder`` returns the ``torch.nn.Module`` (``None`` for runtimes without a PyTorch graph, such
-    as a TFLite file). The module's ``forward(x)`` takes a normalised ``(B, 3, H, W)`` float tensor
-    and returns a dict: ``'depth'`` ``(B, 1, h, w)`` in the units of ``output_kind``, and for
-    segmentation models ``'segm'`` ``(B, len(classes), h, w)`` logits.
+    ``builder`` returns the ``torch.nn.Module`` (``None`` for runtimes without a PyTorch graph,
+    such as a TFLite file). The module's ``forward(x)`` takes a normalised ``(B, 3, H, W)`` float
+    tensor and returns a dict: ``'depth'`` ``(B, 1, h, w)`` in the units of ``output_kind``, and
+    for segmentation models ``'segm'`` ``(B, len(classes), h, w)`` logits.
 
     ``load_checkpoint(module, path)`` loads the official checkpoint (a file, or a folder holding
     ``weights.files``) strictly into the module.
