@@ -14,7 +14,7 @@ from mono_depth_ros import cli, infer
 from mono_depth_ros.camera_player import intrinsics_from_fov
 from mono_depth_ros.colormap import colorize_depth, label_palette
 from mono_depth_ros.data.synthetic import SyntheticScenes
-from mono_depth_ros.estimator import DepthEstimator
+from mono_depth_ros.estimator import DepthEstimator, DepthResult
 from mono_depth_ros.geometry import depth_to_points
 from mono_depth_ros.models.registry import create_model, DEFAULT_MODEL
 from mono_depth_ros.scale import make_policy
@@ -158,6 +158,30 @@ def test_ply_with_camera_info_of_another_resolution_scales_it(capsys, tmp_path, 
     z = depth[rows, cols]
     np.testing.assert_allclose(xyz[:, 0], (cols - 47.5) * z / 75.0, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(xyz[:, 1], (rows - 31.5) * z / 70.0, rtol=1e-5, atol=1e-6)
+
+
+def test_invalid_and_far_depth_in_the_files(tmp_path):
+    depth = np.full((4, 6), 2.0, dtype=np.float32)
+    depth[0, 0] = np.nan
+    depth[1, 1] = 70.0  # beyond the 65.535 m of 16UC1: invalid there, a valid point in the PLY
+    depth[2, 2] = 1.2345
+    depth[3, 3] = 0.0004  # rounds to 0 mm
+    intrinsics = intrinsics_from_fov(6, 4, 60.0)
+    result = DepthResult(depth=depth, unscaled_depth=depth, labels=None, intrinsics=intrinsics,
+                         scale_status='none')
+    rgb = np.arange(72, dtype=np.uint8).reshape(4, 6, 3)
+    written = infer.write_outputs(tmp_path, infer.Frame('f', rgb, 0.0), result, (), npy=True,
+                                  ply=True)
+    assert sorted(p.name for p in written) == ['f.ply', 'f_depth.npy', 'f_depth.png',
+                                               'f_depth_color.png']
+    millimetres = cv2.imread(str(tmp_path / 'f_depth.png'), cv2.IMREAD_UNCHANGED)
+    assert millimetres[0, 0] == 0 and millimetres[1, 1] == 0 and millimetres[3, 3] == 0
+    assert millimetres[2, 2] == 1235 and millimetres[0, 1] == 2000
+    np.testing.assert_array_equal(np.load(tmp_path / 'f_depth.npy'), depth)
+    xyz, colours = read_ply(tmp_path / 'f.ply')
+    assert len(xyz) == 4 * 6 - 1
+    assert np.isclose(xyz[:, 2], 70.0).sum() == 1
+    np.testing.assert_array_equal(colours, rgb.reshape(-1, 3)[1:])
 
 
 def test_video_frames_are_named_by_index_with_every(capsys, tmp_path, inputs, estimator):
