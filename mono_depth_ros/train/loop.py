@@ -272,33 +272,26 @@ def predict(model: torch.nn.Module, spec: ModelSpec, image: torch.Tensor
 @torch.no_grad()
 def validate(model: torch.nn.Module, spec: ModelSpec, loader: Iterable,
              device: torch.device) -> dict[str, float]:
-    """AbsRel, delta1 and mIoU of the model on a loader (``mono_depth_ros.metrics``).
+    """AbsRel, delta1 and mIoU of the model on a loader, scored as ``mono-depth eval`` does.
 
-    Depth is evaluated where the ground truth lies inside the spec's ``(min_depth, max_depth)``.
+    Depth counts where the ground truth lies inside ``(1e-3, spec.max_depth)``.
     """
-    from mono_depth_ros import metrics
+    from mono_depth_ros.evaluate import Scorer
 
     was_training = model.training
     model.eval()
-    depth_mean = metrics.MetricMean()
-    confusion = np.zeros((len(spec.classes),) * 2, np.int64) if spec.classes else None
+    scorer = Scorer(len(spec.classes), max_depth=spec.max_depth)
     for batch in loader:
         depth, labels = predict(model, spec, batch['image'].to(device))
         for i in range(depth.shape[0]):
-            gt = batch['depth'][i, 0].numpy()
-            if metrics.valid_mask(gt, spec.min_depth, spec.max_depth).any():
-                depth_mean.add(metrics.depth_metrics(depth[i].cpu().numpy(), gt,
-                                                     min_depth=spec.min_depth,
-                                                     max_depth=spec.max_depth))
-            if confusion is not None and labels is not None:
-                confusion += metrics.confusion_matrix(labels[i].cpu().numpy(),
-                                                      batch['labels'][i].numpy(),
-                                                      len(spec.classes), losses.IGNORE_INDEX)
+            scorer.add(depth[i].cpu().numpy(), batch['depth'][i, 0].numpy(),
+                       None if labels is None else labels[i].cpu().numpy(),
+                       batch['labels'][i].numpy())
     model.train(was_training)
-    result = depth_mean.result()
+    result = scorer.result()
     values = {'abs_rel': result['abs_rel'], 'delta1': result['d1']}
-    if confusion is not None and confusion.sum() > 0:
-        values['miou'] = metrics.segmentation_metrics(confusion)['miou']
+    if 'miou' in result:
+        values['miou'] = result['miou']
     return values
 
 
