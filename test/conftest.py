@@ -87,14 +87,34 @@ def graph(ros):
 @pytest.fixture(scope='session')
 def lite_mono_tiny_folder(tmp_path_factory):
     """Random Lite-Mono-tiny weights saved as the official two-file checkpoint folder."""
+    return random_official_weights('lite-mono-tiny', tmp_path_factory.mktemp('weights'))
+
+
+def random_official_weights(model: str, folder: Path) -> Path:
+    """Write random weights for ``model`` in its official checkpoint format; return the path.
+
+    Lite-Mono: a folder with encoder.pth (+ height, width, use_stereo) and depth.pth; Multi-Task
+    RefineNet: a dict with the weights under 'state_dict'; others: a plain state_dict file.
+    FastDepth is a real int8 TFLite file from ../shared/weights.
+    """
     import torch
 
-    from mono_depth_ros.models.registry import create_model
+    from mono_depth_ros.models.registry import create_model, get_spec
 
-    folder = tmp_path_factory.mktemp('lite-mono-tiny')
+    spec = get_spec(model)
+    if spec.backend == 'tflite':
+        return needs_shared('weights', 'fastdepth_nyu_224_int8.tflite')
     torch.manual_seed(0)
-    model = create_model('lite-mono-tiny')
-    torch.save(model.encoder.state_dict() | {'height': 192, 'width': 640, 'use_stereo': False},
-               folder / 'encoder.pth')
-    torch.save(model.decoder.state_dict(), folder / 'depth.pth')
-    return folder
+    module = create_model(model)
+    if spec.family == 'lite-mono':
+        target = folder / model
+        target.mkdir(parents=True, exist_ok=True)
+        torch.save(module.encoder.state_dict() | {'height': spec.input.height,
+                                                  'width': spec.input.width,
+                                                  'use_stereo': False}, target / 'encoder.pth')
+        torch.save(module.decoder.state_dict(), target / 'depth.pth')
+        return target
+    target = folder / f'{model}.pth'
+    state = module.state_dict()
+    torch.save({'state_dict': state} if spec.family == 'multitask-refinenet' else state, target)
+    return target

@@ -1,0 +1,157 @@
+"""The installed executables as separate processes: params files, QoS overrides, entry points.
+
+The node runs in its own process and talks to the test over real DDS (with the shipped Fast DDS
+shared-memory profile), as it does on a robot.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+import shutil
+import signal
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from rclpy.qos import ReliabilityPolicy
+import yaml
+
+from conftest import random_official_weights, REPO, wait_until
+from mono_depth_ros import ros_io
+from mono_depth_ros.data.synthetic import SyntheticScenes
+from ros_rig import Rig
+from test_node import send_until_received
+
+PRESETS = sorted(p for p in (REPO / 'config').glob('*.yaml') if not p.stem.startswith('qos_'))
+QOS_PRESETS = sorted((REPO / 'config').glob('qos_*.yaml'))
+
+
+def executable(name: str) -> str:
+    """Path of an installed console script (next to the test's Python)."""
+    path = Path(sys.executable).with_name(name)
+    return str(path) if path.exists() else shutil.which(name)
+
+
+class Process:
+    """A console script run for the length of a test; its output is kept for the assertions."""
+
+    def __init__(self, *args: str) -> None:
+        self.process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                        text=True)
+
+    def stop(self) -> str:
+        """Interrupt it like Ctrl-C; return everything it printed."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+        try:
+            output, _ = self.process.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            output, _ = self.process.communicate()
+        return output
+
+
+@pytest.fixture
+def processes():
+    """Processes started by a test, stopped at its end."""
+    started: list[Process] = []
+    yield started
+    for process in started:
+        process.stop()
+
+
+@pytest.mark.parametrize('preset', PRESETS, ids=lambda p: p.stem)
+def test_every_preset_starts_the_node_with_its_parameters(graph, processes, tmp_path, preset):
+    parameters = yaml.safe_load(preset.read_text())['/**']['ros__parameters']
+    weights = random_official_weights(parameters['model'], tmp_path)
+    node = Process(executable('mono_depth_node'), '--ros-args', '--params-file', str(preset),
+                   '-p', f'weights:={weights}', '-p', 'device:=cpu', '-p', 'precision:=fp32')
+    processes.append(node)
+    rig = graph.add(Rig(outputs=()))
+    assert wait_until(lambda: rig.diagnostics or node.process.poll() is not None, 120), \
+        node.stop()
+    assert node.process.poll() is None, node.stop()
+    values = rig.latest_diagnostics(timeout=10)
+    assert values['model'] == parameters['model']
+    assert values['device'] == 'cpu'
+    if 'scale' in parameters:
+        assert values['scale'].startswith(parameters['scale']['policy'])
+
+
+def test_default_node_in_its_own_process_serves_a_640x480_camera(graph, processes):
+    node = Process(executable('mono_depth_node'), '--ros-args', '--params-file',
+                   str(REPO / 'config' / 'default.yaml'))
+    processes.append(node)
+    rig = graph.add(Rig(outputs=('depth/image', 'depth/points', 'segmentation/labels')))
+    assert wait_until(lambda: rig.count_subscribers('/image') > 0, 120), node.stop()
+    scene = SyntheticScenes(seed=3, count=1, width=640, height=480)[0]
+    header, depth = send_until_received(rig, 'depth/image', scene.rgb, scene.intrinsics)
+    cloud = rig.wait_for('depth/points', header)
+    assert (depth.height, depth.width) == (480, 640)
+    points, colours = ros_io.cloud_to_points(cloud)
+    assert points.shape == (480, 640, 3) and colours is not None  # points_rgb in default.yaml
+    z = ros_io.depth_from_image(depth)
+    in_range = (z >= 0.1) & (z <= 20.0)
+    np.testing.assert_allclose(points[..., 2][in_range], z[in_range], rtol=1e-6)
+    assert rig.wait_for('segmentation/labels', header) is not None
+
+
+@pytest.mark.parametrize('preset', QOS_PRESETS, ids=lambda p: p.stem)
+def test_qos_presets_and_overrides(graph, processes, tmp_path, preset):
+    overrides = tmp_path / 'overrides.yaml'
+    overrides.write_text(yaml.safe_dump({'/**': {'ros__parameters': {'qos_overrides': {
+        '/depth/colorized': {'publisher': {'reliability': 'best_effort'}}}}}}))
+    node = Process(executable('mono_depth_node'), '--ros-args', '--params-file', str(preset),
+                   '--params-file', str(overrides))
+    processes.append(node)
+    rig = graph.add(Rig(outputs=()))
+    assert wait_until(lambda: rig.get_publishers_info_by_topic('/depth/image')
+                      and rig.get_publishers_info_by_topic('/depth/colorized'), 120), node.stop()
+    expected = yaml.safe_load(preset.read_text())['/**']['ros__parameters']['output_qos']
+    depth_qos = rig.get_publishers_info_by_topic('/depth/image')[0].qos_profile
+    reliable = expected.startswith(('reliable', 'default'))
+    assert (depth_qos.reliability == ReliabilityPolicy.RELIABLE) == reliable
+    colour_qos = rig.get_publishers_info_by_topic('/depth/colorized')[0].qos_profile
+    assert colour_qos.reliability == ReliabilityPolicy.BEST_EFFORT
+
+
+def test_a_bad_parameter_stops_the_node_with_a_message():
+    result = subprocess.run([executable('mono_depth_node'), '--ros-args', '-p',
+                             'depth_encoding:=8UC1'], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1
+    assert "parameter 'depth_encoding' is '8UC1'; allowed: 32FC1, 16UC1" in result.stderr
+
+
+def test_camera_player_publishes_frames_with_camera_info(graph, processes):
+    player = Process(executable('camera_player'), '--ros-args', '-p', 'rate:=20.0',
+                     '-p', 'width:=160', '-p', 'height:=120', '-p', 'encoding:=bgr8')
+    processes.append(player)
+    from sensor_msgs.msg import CameraInfo, Image
+    from rclpy.qos import qos_profile_sensor_data
+
+    received = {}
+    listener = graph.add(Rig(outputs=(), name='listener'))
+    listener.create_subscription(Image, 'image', lambda m: received.setdefault('image', m),
+                                 qos_profile_sensor_data)
+    listener.create_subscription(CameraInfo, 'camera_info',
+                                 lambda m: received.setdefault('info', m),
+                                 qos_profile_sensor_data)
+    listener.create_subscription(Image, 'ground_truth/depth',
+                                 lambda m: received.setdefault('truth', m),
+                                 qos_profile_sensor_data)
+    assert wait_until(lambda: len(received) == 3, 60), player.stop()
+    assert received['image'].encoding == 'bgr8'
+    assert (received['image'].width, received['info'].width) == (160, 160)
+    assert received['truth'].encoding == '32FC1'
+
+
+@pytest.mark.parametrize('args, expected', [
+    (['--help'], 'parity'),
+    (['models'], 'joint-mnv3-synthetic'),
+    (['parity', '--help'], 'golden'),
+])
+def test_mono_depth_command(args, expected):
+    result = subprocess.run([executable('mono-depth'), *args], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert expected in result.stdout
