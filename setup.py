@@ -9,7 +9,8 @@ setup(
     name=package_name,
     version='0.1.0',
     packages=find_packages(exclude=['test']),
-    package_data={'mono_depth_ros': ['models/weights/*.safetensors', 'models/weights/*.json']},
+    package_data={'mono_depth_ros': ['models/weights/*.safetensors',
+                                     'models/weights/*.json']},
     data_files=[
         ('share/ament_index/resource_index/packages', ['resource/' + package_name]),
         ('share/' + package_name, ['package.xml']),
@@ -28,7 +29,7 @@ setup(
     zip_safe=False,
     maintainer='mono_depth_ros maintainers',
     maintainer_email='maintainers@mono-depth-ros.dev',
-    description='Monocular depth estimation node for ROS 2: depth images, point clouds, segmentation.',
+    description='Monocular depth for ROS 2: depth images, point clouds, segmentation.',
     license='Apache-2.0',
     entry_points={
         'console_scripts': [

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 import itertools
-import json
-import math
 from pathlib import Path
 import sys
 from typing import Iterator
@@ -22,10 +20,10 @@ from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import Header
-import yaml
 
 from mono_depth_ros import ros_io
-from mono_depth_ros.geometry import Intrinsics
+from mono_depth_ros.geometry import (Intrinsics, intrinsics_from_fov, intrinsics_from_mapping,
+                                     read_camera_file)
 from mono_depth_ros.params import ConfigError, declare_all, Param
 from mono_depth_ros.qos import parse_qos
 
@@ -62,35 +60,8 @@ class Frame:
     labels: np.ndarray | None = None
 
 
-def intrinsics_from_fov(width: int, height: int, horizontal_fov_deg: float) -> Intrinsics:
-    """Square-pixel pinhole intrinsics centred in the image."""
-    focal = (width / 2) / math.tan(math.radians(horizontal_fov_deg) / 2)
-    return Intrinsics(fx=focal, fy=focal, cx=(width - 1) / 2, cy=(height - 1) / 2,
-                      width=width, height=height)
-
-
-def load_camera_info(path: Path) -> Intrinsics:
-    """Read intrinsics from a camera_calibration YAML or a CameraInfo JSON (P preferred to K)."""
-    text = Path(path).read_text()
-    data = json.loads(text) if Path(path).suffix == '.json' else yaml.safe_load(text)
-    width = data.get('image_width', data.get('width'))
-    height = data.get('image_height', data.get('height'))
-    matrix = data.get('projection_matrix', data.get('P', data.get('p')))
-    if isinstance(matrix, dict):
-        matrix = matrix['data']
-    if matrix is None or not any(matrix):
-        matrix = data.get('camera_matrix', data.get('K', data.get('k')))
-        matrix = matrix['data'] if isinstance(matrix, dict) else matrix
-        matrix = [matrix[0], matrix[1], matrix[2], 0, matrix[3], matrix[4], matrix[5], 0]
-    if width is None or height is None or matrix is None:
-        raise ConfigError(f'camera_info_file {path}: needs width/height (or image_width/'
-                          'image_height) and P or K (or projection_matrix/camera_matrix)')
-    return Intrinsics(fx=float(matrix[0]), fy=float(matrix[5]), cx=float(matrix[2]),
-                      cy=float(matrix[6]), width=int(width), height=int(height))
-
-
 def synthetic_frames(seed: int, count: int, width: int, height: int) -> Iterator[Frame]:
-    """Rendered scenes with exact depth and labels."""
+    """Render scenes with exact depth and labels."""
     from mono_depth_ros.data.synthetic import SyntheticScenes
 
     scenes = SyntheticScenes(seed=seed, count=count, width=width, height=height)
@@ -99,9 +70,9 @@ def synthetic_frames(seed: int, count: int, width: int, height: int) -> Iterator
         yield Frame(scene.rgb, scene.intrinsics, scene.depth, scene.labels)
 
 
-def folder_frames(folder: Path, intrinsics: Intrinsics | None,
+def folder_frames(folder: Path, camera: dict | None,
                   horizontal_fov: float) -> Iterator[Frame]:
-    """Images of a folder in name order."""
+    """Read the images of a folder in name order."""
     paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     if not paths:
         raise ConfigError(f'source folder {folder} holds no images ({", ".join(IMAGE_SUFFIXES)})')
@@ -109,12 +80,12 @@ def folder_frames(folder: Path, intrinsics: Intrinsics | None,
         bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
         if bgr is None:
             raise ConfigError(f'cannot read image {path}')
-        yield _frame(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), intrinsics, horizontal_fov)
+        yield _frame(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), camera, horizontal_fov)
 
 
-def video_frames(path: Path, intrinsics: Intrinsics | None,
+def video_frames(path: Path, camera: dict | None,
                  horizontal_fov: float) -> Iterator[Frame]:
-    """Frames of a video file."""
+    """Read the frames of a video file."""
     capture = cv2.VideoCapture(str(path))
     if not capture.isOpened():
         raise ConfigError(f'cannot open video {path}')
@@ -123,18 +94,16 @@ def video_frames(path: Path, intrinsics: Intrinsics | None,
             ok, bgr = capture.read()
             if not ok:
                 return
-            yield _frame(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), intrinsics, horizontal_fov)
+            yield _frame(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), camera, horizontal_fov)
     finally:
         capture.release()
 
 
-def _frame(rgb: np.ndarray, intrinsics: Intrinsics | None, horizontal_fov: float) -> Frame:
+def _frame(rgb: np.ndarray, camera: dict | None, horizontal_fov: float) -> Frame:
     height, width = rgb.shape[:2]
-    if intrinsics is None:
-        intrinsics = intrinsics_from_fov(width, height, horizontal_fov)
-    elif (intrinsics.width, intrinsics.height) != (width, height):
-        intrinsics = intrinsics.scaled(width, height)
-    return Frame(rgb, intrinsics)
+    if camera is None:
+        return Frame(rgb, intrinsics_from_fov(width, height, horizontal_fov))
+    return Frame(rgb, intrinsics_from_mapping(camera, width, height))
 
 
 def encode(rgb: np.ndarray, encoding: str, header: Header) -> Image:
@@ -184,13 +153,16 @@ class CameraPlayer(Node):
                 raise ConfigError(f"parameter 'source': {path} does not exist; give "
                                   "'synthetic', a folder of images or a video file")
             info_file = value('camera_info_file')
-            intrinsics = load_camera_info(Path(info_file)) if info_file else None
+            try:
+                camera = read_camera_file(info_file) if info_file else None
+            except (OSError, ValueError) as error:
+                raise ConfigError(f"parameter 'camera_info_file': {error}") from error
             fov = value('horizontal_fov')
 
             def make():
                 if path.is_dir():
-                    return folder_frames(path, intrinsics, fov)
-                return video_frames(path, intrinsics, fov)
+                    return folder_frames(path, camera, fov)
+                return video_frames(path, camera, fov)
         first = make()
         if not value('loop'):
             return first

@@ -51,6 +51,84 @@ class Intrinsics:
                          [0.0, 0.0, 1.0]])
 
 
+def intrinsics_from_mapping(info: dict, width: Optional[int] = None,
+                            height: Optional[int] = None,
+                            source: Union[Path, str] = 'camera info') -> Intrinsics:
+    """Return the intrinsics a camera-info mapping gives for an image of ``width`` x ``height``.
+
+    Without ``width`` and ``height``, the intrinsics of the size the mapping states.
+
+    Accepted forms, first match wins: ``fx fy cx cy`` keys; a ``sensor_msgs/CameraInfo`` with
+    ``p`` (or ``P``, 12 values) or ``k`` (``K``, 9 values); a ROS camera_calibration file with
+    ``projection_matrix`` or ``camera_matrix`` holding ``data``. When the mapping states its own
+    size (``width``/``height`` or ``image_width``/``image_height``) and the image has another
+    size of the same aspect ratio, the intrinsics are scaled to the image.
+    """
+    keys = {key.lower(): value for key, value in info.items()}
+    if all(k in keys for k in ('fx', 'fy', 'cx', 'cy')):
+        fx, fy, cx, cy = (float(keys[k]) for k in ('fx', 'fy', 'cx', 'cy'))
+    else:
+        matrix = None
+        for key, size in (('p', 12), ('projection_matrix', 12), ('k', 9), ('camera_matrix', 9)):
+            value = keys.get(key)
+            if isinstance(value, dict):
+                value = value.get('data')
+            if value is not None:
+                matrix = np.asarray(value, dtype=np.float64).ravel()
+                if matrix.size != size:
+                    raise ValueError(f'{source}: {key} must hold {size} values, got '
+                                     f'{matrix.size}')
+                matrix = matrix.reshape(3, -1)
+                break
+        if matrix is None:
+            raise ValueError(f'{source}: no intrinsics found; give fx, fy, cx, cy, or a camera '
+                             'info P or K matrix')
+        fx, fy = float(matrix[0, 0]), float(matrix[1, 1])
+        cx, cy = float(matrix[0, 2]), float(matrix[1, 2])
+    if not np.all(np.isfinite([fx, fy, cx, cy])) or fx <= 0 or fy <= 0:
+        raise ValueError(f'{source}: intrinsics must be finite with fx, fy > 0, got '
+                         f'fx={fx} fy={fy} cx={cx} cy={cy}')
+    info_width = int(keys.get('width', keys.get('image_width', 0)) or width or 0)
+    info_height = int(keys.get('height', keys.get('image_height', 0)) or height or 0)
+    if not info_width or not info_height:
+        raise ValueError(f'{source}: states no image size; give width and height (or '
+                         'image_width and image_height)')
+    intrinsics = Intrinsics(fx=fx, fy=fy, cx=cx, cy=cy, width=info_width, height=info_height)
+    if width is None or (info_width, info_height) == (width, height):
+        return intrinsics
+    if info_width * height != info_height * width:
+        raise ValueError(f'{source} describes a {info_width}x{info_height} camera, but the '
+                         f'image is {width}x{height} (another aspect ratio)')
+    return intrinsics.scaled(width, height)
+
+
+def intrinsics_from_fov(width: int, height: int, horizontal_fov_deg: float) -> Intrinsics:
+    """Square-pixel pinhole intrinsics centred in the image, from the horizontal field of view."""
+    focal = (width / 2) / math.tan(math.radians(horizontal_fov_deg) / 2)
+    return Intrinsics(fx=focal, fy=focal, cx=(width - 1) / 2, cy=(height - 1) / 2,
+                      width=width, height=height)
+
+
+def read_camera_file(path: Union[Path, str]) -> dict:
+    """Read a camera_calibration YAML or a CameraInfo JSON/YAML file as a mapping.
+
+    Pass the result to :func:`intrinsics_from_mapping`.
+    """
+    import json
+
+    import yaml
+
+    path = Path(path)
+    text = path.read_text()
+    try:
+        info = json.loads(text) if path.suffix == '.json' else yaml.safe_load(text)
+    except (ValueError, yaml.YAMLError) as error:
+        raise ValueError(f'{path} is not valid JSON/YAML: {error}') from error
+    if not isinstance(info, dict):
+        raise ValueError(f'{path} must hold a mapping of camera parameters')
+    return info
+
+
 def _check_depth_size(shape: Tuple[int, ...], intrinsics: Intrinsics) -> None:
     if len(shape) < 2 or shape[-2:] != (intrinsics.height, intrinsics.width):
         raise ValueError(

@@ -28,11 +28,11 @@ from typing import Iterator, Sequence
 
 import cv2
 import numpy as np
-import yaml
 
 from mono_depth_ros.colormap import colorize_depth, colorize_labels
 from mono_depth_ros.estimator import DepthResult
-from mono_depth_ros.geometry import depth_to_points, Intrinsics, write_ply
+from mono_depth_ros.geometry import (depth_to_points, Intrinsics, intrinsics_from_fov,
+                                     intrinsics_from_mapping, read_camera_file, write_ply)
 from mono_depth_ros.ros_io import metres_to_depth_values
 
 IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp', '.ppm', '.pgm')
@@ -201,25 +201,19 @@ def frame_intrinsics(base: Intrinsics | None, fov_deg: float | None, width: int,
                              'the camera that took these frames, or --fov')
         return base.scaled(width, height)
     if fov_deg is not None:
-        # Imported here: camera_player is a ROS node module, needed only for intrinsics.
-        from mono_depth_ros.camera_player import intrinsics_from_fov
-
         return intrinsics_from_fov(width, height, fov_deg)
     return None
 
 
 def read_camera_info(path: Path) -> Intrinsics:
     """Read the intrinsics of a camera_calibration YAML or a CameraInfo JSON file."""
-    from mono_depth_ros.camera_player import load_camera_info
-
     path = Path(path)
     if not path.is_file():
         raise InferError(f'camera info file {path} does not exist; give a camera_calibration '
                          'YAML or CameraInfo JSON file, or --fov DEG instead')
     try:
-        intrinsics = load_camera_info(path)
-    except (ValueError, KeyError, IndexError, TypeError, AttributeError, RuntimeError,
-            yaml.YAMLError) as error:
+        intrinsics = intrinsics_from_mapping(read_camera_file(path), source=path)
+    except (ValueError, KeyError, IndexError, TypeError, AttributeError) as error:
         raise InferError(f'cannot read camera info {path}: {error}; expected a '
                          'camera_calibration YAML or a CameraInfo JSON file') from error
     values = (intrinsics.fx, intrinsics.fy, intrinsics.cx, intrinsics.cy)

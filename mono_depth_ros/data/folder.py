@@ -7,15 +7,13 @@ before a long evaluation starts.
 from __future__ import annotations
 
 from collections.abc import Sequence
-import json
 from pathlib import Path
 
 import cv2
 import numpy as np
-import yaml
 
 from mono_depth_ros.data import Sample
-from mono_depth_ros.geometry import Intrinsics
+from mono_depth_ros.geometry import Intrinsics, intrinsics_from_mapping, read_camera_file
 
 IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg')
 CAMERA_INFO_NAMES = ('camera_info.yaml', 'camera_info.yml', 'camera_info.json')
@@ -69,51 +67,6 @@ def read_labels(path: Path) -> np.ndarray:
         raise ValueError(f'{path}: labels must be a single-channel 8-bit PNG of class ids, got '
                          f'{labels.dtype} with shape {labels.shape}')
     return labels
-
-
-def intrinsics_from_mapping(info: dict, width: int, height: int,
-                            source: Path | str = 'camera info') -> Intrinsics:
-    """Return the intrinsics a camera-info mapping gives for an image of ``width`` x ``height``.
-
-    Accepted forms, first match wins: ``fx fy cx cy`` keys; a ``sensor_msgs/CameraInfo`` with
-    ``p`` (or ``P``, 12 values) or ``k`` (``K``, 9 values); a ROS camera_calibration file with
-    ``projection_matrix`` or ``camera_matrix`` holding ``data``. When the mapping states its own
-    size (``width``/``height`` or ``image_width``/``image_height``) and the image has another
-    size of the same aspect ratio, the intrinsics are scaled to the image.
-    """
-    keys = {key.lower(): value for key, value in info.items()}
-    if all(k in keys for k in ('fx', 'fy', 'cx', 'cy')):
-        fx, fy, cx, cy = (float(keys[k]) for k in ('fx', 'fy', 'cx', 'cy'))
-    else:
-        matrix = None
-        for key, size in (('p', 12), ('projection_matrix', 12), ('k', 9), ('camera_matrix', 9)):
-            value = keys.get(key)
-            if isinstance(value, dict):
-                value = value.get('data')
-            if value is not None:
-                matrix = np.asarray(value, dtype=np.float64).ravel()
-                if matrix.size != size:
-                    raise ValueError(f'{source}: {key} must hold {size} values, got '
-                                     f'{matrix.size}')
-                matrix = matrix.reshape(3, -1)
-                break
-        if matrix is None:
-            raise ValueError(f'{source}: no intrinsics found; give fx, fy, cx, cy, or a camera '
-                             'info P or K matrix')
-        fx, fy = float(matrix[0, 0]), float(matrix[1, 1])
-        cx, cy = float(matrix[0, 2]), float(matrix[1, 2])
-    if not np.all(np.isfinite([fx, fy, cx, cy])) or fx <= 0 or fy <= 0:
-        raise ValueError(f'{source}: intrinsics must be finite with fx, fy > 0, got '
-                         f'fx={fx} fy={fy} cx={cx} cy={cy}')
-    info_width = int(keys.get('width', keys.get('image_width', 0)) or width)
-    info_height = int(keys.get('height', keys.get('image_height', 0)) or height)
-    intrinsics = Intrinsics(fx=fx, fy=fy, cx=cx, cy=cy, width=info_width, height=info_height)
-    if (info_width, info_height) == (width, height):
-        return intrinsics
-    if info_width * height != info_height * width:
-        raise ValueError(f'{source} describes a {info_width}x{info_height} camera, but the '
-                         f'image is {width}x{height} (another aspect ratio)')
-    return intrinsics.scaled(width, height)
 
 
 def _check_same_size(rgb: np.ndarray, other: np.ndarray, path: Path) -> None:
@@ -177,12 +130,7 @@ class FolderPairs(Sequence):
                                  if (self.root / name).is_file()), None)
         self._info = None
         if self.camera_info is not None:
-            text = self.camera_info.read_text()
-            info = (json.loads(text) if self.camera_info.suffix == '.json'
-                    else yaml.safe_load(text))
-            if not isinstance(info, dict):
-                raise ValueError(f'{self.camera_info} must hold a mapping of camera parameters')
-            self._info = info
+            info = self._info = read_camera_file(self.camera_info)
             # Parse against the first image now, so that a bad file fails before a long run.
             first = read_rgb(self.items[0][1])
             intrinsics_from_mapping(info, first.shape[1], first.shape[0], self.camera_info)
