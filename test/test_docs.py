@@ -1,0 +1,43 @@
+"""The README documents what users see: every parameter, command, preset and model family."""
+from __future__ import annotations
+
+import pytest
+
+from conftest import REPO
+from mono_depth_ros.cli import COMMANDS
+from mono_depth_ros.launch_config import LAUNCH_ARGUMENTS
+from mono_depth_ros.models.registry import list_models
+from mono_depth_ros.node import PARAMS
+
+README = (REPO / 'README.md').read_text()
+
+
+@pytest.mark.parametrize('name', [p.name for p in PARAMS])
+def test_every_parameter_is_in_the_table(name):
+    assert f'| `{name}`' in README
+
+
+@pytest.mark.parametrize('name', list(COMMANDS) + list(LAUNCH_ARGUMENTS))
+def test_every_command_and_launch_argument_is_shown(name):
+    assert name in README
+
+
+@pytest.mark.parametrize('preset', sorted(p.stem for p in (REPO / 'config').glob('*.yaml')))
+def test_every_preset_is_listed(preset):
+    assert f'`{preset}`' in README
+
+
+def test_every_family_and_license_is_in_the_zoo_table():
+    for spec in list_models():
+        family_names = {'joint-refinenet': 'joint-mnv3-synthetic', 'lite-mono': 'lite-mono',
+                        'depth-anything-v2': 'depth-anything-v2', 'fastdepth': 'fastdepth',
+                        'multitask-refinenet': 'mtrn-'}
+        assert family_names[spec.family] in README, spec.name
+        assert spec.license.split()[0] in README, spec.name
+
+
+def test_the_two_commands_are_the_makefile_targets_and_ci_runs_the_test_one():
+    assert 'make run' in README and 'make test' in README
+    assert 'make test' in (REPO / '.ci' / 'run').read_text()
+    makefile = (REPO / 'Makefile').read_text()
+    assert '\nrun: ' in makefile and '\ntest: ' in makefile
