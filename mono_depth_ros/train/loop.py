@@ -2,7 +2,8 @@
 
 One :class:`TrainConfig` describes a run completely; it is stored in every checkpoint so that a run
 resumes exactly (same data order, same augmentation draws, same optimizer and scheduler state).
-Checkpoints are written at the end of every epoch and read back with ``weights_only=True``.
+Checkpoints are written at the end of every epoch, and where ``max_steps`` stops a run inside an
+epoch (resuming then continues at the next batch); they are read back with ``weights_only=True``.
 """
 from __future__ import annotations
 
