@@ -15,8 +15,6 @@ from typing import Iterator
 
 import cv2
 import numpy as np
-import rclpy
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import Header
@@ -24,7 +22,7 @@ from std_msgs.msg import Header
 from mono_depth_ros import ros_io
 from mono_depth_ros.geometry import (Intrinsics, intrinsics_from_fov, intrinsics_from_mapping,
                                      read_camera_file)
-from mono_depth_ros.params import ConfigError, declare_all, Param
+from mono_depth_ros.params import ConfigError, declare_all, Param, run_node
 from mono_depth_ros.qos import parse_qos
 
 IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp')
@@ -187,22 +185,8 @@ class CameraPlayer(Node):
 
 
 def main(args: list[str] | None = None) -> int:
-    """Run the player until shutdown; a bad configuration exits with status 1."""
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = CameraPlayer()
-        rclpy.spin(node)
-    except ConfigError as error:
-        rclpy.logging.get_logger('camera_player').fatal(str(error))
-        return 1
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    """Run the node until shutdown; a bad configuration exits with status 1 and a message."""
+    return run_node(CameraPlayer, 'camera_player', args)
 
 
 if __name__ == '__main__':

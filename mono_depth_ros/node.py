@@ -13,8 +13,6 @@ import threading
 import cv2
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 import numpy as np
-import rclpy
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos_overriding_options import QoSOverridingOptions
@@ -24,7 +22,7 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 from mono_depth_ros import colormap, geometry, ros_io, scale
 from mono_depth_ros.estimator import DepthEstimator, OUTPUT_SIZES
 from mono_depth_ros.models.registry import DEFAULT_MODEL
-from mono_depth_ros.params import ConfigError, declare_all, Param
+from mono_depth_ros.params import ConfigError, declare_all, Param, run_node
 from mono_depth_ros.qos import parse_qos
 from mono_depth_ros.stats import RateMeter, Window
 
@@ -437,21 +435,7 @@ def _seconds(stamp) -> float:
 
 def main(args: list[str] | None = None) -> int:
     """Run the node until shutdown; a bad configuration exits with status 1 and a message."""
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = MonoDepthNode()
-        rclpy.spin(node)
-    except ConfigError as error:
-        rclpy.logging.get_logger('mono_depth_node').fatal(str(error))
-        return 1
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return run_node(MonoDepthNode, 'mono_depth_node', args)
 
 
 if __name__ == '__main__':

@@ -1,9 +1,12 @@
-"""Declared ROS parameters: one table entry each, with descriptors and start-up validation."""
+"""Declared ROS parameters (one table entry each, with descriptors) and start-up handling."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+import rclpy
+from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 
 
@@ -61,3 +64,26 @@ def declare_all(node: Node, params: tuple[Param, ...]) -> None:
         problem = param.check(node.get_parameter(param.name).value)
         if problem:
             raise ConfigError(problem)
+
+
+def run_node(make_node: Callable[[], Node], name: str, args: list[str] | None = None) -> int:
+    """Spin the node ``make_node`` builds until shutdown; works on Humble, Jazzy and Kilted.
+
+    A :class:`ConfigError` at start is logged as fatal and gives exit status 1; Ctrl-C and an
+    external shutdown end it cleanly with 0.
+    """
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = make_node()
+        rclpy.spin(node)
+    except ConfigError as error:
+        rclpy.logging.get_logger(name).fatal(str(error))
+        return 1
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
