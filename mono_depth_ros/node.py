@@ -152,6 +152,7 @@ class MonoDepthNode(Node):
         overrides = QoSOverridingOptions.with_default_policies()
         self._camera_infos: deque[CameraInfo] = deque(maxlen=CAMERA_INFO_HISTORY)
         self._info_arrived = threading.Condition()
+        self._stamps_match = True  # whether the last image found the camera_info of its stamp
         if value('input_transport') == 'compressed':
             self.create_subscription(CompressedImage, 'image/compressed', self._on_image,
                                      input_qos, qos_overriding_options=overrides)
@@ -353,7 +354,7 @@ class MonoDepthNode(Node):
         """Pair the image with the camera_info of its stamp, else the latest one (warned).
 
         The two topics arrive independently, so a camera_info may come just after its image: wait
-        for it briefly before falling back.
+        for it briefly before falling back, unless this camera's stamps did not match last time.
         """
         stamp = _seconds(msg.header.stamp)
         tolerance = self._value('camera_info_tolerance')
@@ -366,9 +367,11 @@ class MonoDepthNode(Node):
             return best, abs(_seconds(best.header.stamp) - stamp)
 
         with self._info_arrived:
-            self._info_arrived.wait_for(lambda: nearest()[1] <= tolerance, CAMERA_INFO_WAIT)
+            self._info_arrived.wait_for(lambda: nearest()[1] <= tolerance,
+                                        CAMERA_INFO_WAIT if self._stamps_match else 0.0)
             best, gap = nearest()
             infos = list(self._camera_infos)
+        self._stamps_match = gap <= tolerance
         if best is None:
             return None
         if gap > tolerance:
