@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from mono_depth_ros import export, parity, scale
-from mono_depth_ros.backends.onnx_backend import OnnxBackend, spec_for_backend
+from mono_depth_ros.backends.onnx_backend import argmax_classes, OnnxBackend, spec_for_backend
 from mono_depth_ros.backends.torch_backend import TorchBackend
 from mono_depth_ros.data.synthetic import SyntheticScenes
 from mono_depth_ros.estimator import DepthEstimator
@@ -192,3 +192,13 @@ def test_cli_tensorrt_without_tensorrt_says_how_to_get_it(tmp_path, capsys):
     err = capsys.readouterr().err
     assert 'TensorRT is not installed' in err and 'JetPack' in err and 'pip install' in err
     assert not engine.exists() and not engine.with_suffix('.onnx').exists()
+
+
+def test_argmax_classes_equals_numpy_argmax():
+    rng = np.random.default_rng(5)
+    logits = rng.standard_normal((6, 9, 11)).astype(np.float32)
+    logits[2, 0, :] = logits[4, 0, :] = 10.0  # ties: the first class wins, as in argmax
+    labels = argmax_classes(logits)
+    assert labels.dtype == np.uint8
+    np.testing.assert_array_equal(labels, logits.argmax(0))
+    assert (labels[0] == 2).all()
