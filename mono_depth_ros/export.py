@@ -165,7 +165,10 @@ def verify_onnx(module: torch.nn.Module, spec: ModelSpec, path: Path | str,
         session = ort.InferenceSession(str(path), providers=['CPUExecutionProvider'])
         ours = dict(zip(output_names(spec), session.run(None, {INPUT_NAME: x})))
     except Exception as error:
-        raise ExportError(f'onnxruntime cannot run {path}: {error}') from error
+        raise ExportError(f'onnxruntime cannot run {path} at {size[1]}x{size[0]}: {error}. A '
+                          '--dynamic export of a model whose trace fixes the size (Depth '
+                          'Anything V2) only runs at the export size: export without --dynamic'
+                          ) from error
     tolerance = TOLERANCE[precision] if tolerance is None else tolerance
     return compare_outputs(ours, reference_outputs(module, spec, x), tolerance)
 
@@ -255,6 +258,12 @@ def network_size(spec: ModelSpec, size: str | None) -> tuple[int, int]:
     return height, width
 
 
+def second_size(spec: ModelSpec, size: tuple[int, int]) -> tuple[int, int]:
+    """Return another valid input size than ``size``, to check a ``--dynamic`` export."""
+    step = 2 * (spec.input.multiple if spec.input.multiple > 1 else 32)
+    return size[0] + step, size[1] + step
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the options of ``mono-depth export``."""
     parser.add_argument('--model', required=True, help='zoo variant (see mono-depth models)')
@@ -312,6 +321,13 @@ def main(args: argparse.Namespace) -> int:
         checks = verify_onnx(module, spec, onnx_path, size, tolerance=args.tolerance,
                              precision='fp16' if onnx_fp16 else 'fp32')
         report('onnxruntime vs PyTorch', checks)
+        if args.dynamic:
+            # A trace can bake the export size into the graph: check another size too.
+            other = second_size(spec, size)
+            more = verify_onnx(module, spec, onnx_path, other, tolerance=args.tolerance,
+                               precision='fp16' if onnx_fp16 else 'fp32', seed=1)
+            report(f'onnxruntime vs PyTorch at {other[1]}x{other[0]} (--dynamic)', more)
+            checks += more
         if args.format == 'tensorrt' and all(check.passed for check in checks):
             build_tensorrt_engine(onnx_path, args.out, fp16=args.fp16)
             print(f'wrote {args.out} (TensorRT {precision})')

@@ -202,3 +202,11 @@ def test_argmax_classes_equals_numpy_argmax():
     assert labels.dtype == np.uint8
     np.testing.assert_array_equal(labels, logits.argmax(0))
     assert (labels[0] == 2).all()
+
+
+def test_cli_dynamic_checks_a_second_size(tmp_path, capsys):
+    assert run_cli(['--model', 'joint-mnv3-synthetic', '--dynamic',
+                    '--out', str(tmp_path / 'dynamic.onnx')]) == 0
+    printed = capsys.readouterr().out
+    assert 'at 384x304 (--dynamic)' in printed and printed.count(' ok') == 4
+    assert export.second_size(get_spec('depth-anything-v2-small'), (168, 224)) == (196, 252)
