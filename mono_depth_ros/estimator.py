@@ -6,7 +6,10 @@ turning it into metres (directly for metric models, through a scale policy for r
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
+import hashlib
+from pathlib import Path
 import time
 
 import cv2
@@ -15,9 +18,10 @@ import numpy as np
 from mono_depth_ros import scale
 from mono_depth_ros.geometry import Intrinsics, rasterize_depth
 from mono_depth_ros.models.registry import create_model, get_spec
-from mono_depth_ros.models.spec import ModelSpec
+from mono_depth_ros.models.spec import InputPolicy, ModelSpec
 
 OUTPUT_SIZES = ('input', 'model')
+BACKENDS = ('torch', 'onnx', 'tensorrt')
 
 
 @dataclass
@@ -61,8 +65,17 @@ class DepthEstimator:
     @classmethod
     def from_name(cls, model: str, weights: str | None = 'auto', device: str = 'auto',
                   precision: str = 'fp32', scale_policy: scale.ScalePolicy | None = None,
-                  output_size: str = 'input', **backend_options) -> DepthEstimator:
-        """Build the estimator of a registered variant on the requested device and precision."""
+                  output_size: str = 'input', backend: str = 'torch',
+                  model_file: str | None = None, **backend_options) -> DepthEstimator:
+        """Build the estimator of a registered variant on the requested runtime.
+
+        ``backend`` is ``'torch'`` (``backend_options``: ``channels_last``, ``compile``),
+        ``'onnx'`` (ONNX Runtime: CUDA or TensorRT providers where available, else the CPU) or
+        ``'tensorrt'``; the last two run ``model_file``, written by ``mono-depth export`` for
+        this variant. Without ``model_file``, ``'onnx'`` exports the variant with its ``weights``
+        once into the cache (fixed-size input policies only). TFLite variants always run on
+        the TFLite runtime.
+        """
         spec = get_spec(model)
         if spec.backend == 'tflite':
             from mono_depth_ros.backends.tflite import TFLiteBackend
@@ -70,13 +83,33 @@ class DepthEstimator:
 
             if weights is None:
                 raise ValueError(f'model {model!r} runs from its TFLite file: give weights')
-            backend = TFLiteBackend(resolve_weights(spec, weights), spec, **backend_options)
-        else:
+            runner = TFLiteBackend(resolve_weights(spec, weights), spec)
+            return cls(spec, runner, scale_policy, output_size)
+        if backend == 'torch':
             from mono_depth_ros.backends.torch_backend import TorchBackend
 
-            backend = TorchBackend(create_model(model, weights), spec, device=device,
-                                   precision=precision, **backend_options)
-        return cls(spec, backend, scale_policy, output_size)
+            runner = TorchBackend(create_model(model, weights), spec, device=device,
+                                  precision=precision, **backend_options)
+            return cls(spec, runner, scale_policy, output_size)
+        if backend == 'onnx':
+            from mono_depth_ros.backends.onnx_backend import OnnxBackend, spec_for_backend
+
+            path = model_file or cached_onnx(spec, weights)
+            runner = OnnxBackend(path, spec, **backend_options)
+            return cls(spec_for_backend(spec, runner), runner, scale_policy, output_size)
+        if backend == 'tensorrt':
+            from mono_depth_ros.backends.tensorrt_backend import TensorRTBackend
+
+            if model_file is None:
+                raise ValueError(f'backend tensorrt needs model_file: build an engine on this '
+                                 f'device with mono-depth export --model {model} --format '
+                                 'tensorrt')
+            runner = TensorRTBackend(model_file, spec, device='cuda' if device == 'auto'
+                                     else device, precision=precision)
+            height, width = runner.input_size
+            fixed = dataclasses.replace(spec, input=InputPolicy(height=height, width=width))
+            return cls(fixed, runner, scale_policy, output_size)
+        raise ValueError(f'unknown backend {backend!r}; allowed: {", ".join(BACKENDS)}')
 
     def observe_sparse_depth(self, sparse_depth: np.ndarray, stamp: float) -> None:
         """Keep a sparse metric depth (NaN or 0 invalid) of the camera's view for the next frame.
@@ -131,6 +164,42 @@ class DepthEstimator:
         return DepthResult(depth=depth, unscaled_depth=unscaled, labels=labels,
                            intrinsics=out_intrinsics, scale_status=self.scale_policy.status,
                            timings_ms=timings)
+
+
+def cached_onnx(spec: ModelSpec, weights: str | None) -> Path:
+    """Return an ONNX export of ``spec`` with ``weights``, exporting and verifying it once.
+
+    The file is cached next to the variant's weights, keyed by the input size and the weights'
+    content, so new weights give a new export.
+    """
+    from mono_depth_ros.export import export_onnx, verify_onnx
+    from mono_depth_ros.weights import model_cache_dir, resolve_weights
+
+    if spec.input.short_side is not None:
+        raise ValueError(f'{spec.name} resizes frames keeping their aspect ratio, so its ONNX '
+                         'file depends on the camera: export it with mono-depth export --model '
+                         f'{spec.name} --format onnx --size WxH and set model_file')
+    if weights is None:
+        raise ValueError('an ONNX export needs weights')
+    source = resolve_weights(spec, weights)
+    digest = hashlib.sha256()
+    for path in sorted(source.rglob('*')) if source.is_dir() else [source]:
+        if path.is_file():
+            digest.update(path.read_bytes())
+    size = spec.input.network_size(spec.input.height, spec.input.width)
+    target = (model_cache_dir(spec) / 'onnx'
+              / f'{spec.name}-{size[1]}x{size[0]}-{digest.hexdigest()[:12]}.onnx')
+    if not target.is_file():
+        module = create_model(spec.name, str(source))
+        partial = target.with_suffix('.partial.onnx')
+        export_onnx(module, spec, size, partial)
+        failed = [str(check) for check in verify_onnx(module, spec, partial, size)
+                  if not check.passed]
+        if failed:
+            raise RuntimeError(f'the ONNX export of {spec.name} does not reproduce PyTorch: '
+                               + '; '.join(failed))
+        partial.replace(target)
+    return target
 
 
 def resample_sparse(sparse: np.ndarray, width: int, height: int) -> np.ndarray:

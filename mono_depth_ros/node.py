@@ -20,7 +20,7 @@ from rcl_interfaces.msg import SetParametersResult
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 
 from mono_depth_ros import colormap, geometry, ros_io, scale
-from mono_depth_ros.estimator import DepthEstimator, OUTPUT_SIZES
+from mono_depth_ros.estimator import BACKENDS, DepthEstimator, OUTPUT_SIZES
 from mono_depth_ros.models.registry import DEFAULT_MODEL
 from mono_depth_ros.params import ConfigError, declare_all, Param, run_node
 from mono_depth_ros.qos import parse_qos
@@ -41,6 +41,13 @@ PARAMS = (
           "'cpu', 'cuda' or 'cuda:N'."),
     Param('precision', 'fp32', 'Arithmetic of the network; fp16 needs a CUDA device.',
           choices=PRECISION_CHOICES),
+    Param('backend', 'torch', "Runtime: 'torch' (PyTorch), 'onnx' (ONNX Runtime; exports the "
+          "model once into the cache unless model_file is given) or 'tensorrt' (an engine in "
+          'model_file). TFLite models always use the TFLite runtime.', choices=BACKENDS),
+    Param('model_file', '', "ONNX file or TensorRT engine written by 'mono-depth export' for "
+          "this model; '' with backend onnx exports one automatically."),
+    Param('channels_last', True, 'PyTorch backend: channels-last memory layout (much faster '
+          'for convolutional models, on the CPU and on GPUs).'),
     Param('input_transport', 'raw', "'raw' subscribes image (sensor_msgs/Image); 'compressed' "
           'subscribes image/compressed (sensor_msgs/CompressedImage, JPEG or PNG).',
           choices=TRANSPORTS),
@@ -135,10 +142,12 @@ class MonoDepthNode(Node):
         except ValueError as error:
             raise ConfigError(f'scale parameters: {error}') from error
         try:
+            runtime = value('backend')
             self.estimator = DepthEstimator.from_name(
                 value('model'), weights=value('weights'), device=value('device'),
                 precision=value('precision'), output_size=value('output_size'),
-                scale_policy=policy)
+                scale_policy=policy, backend=runtime, model_file=value('model_file') or None,
+                **({'channels_last': value('channels_last')} if runtime == 'torch' else {}))
         except (KeyError, ValueError, RuntimeError, OSError) as error:
             raise ConfigError(f'cannot start model {value("model")!r} with weights '
                               f'{value("weights")!r} on device {value("device")!r}: '

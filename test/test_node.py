@@ -130,6 +130,20 @@ def test_model_resolution_with_another_camera_size_and_decimation(graph):
     assert in_range.any() and (~in_range).any()
 
 
+def test_onnx_runtime_backend_gives_the_same_depth(graph, scene, reference, tmp_path,
+                                                   monkeypatch):
+    monkeypatch.setenv('MONO_DEPTH_CACHE', str(tmp_path))
+    node, rig = start(graph, outputs=('depth/image', 'segmentation/labels'), backend='onnx')
+    header, msg = send_until_received(rig, 'depth/image', scene.rgb, scene.intrinsics)
+    expected = reference.estimate(scene.rgb, scene.intrinsics)
+    np.testing.assert_allclose(ros_io.depth_from_image(msg), expected.depth, rtol=1e-4)
+    labels = rig.wait_for('segmentation/labels', header)
+    agreement = np.mean(np.frombuffer(bytes(labels.data), np.uint8).reshape(240, 320)
+                        == expected.labels)
+    assert agreement > 0.999
+    assert list((tmp_path / DEFAULT_MODEL / 'onnx').glob('*.onnx'))
+
+
 def test_16uc1_millimetres(graph, scene, reference):
     node, rig = start(graph, outputs=('depth/image',), depth_encoding='16UC1')
     _, msg = send_until_received(rig, 'depth/image', scene.rgb, scene.intrinsics)
