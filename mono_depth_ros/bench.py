@@ -32,6 +32,7 @@ import cv2
 import numpy as np
 import torch
 
+from mono_depth_ros.cli import parse_size
 from mono_depth_ros.estimator import DepthEstimator
 from mono_depth_ros.models.spec import InputPolicy, ModelSpec
 from mono_depth_ros.weights import CheckpointError
@@ -67,17 +68,6 @@ DEFAULT_VARIANTS = 'fp32,fp32-channels_last,bf16,fp16,onnx,tensorrt'
 RANDOM_WEIGHTS_NOTE = ('random weights (--weights none): latency does not depend on weight '
                        'values, so the timings hold for trained weights too')
 MB = 1e6
-
-
-def parse_size(text: str) -> tuple[int, int]:
-    """Parse ``WxH`` into ``(height, width)``."""
-    try:
-        width, height = (int(part) for part in text.lower().split('x'))
-    except ValueError:
-        raise ValueError(f'size {text!r} is not WxH (for example 640x480)') from None
-    if width < 2 or height < 2:
-        raise ValueError(f'size {text!r} must be at least 2x2')
-    return height, width
 
 
 def with_input_size(spec: ModelSpec, text: str) -> ModelSpec:

@@ -22,6 +22,17 @@ COMMANDS = {
 }
 
 
+def parse_size(text: str) -> tuple[int, int]:
+    """Parse ``WxH`` into ``(height, width)``."""
+    try:
+        width, height = (int(part) for part in text.lower().split('x'))
+    except ValueError:
+        raise ValueError(f'size {text!r} is not WxH (for example 640x480)') from None
+    if width < 1 or height < 1:
+        raise ValueError(f'size {text!r} must be positive')
+    return height, width
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``mono-depth``."""
     argv = sys.argv[1:] if argv is None else argv

@@ -22,6 +22,7 @@ import time
 import cv2
 import numpy as np
 
+from mono_depth_ros.cli import parse_size
 from mono_depth_ros.models.registry import DEFAULT_MODEL, get_spec
 
 
@@ -37,7 +38,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="'synthetic', a folder of images or a video file")
     parser.add_argument('--rate', type=float, default=5.0, help='camera frames per second')
     parser.add_argument('--seed', type=int, default=1234, help='seed of the synthetic scenes')
-    parser.add_argument('--size', default='320x240', help='synthetic frame size, WxH')
+    parser.add_argument('--size', default=(240, 320), type=parse_size,
+                        help='synthetic frame size, WxH (default 320x240)')
     parser.add_argument('--startup-timeout', type=float, default=120.0,
                         help='seconds to wait for the first output')
 
@@ -178,15 +180,15 @@ def main(args: argparse.Namespace) -> int:
     import rclpy
 
     spec = get_spec(args.model)
-    width, _, height = args.size.partition('x')
+    height, width = args.size
     env = demo_environment()
     os.environ.update(env)
     node_cmd = [sys.executable, '-m', 'mono_depth_ros.node'] + _ros_args({
         'model': args.model, 'weights': args.weights, 'device': args.device,
         'points_rgb': True, 'max_depth': spec.max_depth})
     camera_cmd = [sys.executable, '-m', 'mono_depth_ros.camera_player'] + _ros_args({
-        'source': args.source, 'rate': args.rate, 'seed': args.seed, 'width': int(width),
-        'height': int(height)})
+        'source': args.source, 'rate': args.rate, 'seed': args.seed, 'width': width,
+        'height': height})
     rclpy.init()
     recorder = Recorder(len(spec.classes), spec.max_depth)
     processes = [subprocess.Popen(node_cmd, env=env), subprocess.Popen(camera_cmd, env=env)]

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from mono_depth_ros.backends.onnx_backend import INPUT_NAME, import_onnxruntime
+from mono_depth_ros.cli import parse_size
 from mono_depth_ros.models.spec import ModelSpec
 
 FORMATS = ('onnx', 'tensorrt')
@@ -229,17 +230,6 @@ def verify_tensorrt(module: torch.nn.Module, spec: ModelSpec, engine_path: Path 
     ours = {name: value.float().cpu().numpy() for name, value in ours.items()}
     return compare_outputs(ours, reference_outputs(module, spec, x),
                            TENSORRT_TOLERANCE[precision])
-
-
-def parse_size(text: str) -> tuple[int, int]:
-    """Parse ``WxH`` into ``(height, width)``."""
-    try:
-        width, height = (int(part) for part in text.lower().split('x'))
-    except ValueError:
-        raise ValueError(f'size {text!r} is not WxH (for example 640x480)') from None
-    if width < 1 or height < 1:
-        raise ValueError(f'size {text!r} must be positive')
-    return height, width
 
 
 def network_size(spec: ModelSpec, size: str | None) -> tuple[int, int]:

@@ -5,12 +5,14 @@ shared-memory profile), as it does on a robot.
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 import shutil
 import signal
 import subprocess
 import sys
 
+import cv2
 import numpy as np
 import pytest
 from rclpy.qos import ReliabilityPolicy
@@ -155,3 +157,21 @@ def test_mono_depth_command(args, expected):
                             timeout=120)
     assert result.returncode == 0, result.stderr
     assert expected in result.stdout
+
+
+def test_the_main_job_writes_depth_cloud_and_accuracy(tmp_path):
+    out = tmp_path / 'out'
+    result = subprocess.run([executable('mono-depth'), 'demo', '--out', str(out), '--duration',
+                             '4', '--rate', '4'], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    for name in ('depth.png', 'depth_colorized.png', 'points.ply', 'segmentation.png',
+                 'overview.png', 'summary.json'):
+        assert (out / name).is_file(), name
+    summary = json.loads((out / 'summary.json').read_text())
+    assert summary['depth_images_received'] >= 1
+    accuracy = summary['accuracy_vs_ground_truth']
+    assert accuracy['images'] >= 1 and 0 <= accuracy['abs_rel'] and 0 <= accuracy['miou'] <= 1
+    depth = cv2.imread(str(out / 'depth.png'), cv2.IMREAD_UNCHANGED)
+    assert depth.dtype == np.uint16 and depth.shape == (240, 320) and depth.max() > 0
+    assert (out / 'points.ply').read_bytes().startswith(b'ply\nformat binary_little_endian')
+    assert 'AbsRel' in result.stdout and 'mIoU' in result.stdout
