@@ -68,6 +68,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     optim.add_argument('--device', default=d.device, help='cpu, cuda, cuda:1, ...')
     loss = parser.add_argument_group('losses')
     loss.add_argument('--depth-weight', type=float, default=d.depth_weight)
+    loss.add_argument('--log-l1-weight', type=float, default=d.log_l1_weight,
+                      help='weight of an L1 loss on log depth, which penalises a common scale '
+                           'error that SI-log mostly ignores (0: off)')
     loss.add_argument('--seg-weight', type=float, default=d.seg_weight)
     loss.add_argument('--teacher', default=None, help='zoo model to distil from')
     loss.add_argument('--teacher-weights', default='auto',

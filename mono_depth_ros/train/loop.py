@@ -28,8 +28,9 @@ from mono_depth_ros.train.datasets import Augmentation, TrainingSet
 
 AMP_DTYPES = {'bf16': torch.bfloat16, 'fp16': torch.float16}
 DATASETS = ('synthetic', 'folder', 'kitti')
-CSV_COLUMNS = ('epoch', 'step', 'lr', 'loss', 'depth', 'seg', 'distill', 'val_abs_rel',
-               'val_delta1', 'val_miou', 'seconds')
+LOSS_TERMS = ('loss', 'depth', 'log_l1', 'seg', 'distill')
+CSV_COLUMNS = ('epoch', 'step', 'lr', *LOSS_TERMS, 'val_abs_rel', 'val_delta1', 'val_miou',
+               'seconds')
 
 
 @dataclass
@@ -61,6 +62,7 @@ class TrainConfig:
     teacher_weights: str | None = None
     distill_weight: float = 1.0
     depth_weight: float = 1.0
+    log_l1_weight: float = 0.0
     seg_weight: float = 1.0
     augment: bool = True
     seed: int = 0
@@ -246,11 +248,16 @@ class Teacher:
 
 
 def loss_terms(outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tensor],
-               teacher: Teacher | None = None,
-               teacher_target: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-    """Return the loss terms (``depth``, ``seg``, ``distill``) that apply to this batch."""
+               teacher: Teacher | None = None, teacher_target: torch.Tensor | None = None,
+               log_l1: bool = False) -> dict[str, torch.Tensor]:
+    """Return the loss terms (``depth``, ``log_l1``, ``seg``, ``distill``) for this batch.
+
+    SI-log discounts most of a common scale error; ``log_l1`` adds a term that does not.
+    """
     depth = outputs['depth'].float()
     terms = {'depth': losses.silog_loss(depth, batch['depth'])}
+    if log_l1:
+        terms['log_l1'] = losses.log_l1_loss(depth, batch['depth'])
     if 'segm' in outputs:
         terms['seg'] = losses.segmentation_loss(outputs['segm'].float(), batch['labels'])
     if teacher is not None:
@@ -381,8 +388,8 @@ def train(config: TrainConfig, resume: Path | None = None) -> TrainResult:
                           batch_size=config.batch_size) if val_source is not None else None)
     teacher = (Teacher(config.teacher, config.teacher_weights, device)
                if config.teacher else None)
-    weights = {'depth': config.depth_weight, 'seg': config.seg_weight,
-               'distill': config.distill_weight}
+    weights = {'depth': config.depth_weight, 'log_l1': config.log_l1_weight,
+               'seg': config.seg_weight, 'distill': config.distill_weight}
 
     batches = len(train_set) // config.batch_size
     if batches == 0:
@@ -442,7 +449,7 @@ def train(config: TrainConfig, resume: Path | None = None) -> TrainResult:
             with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
                 outputs = model(normalise(batch['image'], spec))
                 target = teacher(batch['image']) if teacher is not None else None
-                terms = loss_terms(outputs, batch, teacher, target)
+                terms = loss_terms(outputs, batch, teacher, target, config.log_l1_weight > 0)
                 loss = losses.weighted_sum(terms, weights)
             scaler.scale(loss / config.accumulate).backward()
             seen += 1
@@ -469,7 +476,7 @@ def train(config: TrainConfig, resume: Path | None = None) -> TrainResult:
         epoch += 1
         row = {'epoch': epoch, 'step': step, 'lr': optimizer.param_groups[0]['lr'],
                **{name: sums.get(name, float('nan')) / max(seen, 1)
-                  for name in ('loss', 'depth', 'seg', 'distill')}}
+                  for name in LOSS_TERMS}}
         if val_loader is not None:
             row.update({f'val_{k}': v for k, v in validate(model, spec, val_loader,
                                                            device).items()})
