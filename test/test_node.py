@@ -7,14 +7,15 @@ logged, counted and dropped with the next good frame processed.
 from __future__ import annotations
 
 import itertools
+import json
 
 import cv2
 import numpy as np
 import pytest
 from rclpy.parameter import Parameter
-from sensor_msgs.msg import CompressedImage, Image
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
-from conftest import wait_until
+from conftest import needs_shared, wait_until
 from mono_depth_ros import ros_io
 from mono_depth_ros.data.synthetic import SyntheticScenes
 from mono_depth_ros.estimator import DepthEstimator
@@ -128,6 +129,40 @@ def test_model_resolution_with_another_camera_size_and_decimation(graph):
     np.testing.assert_allclose(points[in_range], full[in_range], rtol=1e-5, atol=1e-6)
     assert np.isnan(points[~in_range]).all()
     assert in_range.any() and (~in_range).any()
+
+
+def test_real_camera_frame_and_camera_info_with_a_frame_id_of_their_own(graph, reference):
+    # The Isaac ROS chair frame, as a RealSense publishes it: 960x576, fx != fy, its own
+    # optical frame. Depth at the network's resolution: anisotropic scaling of the intrinsics.
+    folder = needs_shared('testdata', 'isaac_ros_chair')
+    rgb = np.load(folder / 'resized_rgb_image.npy')
+    recorded = json.loads((folder / 'rgb_camera_info.json').read_text())
+    info = CameraInfo(width=recorded['width'], height=recorded['height'],
+                      distortion_model=recorded['distortion_model'], d=recorded['D'],
+                      k=recorded['K'], r=recorded['R'], p=recorded['P'])
+    node, rig = start(graph, outputs=('depth/image', 'depth/camera_info', 'depth/points'),
+                      output_size='model')
+    for _ in range(20):
+        header = rig.header(next(STAMPS), recorded['header']['frame_id'])
+        info.header = header
+        rig.info_pub.publish(info)
+        rig.image_pub.publish(ros_io.rgb_to_image(rgb, header))
+        depth_msg = rig.wait_for('depth/image', header, timeout=3.0)
+        if depth_msg is not None:
+            break
+    depth_info = rig.wait_for('depth/camera_info', header)
+    cloud = rig.wait_for('depth/points', header)
+    assert depth_msg.header.frame_id == cloud.header.frame_id == 'camera_1_color_optical_frame'
+    depth = ros_io.depth_from_image(depth_msg)
+    assert depth.shape == (depth_info.height, depth_info.width)
+    sx, sy = depth_info.width / 960, depth_info.height / 576
+    assert sx != sy
+    np.testing.assert_allclose([depth_info.p[0], depth_info.p[5]],
+                               [recorded['P'][0] * sx, recorded['P'][5] * sy], rtol=1e-9)
+    np.testing.assert_allclose(depth_info.p[2], (recorded['P'][2] + 0.5) * sx - 0.5, rtol=1e-9)
+    points, _ = ros_io.cloud_to_points(cloud)
+    np.testing.assert_allclose(points, expected_points(depth, depth_info), rtol=1e-5,
+                               atol=1e-6, equal_nan=True)
 
 
 def test_onnx_runtime_backend_gives_the_same_depth(graph, scene, reference, tmp_path,
