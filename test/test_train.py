@@ -2,6 +2,8 @@
 and the shipped joint-mnv3-synthetic weights against their model card."""
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from pathlib import Path
 
@@ -12,8 +14,8 @@ import torch
 from mono_depth_ros.geometry import Intrinsics
 from mono_depth_ros.train import losses
 from mono_depth_ros.train.datasets import Augmentation, CachedScenes, TrainingSet, write_cache
-from mono_depth_ros.train.loop import (epoch_batches, load_checkpoint, TrainConfig, train,
-                                       warmup_cosine)
+from mono_depth_ros.train.loop import (epoch_batches, load_checkpoint, loss_terms, TrainConfig,
+                                       train, warmup_cosine)
 
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / 'mono_depth_ros' / 'models' / 'weights'
 SHIPPED = WEIGHTS_DIR / 'joint-mnv3-synthetic.safetensors'
@@ -111,6 +113,16 @@ def test_weighted_sum_needs_a_weight_per_term():
     assert losses.weighted_sum(terms, {'depth': 0.5, 'seg': 2.0}).item() == 7.0
     with pytest.raises(KeyError, match='seg'):
         losses.weighted_sum(terms, {'depth': 1.0})
+
+
+def test_loss_terms_add_log_l1_on_request():
+    gt = torch.rand(2, 1, 8, 8) * 4 + 1
+    batch = {'depth': gt, 'labels': torch.zeros(2, 8, 8, dtype=torch.long)}
+    outputs = {'depth': 2 * gt[..., ::4, ::4], 'segm': torch.zeros(2, 6, 2, 2)}
+    assert set(loss_terms(outputs, batch)) == {'depth', 'seg'}
+    terms = loss_terms(outputs, batch, log_l1=True)
+    assert set(terms) == {'depth', 'log_l1', 'seg'}
+    assert terms['seg'].item() == pytest.approx(math.log(6))
 
 
 def test_warmup_then_cosine():
@@ -275,3 +287,38 @@ def test_cli_trains_and_writes_weights(tmp_path, capsys):
     assert 'trained 2 steps' in capsys.readouterr().out
     assert main(['train', '--model', 'joint-mnv3-synthetic', '--amp', 'fp16', '--out',
                  str(out)]) == 2
+
+
+# The shipped default model.
+
+# The held-out metrics are recomputed on the first 20 scenes of seed 1234; the model card's JSON
+# holds the same subset's values, computed by the same code on the training machine. Other CPUs
+# and thread counts change float sums slightly, hence small absolute tolerances.
+TOLERANCES = {'abs_rel': 2e-3, 'rmse': 5e-3, 'rmse_log': 2e-3, 'd1': 3e-3, 'miou': 3e-3,
+              'pixel_accuracy': 2e-3}
+
+
+def test_shipped_weights_load_strictly_through_auto():
+    from mono_depth_ros.models import create_model
+    from mono_depth_ros.weights import read_checkpoint
+
+    provenance = json.loads(PROVENANCE.read_text())
+    assert hashlib.sha256(SHIPPED.read_bytes()).hexdigest() == provenance['sha256']
+    model = create_model('joint-mnv3-synthetic', weights='auto')
+    stored = read_checkpoint(SHIPPED)
+    ours = model.state_dict()
+    assert set(stored) == set(ours)
+    assert all(torch.equal(ours[key], stored[key].to(ours[key].dtype)) for key in ours)
+
+
+def test_shipped_weights_reproduce_the_model_card_on_heldout_scenes():
+    from mono_depth_ros.data.synthetic import SyntheticScenes
+    from mono_depth_ros.estimator import DepthEstimator
+    from mono_depth_ros.evaluate import evaluate
+
+    card = json.loads(PROVENANCE.read_text())['evaluation']
+    estimator = DepthEstimator.from_name('joint-mnv3-synthetic', weights='auto', device='cpu')
+    result = evaluate(estimator, SyntheticScenes(1234, 20, 320, 240))
+    assert result['images'] == 20
+    for key, tolerance in TOLERANCES.items():
+        assert result[key] == pytest.approx(card['heldout_first20'][key], abs=tolerance), key
