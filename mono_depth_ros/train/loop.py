@@ -187,7 +187,7 @@ def _subset(source, count: int):
 
 
 class Progress:
-    """A one-line text progress bar on a stream (stderr), redrawn with ``\\r`` on a terminal."""
+    """A one-line text progress bar on a stream (stderr), redrawn in place on a terminal."""
 
     def __init__(self, total: int, prefix: str, stream: TextIO | None = None,
                  enabled: bool = True) -> None:
@@ -328,7 +328,7 @@ class TrainResult:
 
 
 def epoch_batches(count: int, batch_size: int, seed: int) -> list[list[int]]:
-    """The shuffled full batches of one epoch, fixed by ``seed`` alone (resumable mid-epoch)."""
+    """Return the shuffled full batches of one epoch, fixed by ``seed`` alone (resumable)."""
     order = torch.randperm(count, generator=torch.Generator().manual_seed(seed)).tolist()
     return [order[i * batch_size:(i + 1) * batch_size] for i in range(count // batch_size)]
 
