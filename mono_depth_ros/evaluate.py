@@ -126,7 +126,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--count', type=int, default=100, help='synthetic: number of scenes')
     parser.add_argument('--width', type=int, default=320, help='synthetic: image width')
     parser.add_argument('--height', type=int, default=240, help='synthetic: image height')
-    parser.add_argument('--root', help='folder or kitti: dataset root')
+    parser.add_argument('--data-root', '--root', dest='root',
+                        help='folder or kitti: dataset root')
     parser.add_argument('--split', help='kitti: Eigen split file (<date>/<drive> <frame> l)')
     parser.add_argument('--depth-root', help='kitti: root of the ground truth (default --root)')
     parser.add_argument('--skip-missing', action='store_true',

@@ -178,12 +178,13 @@ class TrainingSet(torch.utils.data.Dataset):
         height, width = rgb.shape[:2]
         if self.size is not None and self.size != (height, width):
             height, width = self.size
-            k = k.scaled(width, height)
+            k = k.scaled(width, height) if k is not None else None
             rgb = cv2.resize(rgb, (width, height), interpolation=cv2.INTER_AREA)
             depth = cv2.resize(depth, (width, height), interpolation=cv2.INTER_NEAREST)
             labels = cv2.resize(labels, (width, height), interpolation=cv2.INTER_NEAREST)
         image = rgb.astype(np.float32) / 255.0
-        fx, fy, cx, cy = k.fx, k.fy, k.cx, k.cy
+        # A folder without camera_info has no intrinsics: they are NaN in the batch.
+        fx, fy, cx, cy = (k.fx, k.fy, k.cx, k.cy) if k is not None else (float('nan'),) * 4
         if self.augmentation is not None:
             rng = np.random.default_rng([self.seed, self.epoch, index])
             if self.augmentation.flip and rng.random() < 0.5:

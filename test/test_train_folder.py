@@ -1,0 +1,43 @@
+"""Fine-tuning the default model on a folder of a user's RGB-D pairs, through the command line."""
+from __future__ import annotations
+
+import csv
+
+import cv2
+import numpy as np
+
+from mono_depth_ros.cli import main
+from mono_depth_ros.data.synthetic import SyntheticScenes
+from mono_depth_ros.models.registry import create_model, DEFAULT_MODEL
+
+
+def write_pairs(root, seed, count):
+    """Write scenes in the documented folder layout: rgb/, depth/ (16-bit mm), labels/."""
+    for folder in ('rgb', 'depth', 'labels'):
+        (root / folder).mkdir(parents=True)
+    for index, scene in enumerate(SyntheticScenes(seed=seed, count=count, width=160,
+                                                  height=120)):
+        stem = f'frame_{index:04d}'
+        cv2.imwrite(str(root / 'rgb' / f'{stem}.png'), cv2.cvtColor(scene.rgb, cv2.COLOR_RGB2BGR))
+        millimetres = np.where(np.isfinite(scene.depth), np.round(scene.depth * 1000), 0)
+        cv2.imwrite(str(root / 'depth' / f'{stem}.png'), millimetres.astype(np.uint16))
+        cv2.imwrite(str(root / 'labels' / f'{stem}.png'), scene.labels)
+
+
+def test_fine_tune_the_default_model_on_a_folder(tmp_path):
+    data, out = tmp_path / 'my_robot', tmp_path / 'run'
+    write_pairs(data / 'train', seed=21, count=4)  # no camera_info.yaml: it is optional
+    write_pairs(data / 'val', seed=22, count=2)
+    status = main(['train', '--model', DEFAULT_MODEL, '--weights', 'auto', '--dataset',
+                   'folder', '--data-root', str(data), '--width', '160', '--height', '120',
+                   '--epochs', '2', '--batch-size', '2', '--val-count', '2', '--workers', '0',
+                   '--lr', '1e-4', '--no-progress', '--out', str(out)])
+    assert status == 0
+    rows = list(csv.DictReader((out / 'log.csv').open()))
+    assert [int(row['epoch']) for row in rows] == [1, 2]
+    assert all(np.isfinite(float(row['val_abs_rel'])) for row in rows)
+    tuned = create_model(DEFAULT_MODEL, weights=str(out / f'{DEFAULT_MODEL}.safetensors'))
+    shipped = create_model(DEFAULT_MODEL, weights='auto')
+    changed = [name for name, value in tuned.state_dict().items()
+               if value.is_floating_point() and not value.equal(shipped.state_dict()[name])]
+    assert changed, 'fine-tuning did not change any weight'
