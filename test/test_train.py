@@ -14,8 +14,8 @@ import torch
 from mono_depth_ros.geometry import Intrinsics
 from mono_depth_ros.train import losses
 from mono_depth_ros.train.datasets import Augmentation, CachedScenes, TrainingSet, write_cache
-from mono_depth_ros.train.loop import (epoch_batches, load_checkpoint, loss_terms, TrainConfig,
-                                       train, warmup_cosine)
+from mono_depth_ros.train.loop import (epoch_batches, forward_for_training, load_checkpoint,
+                                       loss_terms, TrainConfig, train, warmup_cosine)
 
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / 'mono_depth_ros' / 'models' / 'weights'
 SHIPPED = WEIGHTS_DIR / 'joint-mnv3-synthetic.safetensors'
@@ -123,6 +123,31 @@ def test_loss_terms_add_log_l1_on_request():
     terms = loss_terms(outputs, batch, log_l1=True)
     assert set(terms) == {'depth', 'log_l1', 'seg'}
     assert terms['seg'].item() == pytest.approx(math.log(6))
+
+
+def test_depth_losses_use_the_unclamped_log_depth():
+    gt = torch.rand(1, 1, 8, 8) * 4 + 1
+    # 0.01 m lies below the model's 0.1 m clamp: the clamped depth would give no gradient.
+    log_depth = torch.full((1, 1, 8, 8), math.log(0.01), requires_grad=True)
+    outputs = {'log_depth': log_depth,
+               'depth': torch.exp(log_depth.clamp(math.log(0.1), math.log(20.0)))}
+    terms = loss_terms(outputs, {'depth': gt}, log_l1=True)
+    expected = (math.log(0.01) - torch.log(gt)).abs().mean()
+    assert terms['log_l1'].item() == pytest.approx(expected.item(), rel=1e-5)
+    terms['log_l1'].backward()
+    assert log_depth.grad.abs().sum() > 0
+
+
+def test_forward_for_training_matches_forward():
+    from mono_depth_ros.models import create_model
+
+    model = create_model('joint-mnv3-synthetic').eval()
+    x = torch.randn(1, 3, 48, 64)
+    with torch.no_grad():
+        ours, theirs = forward_for_training(model, x), model(x)
+    assert set(ours) == {'log_depth', 'depth', 'segm'}
+    assert torch.allclose(ours['depth'], theirs['depth'])
+    assert torch.allclose(ours['segm'], theirs['segm'])
 
 
 def test_warmup_then_cosine():
@@ -270,6 +295,20 @@ def test_distillation_from_a_zoo_teacher_runs_a_step(tmp_path, teacher):
     assert state['config']['teacher'] == teacher
 
 
+def test_channels_last_gives_the_same_step(tmp_path):
+    plain = train(_tiny(tmp_path, 'plain', epochs=1, train_count=4, threads=1))
+    fast = train(_tiny(tmp_path, 'fast', epochs=1, train_count=4, threads=1, channels_last=True))
+    assert plain.step == fast.step == 1
+    for name in ('loss', 'depth', 'seg'):
+        assert fast.history[0][name] == pytest.approx(plain.history[0][name], rel=1e-4), name
+    # Adam's first step is about lr * sign(gradient): float noise in a near-zero gradient can move
+    # a weight by up to 2 * lr (4e-3), so 1e-3 still tells a different update apart.
+    ours, theirs = plain.model.state_dict(), fast.model.state_dict()
+    assert all(torch.allclose(ours[k].float(), theirs[k].float(), rtol=0, atol=1e-3)
+               for k in ours)
+    assert load_checkpoint(tmp_path / 'fast' / 'checkpoint_last.pt')['config']['channels_last']
+
+
 def test_amp_on_the_cpu_is_refused_with_a_clear_message(tmp_path):
     with pytest.raises(ValueError, match='needs a CUDA device'):
         train(_tiny(tmp_path, 'amp', amp='bf16'))
@@ -286,6 +325,8 @@ def test_cli_trains_and_writes_weights(tmp_path, capsys):
     assert (out / 'joint-mnv3-synthetic.safetensors').is_file()
     assert 'trained 2 steps' in capsys.readouterr().out
     assert main(['train', '--model', 'joint-mnv3-synthetic', '--amp', 'fp16', '--out',
+                 str(out)]) == 2
+    assert main(['train', '--model', 'joint-mnv3-synthetic', '--threads', '0', '--out',
                  str(out)]) == 2
 
 

@@ -66,6 +66,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help='mixed precision autocast (CUDA only; fp16 uses a GradScaler)')
     optim.add_argument('--seed', type=int, default=d.seed)
     optim.add_argument('--device', default=d.device, help='cpu, cuda, cuda:1, ...')
+    optim.add_argument('--channels-last', action='store_true',
+                       help='model and input batches in torch.channels_last (faster depthwise '
+                            'convolutions on the CPU)')
+    optim.add_argument('--threads', type=int, default=None,
+                       help='torch intra-op threads (torch.set_num_threads; default: torch\'s)')
     loss = parser.add_argument_group('losses')
     loss.add_argument('--depth-weight', type=float, default=d.depth_weight)
     loss.add_argument('--log-l1-weight', type=float, default=d.log_l1_weight,
@@ -80,7 +85,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     run.add_argument('--out', required=True, type=Path, help='output folder')
     run.add_argument('--resume', type=Path, default=None,
                      help='checkpoint to resume from (its settings win, except --epochs, '
-                          '--max-steps, --out and --workers)')
+                          '--max-steps, --out, --workers, --channels-last and --threads)')
     run.add_argument('--no-progress', dest='progress', action='store_false',
                      help='no progress lines on stderr')
 

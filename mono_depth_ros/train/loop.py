@@ -70,6 +70,8 @@ class TrainConfig:
     device: str = 'cpu'
     max_steps: int | None = None
     progress: bool = True
+    channels_last: bool = False
+    threads: int | None = None
 
     @classmethod
     def from_dict(cls, values: dict) -> TrainConfig:
@@ -91,6 +93,8 @@ class TrainConfig:
         for name in ('epochs', 'batch_size', 'accumulate', 'train_count'):
             if getattr(self, name) < 1:
                 raise ValueError(f'--{name.replace("_", "-")} must be at least 1')
+        if self.threads is not None and self.threads < 1:
+            raise ValueError('--threads must be at least 1')
         if self.lr <= 0:
             raise ValueError('--lr must be positive')
         if (self.width is None) != (self.height is None):
@@ -252,17 +256,35 @@ def loss_terms(outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tensor],
                log_l1: bool = False) -> dict[str, torch.Tensor]:
     """Return the loss terms (``depth``, ``log_l1``, ``seg``, ``distill``) for this batch.
 
-    SI-log discounts most of a common scale error; ``log_l1`` adds a term that does not.
+    SI-log discounts most of a common scale error; ``log_l1`` adds a term that does not. Where
+    ``outputs`` holds ``log_depth`` (see :func:`forward_for_training`) the depth losses use it, so
+    that predictions outside the model's depth clamp still get gradients.
     """
-    depth = outputs['depth'].float()
-    terms = {'depth': losses.silog_loss(depth, batch['depth'])}
+    log_input = 'log_depth' in outputs
+    depth = outputs['log_depth' if log_input else 'depth'].float()
+    terms = {'depth': losses.silog_loss(depth, batch['depth'], log_input=log_input)}
     if log_l1:
-        terms['log_l1'] = losses.log_l1_loss(depth, batch['depth'])
+        terms['log_l1'] = losses.log_l1_loss(depth, batch['depth'], log_input=log_input)
     if 'segm' in outputs:
         terms['seg'] = losses.segmentation_loss(outputs['segm'].float(), batch['labels'])
     if teacher is not None:
-        terms['distill'] = teacher.loss(depth, teacher_target)
+        terms['distill'] = teacher.loss(outputs['depth'].float(), teacher_target)
     return terms
+
+
+def forward_for_training(model: torch.nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Run the model for the losses: unclamped ``log_depth`` where it offers it, plus ``depth``.
+
+    Models with ``predict_log_depth`` (log-depth heads that clamp in ``forward``) get
+    ``depth = exp(clamp(log_depth))``, what ``forward`` returns, for distillation.
+    """
+    if not hasattr(model, 'predict_log_depth'):
+        return model(x)
+    outputs = dict(model.predict_log_depth(x))
+    low = getattr(model, 'log_min_depth', -math.inf)
+    high = getattr(model, 'log_max_depth', math.inf)
+    outputs['depth'] = torch.exp(outputs['log_depth'].clamp(low, high))
+    return outputs
 
 
 @torch.no_grad()
@@ -366,16 +388,20 @@ def train(config: TrainConfig, resume: Path | None = None) -> TrainResult:
         # Keep the run's definition; only where outputs go and how long to run may change.
         saved.out, saved.epochs, saved.max_steps = config.out, config.epochs, config.max_steps
         saved.workers, saved.progress = config.workers, config.progress
+        saved.channels_last, saved.threads = config.channels_last, config.threads
         config = saved
     config.validate()
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     device = torch.device(config.device)
+    if config.threads is not None:
+        torch.set_num_threads(config.threads)
+    memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
     seed_everything(config.seed)
 
     spec = get_spec(config.model)
     model = create_model(config.model, weights=config.weights if state is None else None,
-                         **config.model_args).to(device)
+                         **config.model_args).to(device, memory_format=memory_format)
     if config.width is not None:
         size = (config.height, config.width)
     else:
@@ -447,7 +473,8 @@ def train(config: TrainConfig, resume: Path | None = None) -> TrainResult:
         for index, batch in enumerate(loader, start=start_batch):
             batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
             with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
-                outputs = model(normalise(batch['image'], spec))
+                inputs = normalise(batch['image'], spec).contiguous(memory_format=memory_format)
+                outputs = forward_for_training(model, inputs)
                 target = teacher(batch['image']) if teacher is not None else None
                 terms = loss_terms(outputs, batch, teacher, target, config.log_l1_weight > 0)
                 loss = losses.weighted_sum(terms, weights)

@@ -33,36 +33,45 @@ def valid_depth_mask(target: torch.Tensor, mask: torch.Tensor | None = None) -> 
     return valid if mask is None else valid & _as_4d(mask).bool()
 
 
-def _log_difference(pred: torch.Tensor, target: torch.Tensor,
-                    mask: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Return ``log(pred) - log(target)`` at the valid pixels and the validity mask."""
+def _log_difference(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None,
+                    log_input: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """Return ``log(pred) - log(target)`` at the valid pixels and the validity mask.
+
+    With ``log_input`` the prediction already is log-depth (upsampled in the log domain).
+    """
     target = _as_4d(target)
     pred = resize_to(_as_4d(pred), target)
     valid = valid_depth_mask(target, mask)
     safe_target = torch.where(valid, target, torch.ones_like(target))
-    diff = torch.log(pred.clamp_min(_TINY)) - torch.log(safe_target)
+    log_pred = pred if log_input else torch.log(pred.clamp_min(_TINY))
+    diff = log_pred - torch.log(safe_target)
     return diff[valid], valid
 
 
 def silog_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None,
-               variance_focus: float = SILOG_LAMBDA, scale: float = SILOG_SCALE) -> torch.Tensor:
+               variance_focus: float = SILOG_LAMBDA, scale: float = SILOG_SCALE,
+               log_input: bool = False) -> torch.Tensor:
     """Scale-invariant log loss of Eigen et al. (2014) in the form BTS and AdaBins train with.
 
     ``scale * sqrt(mean(d^2) - variance_focus * mean(d)^2)`` with ``d = log(pred) - log(target)``
     over all valid pixels of the batch. ``variance_focus = 1`` is fully scale-invariant; 0.85 keeps
-    15% of the scale error, so the network still learns metric depth.
+    15% of the scale error, so the network still learns metric depth. With ``log_input``, ``pred``
+    is log-depth.
     """
-    d, _ = _log_difference(pred, target, mask)
+    d, _ = _log_difference(pred, target, mask, log_input)
     if d.numel() == 0:
         return pred.sum() * 0
     value = (d * d).mean() - variance_focus * d.mean() ** 2
     return scale * torch.sqrt(value.clamp_min(1e-12))
 
 
-def log_l1_loss(pred: torch.Tensor, target: torch.Tensor,
-                mask: torch.Tensor | None = None) -> torch.Tensor:
-    """Mean absolute difference of log depths over the valid pixels."""
-    d, _ = _log_difference(pred, target, mask)
+def log_l1_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None,
+                log_input: bool = False) -> torch.Tensor:
+    """Mean absolute difference of log depths over the valid pixels.
+
+    With ``log_input``, ``pred`` is log-depth.
+    """
+    d, _ = _log_difference(pred, target, mask, log_input)
     if d.numel() == 0:
         return pred.sum() * 0
     return d.abs().mean()
