@@ -33,6 +33,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     data = parser.add_argument_group('data')
     data.add_argument('--dataset', choices=DATASETS, default=d.dataset)
     data.add_argument('--data-root', default=None, help='root folder for folder and kitti')
+    data.add_argument('--split', default=None,
+                      help='kitti: Eigen split file of the training frames')
+    data.add_argument('--val-split', default=None,
+                      help='kitti: split file of the validation frames')
     data.add_argument('--width', type=int, default=None,
                       help="training width (default: the model's input size)")
     data.add_argument('--height', type=int, default=None, help='training height')

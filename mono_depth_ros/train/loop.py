@@ -41,6 +41,8 @@ class TrainConfig:
     out: str
     dataset: str = 'synthetic'
     data_root: str | None = None
+    split: str | None = None
+    val_split: str | None = None
     weights: str | None = None
     model_args: dict = field(default_factory=dict)
     width: int | None = None
@@ -85,6 +87,9 @@ class TrainConfig:
             raise ValueError(f'--dataset {self.dataset!r}: choose one of {", ".join(DATASETS)}')
         if self.dataset != 'synthetic' and not self.data_root:
             raise ValueError(f'--dataset {self.dataset} needs --data-root')
+        if self.dataset == 'kitti' and not self.split:
+            raise ValueError('--dataset kitti needs --split, the Eigen split file of the '
+                             'training frames (and optionally --val-split)')
         if self.amp not in ('off', *AMP_DTYPES):
             raise ValueError(f'--amp {self.amp!r}: choose off, bf16 or fp16')
         if self.amp != 'off' and not self.device.startswith('cuda'):
@@ -181,7 +186,8 @@ def build_sources(config: TrainConfig, size: tuple[int, int]) -> tuple[object, o
         return FolderPairs(root), (FolderPairs(val_root) if val_root.is_dir() else None)
     from mono_depth_ros.data.folder import KittiEigen
 
-    return KittiEigen(config.data_root, 'train'), KittiEigen(config.data_root, 'test')
+    return (KittiEigen(config.data_root, config.split),
+            KittiEigen(config.data_root, config.val_split) if config.val_split else None)
 
 
 def _subset(source, count: int):

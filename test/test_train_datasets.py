@@ -1,4 +1,4 @@
-"""Fine-tuning the default model on a folder of a user's RGB-D pairs, through the command line."""
+"""Fine-tuning on a user's data through the command line: a folder of RGB-D pairs, KITTI."""
 from __future__ import annotations
 
 import csv
@@ -6,6 +6,7 @@ import csv
 import cv2
 import numpy as np
 
+from conftest import needs_shared
 from mono_depth_ros.cli import main
 from mono_depth_ros.data.synthetic import SyntheticScenes
 from mono_depth_ros.models.registry import create_model, DEFAULT_MODEL
@@ -41,3 +42,26 @@ def test_fine_tune_the_default_model_on_a_folder(tmp_path):
     changed = [name for name, value in tuned.state_dict().items()
                if value.is_floating_point() and not value.equal(shipped.state_dict()[name])]
     assert changed, 'fine-tuning did not change any weight'
+
+
+def test_fine_tune_on_the_kitti_eigen_layout_with_sparse_lidar_depth(tmp_path):
+    needs_shared('testdata', 'kitti_000008')
+    from test_evaluate import arrange_kitti
+
+    split = arrange_kitti(tmp_path / 'kitti')
+    out = tmp_path / 'run'
+    status = main(['train', '--model', DEFAULT_MODEL, '--weights', 'auto', '--dataset', 'kitti',
+                   '--data-root', str(tmp_path / 'kitti'), '--split', str(split),
+                   '--val-split', str(split), '--width', '320', '--height', '96', '--epochs',
+                   '1', '--batch-size', '1', '--workers', '0', '--lr', '1e-4', '--no-progress',
+                   '--out', str(out)])
+    assert status == 0
+    row = next(csv.DictReader((out / 'log.csv').open()))
+    assert np.isfinite(float(row['loss'])) and np.isfinite(float(row['val_abs_rel']))
+
+
+def test_kitti_training_needs_a_split_file(tmp_path, capsys):
+    status = main(['train', '--model', DEFAULT_MODEL, '--dataset', 'kitti', '--data-root',
+                   str(tmp_path), '--out', str(tmp_path / 'run')])
+    assert status != 0
+    assert '--dataset kitti needs --split' in capsys.readouterr().out
