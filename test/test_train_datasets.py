@@ -65,3 +65,25 @@ def test_kitti_training_needs_a_split_file(tmp_path, capsys):
                    str(tmp_path), '--out', str(tmp_path / 'run')])
     assert status != 0
     assert '--dataset kitti needs --split' in capsys.readouterr().out
+
+
+def test_fine_tune_a_relative_model_on_metric_pairs(tmp_path, lite_mono_tiny_folder):
+    # Lite-Mono predicts disparity: the losses see it as depth up to scale, validation is
+    # median-scaled, and a metric-only loss is refused.
+    data, out = tmp_path / 'my_robot', tmp_path / 'run'
+    write_pairs(data / 'train', seed=23, count=2)
+    write_pairs(data / 'val', seed=24, count=1)
+    common = ['train', '--model', 'lite-mono-tiny', '--weights', str(lite_mono_tiny_folder),
+              '--dataset', 'folder', '--data-root', str(data), '--epochs', '1', '--batch-size',
+              '2', '--workers', '0', '--lr', '1e-4', '--no-progress', '--out', str(out)]
+    assert main(common) == 0
+    row = next(csv.DictReader((out / 'log.csv').open()))
+    assert np.isfinite(float(row['loss'])) and 0 < float(row['val_abs_rel']) < 10
+    assert main(common + ['--log-l1-weight', '1']) != 0
+
+
+def test_relative_inverse_depth_models_are_fine_tuned_by_distillation_only(tmp_path, capsys):
+    status = main(['train', '--model', 'depth-anything-v2-small', '--dataset', 'synthetic',
+                   '--train-count', '2', '--val-count', '0', '--out', str(tmp_path / 'run')])
+    assert status != 0
+    assert 'fine-tune it by distillation' in capsys.readouterr().out

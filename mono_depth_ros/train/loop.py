@@ -104,6 +104,20 @@ class TrainConfig:
             raise ValueError('--lr must be positive')
         if (self.width is None) != (self.height is None):
             raise ValueError('give both --width and --height, or neither')
+        check_losses(get_spec(self.model), self)
+
+
+def check_losses(spec: ModelSpec, config: TrainConfig) -> None:
+    """Refuse losses that cannot supervise this model's output kind, saying what to do."""
+    if spec.output_kind == 'metric':
+        return
+    if config.log_l1_weight > 0:
+        raise ValueError(f'{spec.name} predicts {spec.output_kind} depth, known up to a scale: '
+                         'the log-L1 loss needs metric predictions; use --log-l1-weight 0')
+    if spec.output_kind == 'inverse_relative' and config.depth_weight > 0:
+        raise ValueError(f'{spec.name} predicts affine-invariant inverse depth (unknown scale '
+                         'and shift), which SI-log cannot supervise: fine-tune it by '
+                         'distillation (--teacher, --depth-weight 0) or choose a metric variant')
 
 
 def warmup_cosine(warmup_steps: int, total_steps: int, floor: float = 0.0
@@ -293,12 +307,27 @@ def forward_for_training(model: torch.nn.Module, x: torch.Tensor) -> dict[str, t
     return outputs
 
 
+def depth_up_to_scale(prediction: torch.Tensor, spec: ModelSpec) -> torch.Tensor:
+    """Turn a raw prediction into depth (metres, or up to a scale for relative models).
+
+    Disparity goes through monodepth2's ``disp_to_depth`` with the variant's depth range (as
+    :func:`mono_depth_ros.scale.unscaled_depth` does in numpy); relative inverse depth is
+    inverted. The scale-invariant losses then compare it with metric ground truth.
+    """
+    if spec.output_kind == 'disparity':
+        low, high = 1.0 / spec.max_depth, 1.0 / spec.min_depth
+        return 1.0 / (low + (high - low) * prediction)
+    if spec.output_kind == 'inverse_relative':
+        return 1.0 / prediction.clamp_min(1e-6)
+    return prediction
+
+
 @torch.no_grad()
 def predict(model: torch.nn.Module, spec: ModelSpec, image: torch.Tensor
             ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Depth (B, H, W) and labels (B, H, W) or None at the batch's resolution."""
     outputs = model(normalise(image, spec))
-    depth = losses.resize_to(outputs['depth'].float(), image)[:, 0]
+    depth = losses.resize_to(depth_up_to_scale(outputs['depth'].float(), spec), image)[:, 0]
     labels = None
     if 'segm' in outputs:
         labels = losses.resize_to(outputs['segm'].float(), image).argmax(1)
@@ -310,13 +339,15 @@ def validate(model: torch.nn.Module, spec: ModelSpec, loader: Iterable,
              device: torch.device) -> dict[str, float]:
     """AbsRel, delta1 and mIoU of the model on a loader, scored as ``mono-depth eval`` does.
 
-    Depth counts where the ground truth lies inside ``(1e-3, spec.max_depth)``.
+    Depth counts where the ground truth lies inside ``(1e-3, spec.max_depth)``; relative models
+    are median-scaled per image.
     """
     from mono_depth_ros.evaluate import Scorer
 
     was_training = model.training
     model.eval()
-    scorer = Scorer(len(spec.classes), max_depth=spec.max_depth)
+    scorer = Scorer(len(spec.classes), median_scaling=spec.output_kind != 'metric',
+                    max_depth=spec.max_depth)
     for batch in loader:
         depth, labels = predict(model, spec, batch['image'].to(device))
         for i in range(depth.shape[0]):
@@ -481,6 +512,7 @@ def train(config: TrainConfig, resume: Path | None = None) -> TrainResult:
             with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
                 inputs = normalise(batch['image'], spec).contiguous(memory_format=memory_format)
                 outputs = forward_for_training(model, inputs)
+                outputs['depth'] = depth_up_to_scale(outputs['depth'], spec)
                 target = teacher(batch['image']) if teacher is not None else None
                 terms = loss_terms(outputs, batch, teacher, target, config.log_l1_weight > 0)
                 loss = losses.weighted_sum(terms, weights)
