@@ -15,7 +15,6 @@ from mono_depth_ros.weights import CheckpointError
 
 PARITY_DIR = Path(__file__).resolve().parents[2] / 'shared' / 'parity'
 CASES = sorted(PARITY_DIR.glob('dav2_*.json'))
-OUTPUTS = {'output', 'backbone_layer0', 'backbone_layer1', 'backbone_layer2', 'backbone_layer3'}
 SMALL_SPECS = [spec for spec in dav2.SPECS if spec.extra['encoder'] == 'vits']
 
 
@@ -53,15 +52,6 @@ def test_every_variant_is_registered():
         assert spec.weights.sha256 is None or len(spec.weights.sha256) == 64
         assert spec.license == ('Apache-2.0' if encoder == 'vits' else 'CC-BY-NC-4.0')
         assert spec.paper and spec.source and spec.reported
-
-
-@pytest.mark.parametrize('case_path', CASES, ids=[c.stem for c in CASES])
-def test_parity_with_official_outputs(case_path):
-    problems, reports = parity.run_case(case_path)
-    assert problems == []
-    assert {r.name for r in reports} == OUTPUTS
-    failed = [(r.name, r.max_abs_error, r.tolerance) for r in reports if not r.passed]
-    assert failed == []
 
 
 @pytest.mark.parametrize('spec', dav2.SPECS, ids=[s.name for s in dav2.SPECS])

@@ -13,9 +13,6 @@ from mono_depth_ros.models import lite_mono
 from mono_depth_ros.weights import CheckpointError
 
 PARITY_DIR = Path(__file__).resolve().parents[2] / 'shared' / 'parity'
-CASES = sorted(PARITY_DIR.glob('lite-mono*.json'))
-LITE_MONO_OUTPUTS = {'disp0', 'disp1', 'disp2',
-                     'encoder_feature0', 'encoder_feature1', 'encoder_feature2'}
 
 
 def test_every_variant_and_resolution_is_registered():
@@ -29,15 +26,6 @@ def test_every_variant_and_resolution_is_registered():
         assert spec.weights.files == ('encoder.pth', 'depth.pth')
         assert spec.weights.url.startswith('https://')
         assert 'AbsRel' in spec.reported and spec.license == 'MIT'
-
-
-@pytest.mark.parametrize('case_path', CASES, ids=[c.stem for c in CASES])
-def test_parity_with_official_outputs(case_path):
-    problems, reports = parity.run_case(case_path)
-    assert problems == []
-    assert {r.name for r in reports} == LITE_MONO_OUTPUTS
-    failed = [(r.name, r.max_abs_error, r.tolerance) for r in reports if not r.passed]
-    assert failed == []
 
 
 def test_parity_fails_on_a_tampered_golden(tmp_path, capsys):
