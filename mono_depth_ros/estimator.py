@@ -61,6 +61,8 @@ class DepthEstimator:
         self.scale_policy.check(spec)
         self.output_size = output_size
         self._sparse: tuple[np.ndarray, float] | None = None
+        self._no_depth_ids = np.array([spec.classes.index(name) for name in spec.no_depth_classes],
+                                      dtype=np.uint8)
 
     @classmethod
     def from_name(cls, model: str, weights: str | None = 'auto', device: str = 'auto',
@@ -156,7 +158,10 @@ class DepthEstimator:
                                                    sparse_stamp)
         depth = self.scale_policy.to_metres(prediction, self.spec, stamp, out_intrinsics)
         if depth is not None:
-            depth = np.where(np.isfinite(depth) & (depth > 0), depth, np.nan).astype(np.float32)
+            valid = np.isfinite(depth) & (depth > 0)
+            if labels is not None and self._no_depth_ids.size:
+                valid &= ~np.isin(labels, self._no_depth_ids)
+            depth = np.where(valid, depth, np.nan).astype(np.float32)
         done = time.perf_counter()
         timings = {'preprocess': (preprocessed - start) * 1e3,
                    'inference': (inferred - preprocessed) * 1e3,

@@ -354,6 +354,7 @@ SYNTHETIC = ModelSpec(
     min_depth=0.1,
     max_depth=20.0,
     classes=CLASSES,
+    no_depth_classes=('sky',),
     weights=WeightsSource(embedded='joint-mnv3-synthetic.safetensors', format='safetensors'),
     load_checkpoint=_load_safetensors('joint-mnv3-synthetic'),
     license='Apache-2.0',

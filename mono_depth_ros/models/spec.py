@@ -77,6 +77,9 @@ class ModelSpec:
     tensor and returns a dict: ``'depth'`` ``(B, 1, h, w)`` in the units of ``output_kind``, and
     for segmentation models ``'segm'`` ``(B, len(classes), h, w)`` logits.
 
+    ``no_depth_classes`` are segmentation classes that have no depth (the sky): the estimator
+    marks their pixels invalid, so clouds hold no points there.
+
     ``load_checkpoint(module, path)`` loads the official checkpoint (a file, or a folder holding
     ``weights.files``) strictly into the module.
     """
@@ -91,6 +94,7 @@ class ModelSpec:
     min_depth: float = 0.1
     max_depth: float = 100.0
     classes: tuple[str, ...] = ()
+    no_depth_classes: tuple[str, ...] = ()
     weights: WeightsSource | None = None
     load_checkpoint: Callable[[torch.nn.Module, Path], None] | None = None
     backend: Literal['torch', 'tflite'] = 'torch'
@@ -103,6 +107,9 @@ class ModelSpec:
     def __post_init__(self) -> None:
         if self.output_kind not in OUTPUT_KINDS:
             raise ValueError(f'{self.name}: output_kind must be one of {OUTPUT_KINDS}')
+        unknown = set(self.no_depth_classes) - set(self.classes)
+        if unknown:
+            raise ValueError(f'{self.name}: no_depth_classes {sorted(unknown)} are not classes')
 
     @property
     def has_segmentation(self) -> bool:
