@@ -28,8 +28,19 @@ def test_output_at_the_input_resolution(scene, estimators):
     assert result.depth.shape == result.labels.shape == (480, 640)
     assert result.depth.dtype == np.float32 and result.labels.dtype == np.uint8
     assert result.intrinsics == scene.intrinsics
-    np.testing.assert_array_equal(result.depth, result.unscaled_depth)
+    valid = np.isfinite(result.depth)
+    np.testing.assert_array_equal(result.depth[valid], result.unscaled_depth[valid])
     assert set(result.timings_ms) == {'preprocess', 'inference', 'postprocess'}
+
+
+def test_no_depth_where_the_model_sees_sky():
+    scene = SyntheticScenes(seed=7, count=1, width=320, height=240)[0]
+    estimator = DepthEstimator.from_name(DEFAULT_MODEL, device='cpu')
+    result = estimator.estimate(scene.rgb, scene.intrinsics)
+    sky = result.labels == estimator.spec.classes.index('sky')
+    assert sky.any() and (~sky).any()
+    np.testing.assert_array_equal(np.isnan(result.depth), sky)
+    assert np.isfinite(result.unscaled_depth).all()
 
 
 def test_output_at_the_model_resolution_scales_the_intrinsics(scene, estimators):
