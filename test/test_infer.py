@@ -8,7 +8,6 @@ import sys
 import cv2
 import numpy as np
 import pytest
-import torch
 
 from mono_depth_ros import cli, infer
 from mono_depth_ros.camera_player import intrinsics_from_fov
@@ -16,7 +15,7 @@ from mono_depth_ros.colormap import colorize_depth, label_palette
 from mono_depth_ros.data.synthetic import SyntheticScenes
 from mono_depth_ros.estimator import DepthEstimator, DepthResult
 from mono_depth_ros.geometry import depth_to_points
-from mono_depth_ros.models.registry import create_model, DEFAULT_MODEL
+from mono_depth_ros.models.registry import DEFAULT_MODEL
 from mono_depth_ros.scale import make_policy
 
 WIDTH, HEIGHT = 96, 64
@@ -49,18 +48,6 @@ def inputs(tmp_path_factory, scenes) -> Path:
 @pytest.fixture(scope='module')
 def estimator() -> DepthEstimator:
     return DepthEstimator.from_name(DEFAULT_MODEL)
-
-
-@pytest.fixture(scope='module')
-def lite_mono_weights(tmp_path_factory) -> Path:
-    """A Lite-Mono tiny folder in the official layout, from a seeded random initialisation."""
-    torch.manual_seed(0)
-    model = create_model('lite-mono-tiny')
-    folder = tmp_path_factory.mktemp('lite-mono-tiny')
-    encoder = dict(model.encoder.state_dict(), height=192, width=640, use_stereo=False)
-    torch.save(encoder, folder / 'encoder.pth')
-    torch.save(model.decoder.state_dict(), folder / 'depth.pth')
-    return folder
 
 
 def run(capsys, *argv: str | Path) -> tuple[int, str, str]:
@@ -226,17 +213,17 @@ def test_every_applies_per_sequence(inputs):
 
 
 def test_relative_model_without_scale_policy_writes_relative_depth_only(
-        capsys, tmp_path, inputs, lite_mono_weights):
+        capsys, tmp_path, inputs, lite_mono_tiny_folder):
     image = inputs / 'images' / 'scene1.png'
     code, out, err = run(capsys, image, '--out', tmp_path, '--model', 'lite-mono-tiny',
-                         '--weights', lite_mono_weights, '--npy')
+                         '--weights', lite_mono_tiny_folder, '--npy')
     assert code == 0, err
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         'scene1_relative.npy', 'scene1_relative_color.png']
     assert 'need a scale policy' in out and 'relative depth only' in out
     relative = np.load(tmp_path / 'scene1_relative.npy')
     assert relative.dtype == np.float32 and relative.shape == (HEIGHT, WIDTH)
-    estimator = DepthEstimator.from_name('lite-mono-tiny', weights=str(lite_mono_weights),
+    estimator = DepthEstimator.from_name('lite-mono-tiny', weights=str(lite_mono_tiny_folder),
                                          scale_policy=make_policy('fixed'))
     expected = estimator.estimate(read_rgb(image)).unscaled_depth
     np.testing.assert_allclose(relative, expected, rtol=1e-5)
@@ -245,10 +232,10 @@ def test_relative_model_without_scale_policy_writes_relative_depth_only(
 
 
 def test_relative_model_with_fixed_scale_writes_metric_depth(capsys, tmp_path, inputs,
-                                                             lite_mono_weights):
+                                                             lite_mono_tiny_folder):
     image = inputs / 'images' / 'scene1.png'
     relative_dir, metric_dir = tmp_path / 'relative', tmp_path / 'metric'
-    common = ('--model', 'lite-mono-tiny', '--weights', lite_mono_weights)
+    common = ('--model', 'lite-mono-tiny', '--weights', lite_mono_tiny_folder)
     assert run(capsys, image, '--out', relative_dir, *common)[0] == 0
     code, out, err = run(capsys, image, '--out', metric_dir, *common, '--scale-policy', 'fixed',
                          '--scale', '2.5', '--npy', '--ply', '--fov', '60')
@@ -263,15 +250,16 @@ def test_relative_model_with_fixed_scale_writes_metric_depth(capsys, tmp_path, i
     assert len(read_ply(metric_dir / 'scene1.ply')[0]) == int(np.isfinite(depth).sum())
 
 
-def test_ground_plane_policy_matches_the_estimator(capsys, tmp_path, inputs, lite_mono_weights):
+def test_ground_plane_policy_matches_the_estimator(capsys, tmp_path, inputs,
+                                                   lite_mono_tiny_folder):
     image = inputs / 'images' / 'scene0.png'
     code, out, err = run(capsys, image, '--out', tmp_path, '--model', 'lite-mono-tiny',
-                         '--weights', lite_mono_weights, '--scale-policy', 'ground_plane',
+                         '--weights', lite_mono_tiny_folder, '--scale-policy', 'ground_plane',
                          '--camera-height', '1.2', '--camera-pitch', '10', '--fov', '65',
                          '--npy')
     assert code == 0, err
     policy = make_policy('ground_plane', height=1.2, pitch=np.radians(10.0))
-    estimator = DepthEstimator.from_name('lite-mono-tiny', weights=str(lite_mono_weights),
+    estimator = DepthEstimator.from_name('lite-mono-tiny', weights=str(lite_mono_tiny_folder),
                                          scale_policy=policy)
     result = estimator.estimate(read_rgb(image), intrinsics_from_fov(WIDTH, HEIGHT, 65.0))
     assert result.depth is not None, result.scale_status
