@@ -30,8 +30,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
-	$(BIN)/flake8 mono_depth_ros test launch setup.py
-	$(BIN)/pydocstyle mono_depth_ros launch
+	$(BIN)/python -m pytest -m linter
 
 clean:
 	rm -rf $(VENV) out build install log *.egg-info

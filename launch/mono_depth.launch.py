@@ -1,6 +1,22 @@
-"""Start mono_depth_node (and optionally RViz).
+# Copyright 2026 The mono_depth_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
 
-Example:
+"""
+Start mono_depth_node (and optionally RViz).
+
+For example::
+
   ros2 launch mono_depth_ros mono_depth.launch.py image:=/camera/color/image_raw \
       camera_info:=/camera/color/camera_info config:=lite_mono_kitti rviz:=true
 
@@ -10,7 +26,6 @@ from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
-
 from mono_depth_ros.launch_config import LAUNCH_ARGUMENTS, node_configuration
 
 

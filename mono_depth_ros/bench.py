@@ -1,4 +1,19 @@
-"""``mono-depth bench``: latency, FPS, FLOPs, size and memory of a model, per runtime variant.
+# Copyright 2026 The mono_depth_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+``mono-depth bench``: latency, FPS, FLOPs, size and memory of a model, per runtime variant.
 
 Every variant (fp32 eager, channels_last, bf16, fp16, torch.compile, ONNX Runtime, TensorRT) is
 timed twice: the network forward alone, on an input already resized and normalised, and the whole
@@ -29,13 +44,12 @@ import time
 from typing import Callable
 
 import cv2
-import numpy as np
-import torch
-
 from mono_depth_ros.cli import parse_size
 from mono_depth_ros.estimator import DepthEstimator
 from mono_depth_ros.models.spec import InputPolicy, ModelSpec
 from mono_depth_ros.weights import CheckpointError
+import numpy as np
+import torch
 
 
 @dataclass(frozen=True)
@@ -46,7 +60,7 @@ class Variant:
     runtime: str
     precision: str = 'fp32'
     channels_last: bool = False
-    compile: bool = False
+    torch_compile: bool = False
 
 
 VARIANTS = {v.name: v for v in (
@@ -56,7 +70,7 @@ VARIANTS = {v.name: v for v in (
     Variant('bf16-channels_last', 'torch', 'bf16', channels_last=True),
     Variant('fp16', 'torch', 'fp16'),
     Variant('fp16-channels_last', 'torch', 'fp16', channels_last=True),
-    Variant('compile', 'torch', compile=True),
+    Variant('compile', 'torch', torch_compile=True),
     Variant('onnx', 'onnx'),
     Variant('onnx-fp16', 'onnx', 'fp16'),
     Variant('tensorrt', 'tensorrt'),
@@ -71,21 +85,23 @@ MB = 1e6
 
 
 def with_input_size(spec: ModelSpec, text: str) -> ModelSpec:
-    """Return ``spec`` with another network input: ``WxH`` (fixed) or ``N`` (short side N).
+    """
+    Return ``spec`` with another network input: ``WxH`` (fixed) or ``N`` (short side N).
 
     Sides are still rounded up to the network's stride.
     """
-    multiple = spec.input.multiple
+    multiple = spec.input_policy.multiple
     if text.isdigit():
         policy = InputPolicy(short_side=int(text), multiple=multiple)
     else:
         height, width = parse_size(text)
         policy = InputPolicy(height=height, width=width, multiple=multiple)
-    return replace(spec, input=policy)
+    return replace(spec, input_policy=policy)
 
 
 def count_flops(module: torch.nn.Module, size: tuple[int, int]) -> int:
-    """Return the FLOPs of one forward of ``module`` on a ``(1, 3, *size)`` input.
+    """
+    Return the FLOPs of one forward of ``module`` on a ``(1, 3, *size)`` input.
 
     Counted by :class:`torch.utils.flop_counter.FlopCounterMode`: 2 FLOPs per multiply-add of
     convolutions, matrix products and attention; element-wise operations are not counted.
@@ -137,7 +153,8 @@ def time_calls(fn: Callable[[], object], warmup: int, iters: int,
 
 
 class PeakMemory:
-    """Peak memory of a stretch of work, in MB.
+    """
+    Peak memory of a stretch of work, in MB.
 
     CUDA: ``torch.cuda.max_memory_allocated`` since the start (PyTorch's allocator only; ONNX
     Runtime and TensorRT allocate outside it). CPU: the peak resident set size above the one at
@@ -205,7 +222,7 @@ def skip_reason(variant: Variant, spec: ModelSpec, device: torch.device) -> str 
         if variant.precision == 'bf16' and device.type == 'cuda' \
                 and not torch.cuda.is_bf16_supported():
             return 'this GPU has no bf16 support'
-        if variant.compile and device.type == 'cpu' \
+        if variant.torch_compile and device.type == 'cpu' \
                 and shutil.which(os.environ.get('CXX', 'g++')) is None:
             return 'torch.compile on the CPU needs a C++ compiler (g++ or $CXX)'
         return None
@@ -279,7 +296,8 @@ def _load(variant: Variant, setup: _Setup, artifact: Path | None):
 
         backend = TorchBackend(copy.deepcopy(setup.module), spec, device=str(device),
                                precision=variant.precision,
-                               channels_last=variant.channels_last, compile=variant.compile)
+                               channels_last=variant.channels_last,
+                               torch_compile=variant.torch_compile)
         return backend, _torch_forward(backend, setup.resized)
     if variant.runtime == 'onnx':
         from mono_depth_ros.backends.onnx_backend import OnnxBackend
@@ -367,7 +385,7 @@ def _setup(model: str, weights: str | None, frame_size: tuple[int, int], device:
         module = create_model(model, None if weights_path is None else str(weights_path))
     height, width = frame_size
     frame = SyntheticScenes(seed=0, count=1, width=width, height=height)[0].rgb
-    net_height, net_width = spec.input.network_size(height, width)
+    net_height, net_width = spec.input_policy.network_size(height, width)
     resized = cv2.resize(frame, (net_width, net_height), interpolation=cv2.INTER_AREA)
     info = {
         'model': spec.name,
@@ -425,7 +443,8 @@ def benchmark(model: str, weights: str | None = None, frame_size: tuple[int, int
               device: str = 'auto', variants: list[str] | None = None, warmup: int = 10,
               iters: int = 50, threads: int | None = None,
               input_size: str | None = None) -> dict:
-    """Benchmark the variants of one model; the baseline (fp32 eager, or the TFLite file) first.
+    """
+    Benchmark the variants of one model; the baseline (fp32 eager, or the TFLite file) first.
 
     ``frame_size`` is the camera frame's (height, width); ``weights`` ``None`` means random
     weights for PyTorch models and the official file for file-based ones. ``input_size``
@@ -456,7 +475,8 @@ def benchmark(model: str, weights: str | None = None, frame_size: tuple[int, int
 def compare_models(entries: list[str], weights: str | None = None,
                    frame_size: tuple[int, int] = (480, 640), device: str = 'auto',
                    warmup: int = 10, iters: int = 50, threads: int | None = None) -> dict:
-    """Benchmark several models (``name`` or ``name=weights``) at their own input policy.
+    """
+    Benchmark several models (``name`` or ``name=weights``) at their own input policy.
 
     Each runs its baseline variant (fp32 eager, or its TFLite file); the speedups are against the
     first model.

@@ -1,4 +1,19 @@
-"""camera_player: plays synthetic scenes, a folder of images or a video as a ROS camera.
+# Copyright 2026 The mono_depth_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+camera_player: plays synthetic scenes, a folder of images or a video as a ROS camera.
 
 Publishes ``image`` (and ``image/compressed`` on request) with a matching ``camera_info``, both
 with the same stamp and optical frame. Synthetic scenes also publish their exact ground truth on
@@ -14,16 +29,15 @@ import sys
 from typing import Iterator
 
 import cv2
-import numpy as np
-from rclpy.node import Node
-from sensor_msgs.msg import CameraInfo, CompressedImage, Image
-from std_msgs.msg import Header
-
 from mono_depth_ros import ros_io
 from mono_depth_ros.geometry import (Intrinsics, intrinsics_from_fov, intrinsics_from_mapping,
                                      read_camera_file)
 from mono_depth_ros.params import ConfigError, declare_all, Param, run_node
 from mono_depth_ros.qos import parse_qos
+import numpy as np
+from rclpy.node import Node
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image
+from std_msgs.msg import Header
 
 IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp')
 ENCODINGS = ('rgb8', 'bgr8', 'rgba8', 'bgra8', 'mono8')
@@ -31,17 +45,17 @@ ENCODINGS = ('rgb8', 'bgr8', 'rgba8', 'bgra8', 'mono8')
 PARAMS = (
     Param('source', 'synthetic', "'synthetic' (rendered scenes with exact ground truth), a folder "
           'of images (played in name order) or a video file.'),
-    Param('rate', 10.0, 'Frames per second.', range=(0.1, 1000.0)),
+    Param('rate', 10.0, 'Frames per second.', bounds=(0.1, 1000.0)),
     Param('frame_id', 'camera_optical_frame', 'frame_id of the images (REP 103 optical frame).'),
     Param('camera_info_file', '', 'camera_calibration YAML or sensor_msgs/CameraInfo JSON for '
           "folders and videos; '' derives the intrinsics from horizontal_fov."),
     Param('horizontal_fov', 60.0, 'Horizontal field of view (degrees) of folders and videos '
-          'without camera_info_file.', range=(1.0, 179.0)),
+          'without camera_info_file.', bounds=(1.0, 179.0)),
     Param('loop', True, 'Start again at the end of a folder, video or scene list.'),
     Param('seed', 1234, 'Seed of the synthetic scenes.'),
-    Param('scene_count', 100, 'Number of distinct synthetic scenes.', range=(1, 100000)),
-    Param('width', 320, 'Width of the synthetic scenes.', range=(16, 4096)),
-    Param('height', 240, 'Height of the synthetic scenes.', range=(16, 4096)),
+    Param('scene_count', 100, 'Number of distinct synthetic scenes.', bounds=(1, 100000)),
+    Param('width', 320, 'Width of the synthetic scenes.', bounds=(16, 4096)),
+    Param('height', 240, 'Height of the synthetic scenes.', bounds=(16, 4096)),
     Param('encoding', 'rgb8', 'Encoding of the published image.', choices=ENCODINGS),
     Param('publish_compressed', False, 'Also publish image/compressed (JPEG).'),
     Param('qos', 'sensor_data', 'QoS preset of the outputs (see mono_depth_node input_qos).'),

@@ -1,3 +1,17 @@
+# Copyright 2026 The mono_depth_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Colour views of depth maps and segmentation labels (numpy and OpenCV only)."""
 from __future__ import annotations
 
@@ -41,7 +55,8 @@ def turbo_like_lut() -> np.ndarray:
 
 def colorize_depth(depth: np.ndarray, min_depth: Optional[float] = None,
                    max_depth: Optional[float] = None) -> np.ndarray:
-    """Colour an ``(H, W)`` depth map in metres as ``(H, W, 3)`` uint8 RGB.
+    """
+    Colour an ``(H, W)`` depth map in metres as ``(H, W, 3)`` uint8 RGB.
 
     Near is warm (red), far is cold (blue), linear in depth between ``min_depth`` and
     ``max_depth`` (depths outside are clipped to the ends). A bound left as None is taken from
@@ -70,7 +85,8 @@ def colorize_depth(depth: np.ndarray, min_depth: Optional[float] = None,
 
 @lru_cache(maxsize=8)
 def label_palette(num_classes: int) -> np.ndarray:
-    """Return a fixed ``(num_classes, 3)`` uint8 RGB palette of distinct colours.
+    """
+    Return a fixed ``(num_classes, 3)`` uint8 RGB palette of distinct colours.
 
     Hues step by the golden ratio so that consecutive classes differ strongly; saturation and
     value alternate to separate classes whose hues come close. Deterministic for a given size,
@@ -92,9 +108,11 @@ def label_palette(num_classes: int) -> np.ndarray:
 
 
 def colorize_labels(labels: np.ndarray, num_classes: int) -> np.ndarray:
-    """Colour ``(H, W)`` integer class ids with :func:`label_palette` as ``(H, W, 3)`` RGB.
+    """
+    Colour ``(H, W)`` integer class ids with :func:`label_palette` as ``(H, W, 3)`` RGB.
 
-    Raises:
+    Raises
+    ------
         ValueError: a label outside 0..num_classes-1 (the model and ``num_classes`` disagree).
 
     """

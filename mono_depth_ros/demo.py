@@ -1,4 +1,19 @@
-"""``mono-depth demo``: the node and a camera as separate processes, recorded to a folder.
+# Copyright 2026 The mono_depth_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+``mono-depth demo``: the node and a camera as separate processes, recorded to a folder.
 
 Starts ``mono_depth_node`` and ``camera_player`` (synthetic scenes with exact ground truth by
 default, or a folder of images or a video) over real DDS, records what the node publishes for a
@@ -20,10 +35,9 @@ import threading
 import time
 
 import cv2
-import numpy as np
-
 from mono_depth_ros.cli import parse_size
 from mono_depth_ros.models.registry import DEFAULT_MODEL, get_spec
+import numpy as np
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -70,11 +84,10 @@ class Recorder:
 
     def __init__(self, num_classes: int, max_depth: float) -> None:
         from diagnostic_msgs.msg import DiagnosticArray
+        from mono_depth_ros.evaluate import Scorer
         from rclpy.node import Node
         from rclpy.qos import qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
         from sensor_msgs.msg import Image, PointCloud2
-
-        from mono_depth_ros.evaluate import Scorer
 
         self.node = Node('mono_depth_demo_recorder')
         reliable = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)

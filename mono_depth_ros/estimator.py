@@ -1,4 +1,19 @@
-"""DepthEstimator: an RGB frame in, depth in metres (and labels) out. No ROS in here.
+# Copyright 2026 The mono_depth_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+DepthEstimator: an RGB frame in, depth in metres (and labels) out. No ROS in here.
 
 The estimator owns the whole per-frame pipeline around the network: resizing the frame to the
 variant's input policy, the backend call, resizing the prediction to the output resolution and
@@ -13,12 +28,11 @@ from pathlib import Path
 import time
 
 import cv2
-import numpy as np
-
 from mono_depth_ros import scale
 from mono_depth_ros.geometry import Intrinsics, rasterize_depth
 from mono_depth_ros.models.registry import create_model, get_spec
 from mono_depth_ros.models.spec import InputPolicy, ModelSpec
+import numpy as np
 
 OUTPUT_SIZES = ('input', 'model')
 BACKENDS = ('torch', 'onnx', 'tensorrt')
@@ -26,7 +40,8 @@ BACKENDS = ('torch', 'onnx', 'tensorrt')
 
 @dataclass
 class DepthResult:
-    """What the estimator made of one frame.
+    """
+    What the estimator made of one frame.
 
     ``depth``: ``(h, w)`` float32 metres along the optical axis, NaN where invalid; ``None``
     while a relative model has no known scale (see ``scale_status``). ``unscaled_depth``: depth
@@ -44,7 +59,8 @@ class DepthResult:
 
 
 class DepthEstimator:
-    """Runs one zoo variant on frames.
+    """
+    Runs one zoo variant on frames.
 
     ``output_size`` is ``'input'`` (the prediction is resized to the frame's resolution) or
     ``'model'`` (kept at the network's output resolution; the intrinsics are scaled to match).
@@ -69,9 +85,10 @@ class DepthEstimator:
                   precision: str = 'fp32', scale_policy: scale.ScalePolicy | None = None,
                   output_size: str = 'input', backend: str = 'torch',
                   model_file: str | None = None, **backend_options) -> DepthEstimator:
-        """Build the estimator of a registered variant on the requested runtime.
+        """
+        Build the estimator of a registered variant on the requested runtime.
 
-        ``backend`` is ``'torch'`` (``backend_options``: ``channels_last``, ``compile``),
+        ``backend`` is ``'torch'`` (``backend_options``: ``channels_last``, ``torch_compile``),
         ``'onnx'`` (ONNX Runtime: CUDA or TensorRT providers where available, else the CPU) or
         ``'tensorrt'``; the last two run ``model_file``, written by ``mono-depth export`` for
         this variant. Without ``model_file``, ``'onnx'`` exports the variant with its ``weights``
@@ -109,12 +126,13 @@ class DepthEstimator:
             runner = TensorRTBackend(model_file, spec, device='cuda' if device == 'auto'
                                      else device, precision=precision)
             height, width = runner.input_size
-            fixed = dataclasses.replace(spec, input=InputPolicy(height=height, width=width))
+            fixed = dataclasses.replace(spec, input_policy=InputPolicy(height=height, width=width))
             return cls(fixed, runner, scale_policy, output_size)
         raise ValueError(f'unknown backend {backend!r}; allowed: {", ".join(BACKENDS)}')
 
     def observe_sparse_depth(self, sparse_depth: np.ndarray, stamp: float) -> None:
-        """Keep a sparse metric depth (NaN or 0 invalid) of the camera's view for the next frame.
+        """
+        Keep a sparse metric depth (NaN or 0 invalid) of the camera's view for the next frame.
 
         It may have any resolution of the same view: it is resampled to the prediction's.
         """
@@ -122,7 +140,8 @@ class DepthEstimator:
 
     def estimate(self, rgb: np.ndarray, intrinsics: Intrinsics | None = None,
                  stamp: float = 0.0) -> DepthResult:
-        """Estimate depth for an ``(H, W, 3)`` uint8 RGB frame.
+        """
+        Estimate depth for an ``(H, W, 3)`` uint8 RGB frame.
 
         ``stamp`` (seconds) lets time-dependent scale policies judge how fresh their scale is.
         """
@@ -131,7 +150,7 @@ class DepthEstimator:
                              f'{rgb.shape}')
         height, width = rgb.shape[:2]
         start = time.perf_counter()
-        net_height, net_width = self.spec.input.network_size(height, width)
+        net_height, net_width = self.spec.input_policy.network_size(height, width)
         shrinking = net_height * net_width < height * width
         resized = cv2.resize(rgb, (net_width, net_height),
                              interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
@@ -172,7 +191,8 @@ class DepthEstimator:
 
 
 def cached_onnx(spec: ModelSpec, weights: str | None) -> Path:
-    """Return an ONNX export of ``spec`` with ``weights``, exporting and verifying it once.
+    """
+    Return an ONNX export of ``spec`` with ``weights``, exporting and verifying it once.
 
     The file is cached next to the variant's weights, keyed by the input size and the weights'
     content, so new weights give a new export.
@@ -180,7 +200,7 @@ def cached_onnx(spec: ModelSpec, weights: str | None) -> Path:
     from mono_depth_ros.export import export_onnx, verify_onnx
     from mono_depth_ros.weights import model_cache_dir, resolve_weights
 
-    if spec.input.short_side is not None:
+    if spec.input_policy.short_side is not None:
         raise ValueError(f'{spec.name} resizes frames keeping their aspect ratio, so its ONNX '
                          'file depends on the camera: export it with mono-depth export --model '
                          f'{spec.name} --format onnx --size WxH and set model_file')
@@ -191,7 +211,7 @@ def cached_onnx(spec: ModelSpec, weights: str | None) -> Path:
     for path in sorted(source.rglob('*')) if source.is_dir() else [source]:
         if path.is_file():
             digest.update(path.read_bytes())
-    size = spec.input.network_size(spec.input.height, spec.input.width)
+    size = spec.input_policy.network_size(spec.input_policy.height, spec.input_policy.width)
     target = (model_cache_dir(spec) / 'onnx'
               / f'{spec.name}-{size[1]}x{size[0]}-{digest.hexdigest()[:12]}.onnx')
     if not target.is_file():
@@ -208,7 +228,8 @@ def cached_onnx(spec: ModelSpec, weights: str | None) -> Path:
 
 
 def resample_sparse(sparse: np.ndarray, width: int, height: int) -> np.ndarray:
-    """Move the valid pixels of a sparse depth image to another resolution of the same view.
+    """
+    Move the valid pixels of a sparse depth image to another resolution of the same view.
 
     Interpolating would blend returns with holes, so each valid pixel keeps its value and lands
     on the nearest pixel of the new grid (pixel centres aligned); the nearest return wins.

@@ -1,4 +1,19 @@
-"""``mono-depth eval``: a model's depth (and segmentation) metrics on a dataset.
+# Copyright 2026 The mono_depth_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+``mono-depth eval``: a model's depth (and segmentation) metrics on a dataset.
 
 :func:`evaluate` is the reusable core (the training loop uses it too): it runs a
 :class:`~mono_depth_ros.estimator.DepthEstimator` over any sequence of
@@ -13,10 +28,9 @@ import itertools
 import json
 import sys
 
-import numpy as np
-
 from mono_depth_ros import metrics
 from mono_depth_ros.data import Sample
+import numpy as np
 
 DATASETS = ('synthetic', 'folder', 'kitti')
 TABLE_KEYS = metrics.DEPTH_METRICS + ('miou', 'pixel_accuracy', 'scale')
@@ -26,7 +40,8 @@ IGNORE_INDEX = 255
 def evaluate(estimator, dataset: Iterable[Sample], median_scaling: bool = False,
              min_depth: float = 1e-3, max_depth: float | None = None, crop: str | None = None,
              limit: int | None = None) -> dict[str, float]:
-    """Return the dataset means of the depth metrics of ``estimator`` on ``dataset``.
+    """
+    Return the dataset means of the depth metrics of ``estimator`` on ``dataset``.
 
     ``estimator`` is a :class:`~mono_depth_ros.estimator.DepthEstimator` (anything with
     ``spec`` and ``estimate(rgb, intrinsics)``). Ground truth counts where it is finite and inside
@@ -66,7 +81,8 @@ def evaluate(estimator, dataset: Iterable[Sample], median_scaling: bool = False,
 
 
 class Scorer:
-    """Accumulates depth metrics per image and a confusion matrix over a dataset.
+    """
+    Accumulates depth metrics per image and a confusion matrix over a dataset.
 
     Ground truth counts where it is finite and inside ``(min_depth, max_depth)`` and ``crop``.
     Predicted pixels without a value (NaN) count as ``max_depth`` (or as the image's farthest

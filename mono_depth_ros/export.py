@@ -1,4 +1,19 @@
-"""``mono-depth export``: a zoo model as an ONNX file or a TensorRT engine, verified.
+# Copyright 2026 The mono_depth_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+``mono-depth export``: a zoo model as an ONNX file or a TensorRT engine, verified.
 
 The ONNX graph takes one normalised ``(1, 3, H, W)`` float32 input named ``image`` (the frame
 minus the variant's mean, over its std, as the PyTorch backend feeds it) and returns ``depth``
@@ -17,12 +32,11 @@ from dataclasses import dataclass
 from pathlib import Path
 import sys
 
-import numpy as np
-import torch
-
-from mono_depth_ros.backends.onnx_backend import INPUT_NAME, import_onnxruntime
+from mono_depth_ros.backends.onnx_backend import import_onnxruntime, INPUT_NAME
 from mono_depth_ros.cli import parse_size
 from mono_depth_ros.models.spec import ModelSpec
+import numpy as np
+import torch
 
 FORMATS = ('onnx', 'tensorrt')
 DEFAULT_OPSET = 17
@@ -57,7 +71,7 @@ class OutputCheck:
 
     def __str__(self) -> str:
         verdict = 'ok' if self.passed else 'FAILED'
-        note = (' (PyTorch\'s output is all zeros, as random weights can give: this check '
+        note = (" (PyTorch's output is all zeros, as random weights can give: this check "
                 'proves little; export real weights to verify)' if self.reference_is_zero else '')
         return (f'{self.name}: max abs error {self.max_abs:.3g}, max rel error '
                 f'{self.max_rel:.3g} (tolerance {self.tolerance:g}) {verdict}{note}')
@@ -85,7 +99,8 @@ def output_names(spec: ModelSpec) -> tuple[str, ...]:
 def export_onnx(module: torch.nn.Module, spec: ModelSpec, size: tuple[int, int], path: Path | str,
                 *, opset: int = DEFAULT_OPSET, dynamic: bool = False,
                 fp16: bool = False) -> Path:
-    """Write ``module`` (a network of ``spec``) as ONNX for ``size`` = (height, width) inputs.
+    """
+    Write ``module`` (a network of ``spec``) as ONNX for ``size`` = (height, width) inputs.
 
     ``dynamic`` leaves the batch, height and width free; ``fp16`` stores the weights and
     computes in half precision, with float32 input and outputs. ``module`` is not modified.
@@ -113,7 +128,7 @@ def export_onnx(module: torch.nn.Module, spec: ModelSpec, size: tuple[int, int],
     except Exception as error:
         raise ExportError(f'ONNX export of {spec.name} at {width}x{height} failed: {error}. '
                           'Try another --opset or a size that is a multiple of the stride '
-                          f'({spec.input.multiple})') from error
+                          f'({spec.input_policy.multiple})') from error
     model = onnx.load(str(path))
     for key, value in (('model', spec.name), ('precision', 'fp16' if fp16 else 'fp32'),
                        ('output_kind', spec.output_kind), ('exporter', 'mono_depth_ros')):
@@ -185,7 +200,8 @@ def import_tensorrt():
 
 def build_tensorrt_engine(onnx_path: Path | str, engine_path: Path | str, *, fp16: bool = False,
                           workspace_gb: float = 2.0) -> Path:
-    """Build a TensorRT engine from an ONNX file and write it to ``engine_path``.
+    """
+    Build a TensorRT engine from an ONNX file and write it to ``engine_path``.
 
     A dynamic ONNX input gets an optimisation profile for one image at the export size of its
     static dimensions, so export with a fixed ``--size`` for TensorRT.
@@ -233,14 +249,15 @@ def verify_tensorrt(module: torch.nn.Module, spec: ModelSpec, engine_path: Path 
 
 
 def network_size(spec: ModelSpec, size: str | None) -> tuple[int, int]:
-    """Return the (height, width) to export: ``size`` (WxH) or the variant's for a 640x480 frame.
+    """
+    Return the (height, width) to export: ``size`` (WxH) or the variant's for a 640x480 frame.
 
     The size must be a multiple of the network's stride; an error names the nearest valid one.
     """
     if size is None:
-        return spec.input.network_size(480, 640)
+        return spec.input_policy.network_size(480, 640)
     height, width = parse_size(size)
-    multiple = spec.input.multiple
+    multiple = spec.input_policy.multiple
     if height % multiple or width % multiple:
         near_width, near_height = (-(-side // multiple) * multiple for side in (width, height))
         raise ValueError(f'{spec.name} needs sides that are multiples of {multiple}; '
@@ -250,7 +267,7 @@ def network_size(spec: ModelSpec, size: str | None) -> tuple[int, int]:
 
 def second_size(spec: ModelSpec, size: tuple[int, int]) -> tuple[int, int]:
     """Return another valid input size than ``size``, to check a ``--dynamic`` export."""
-    step = 2 * (spec.input.multiple if spec.input.multiple > 1 else 32)
+    step = 2 * (spec.input_policy.multiple if spec.input_policy.multiple > 1 else 32)
     return size[0] + step, size[1] + step
 
 
@@ -262,7 +279,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              '(random weights, for speed tests)')
     parser.add_argument('--format', choices=FORMATS, default='onnx')
     parser.add_argument('--size', default=None,
-                        help='network input size WxH (default: the variant\'s for a 640x480 '
+                        help="network input size WxH (default: the variant's for a 640x480 "
                              'camera)')
     parser.add_argument('--out', required=True, type=Path,
                         help='output file (.onnx, or .engine for TensorRT; the ONNX file it is '

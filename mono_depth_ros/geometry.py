@@ -1,4 +1,19 @@
-"""Pinhole camera geometry: intrinsics, resizing, back-projection (REP 103 optical frame).
+# Copyright 2026 The mono_depth_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Pinhole camera geometry: intrinsics, resizing, back-projection (REP 103 optical frame).
 
 Everything here works in the camera's optical frame (z forward, x right, y down) and uses the
 pixel convention of OpenCV and ROS: integer pixel coordinates are pixel centres, so pixel (u, v)
@@ -19,7 +34,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Intrinsics:
-    """Pinhole intrinsics of an image of ``width`` x ``height`` pixels.
+    """
+    Pinhole intrinsics of an image of ``width`` x ``height`` pixels.
 
     Taken from the projection matrix P, as depth_image_proc does. Pixel (u, v) with depth z maps to
     x = (u - cx) * z / fx, y = (v - cy) * z / fy in the optical frame (z forward, x right, y down).
@@ -33,7 +49,8 @@ class Intrinsics:
     height: int
 
     def scaled(self, width: int, height: int) -> Intrinsics:
-        """Return the intrinsics of the same view resized to ``width`` x ``height``.
+        """
+        Return the intrinsics of the same view resized to ``width`` x ``height``.
 
         Pixel centres are kept aligned, as cv2.resize and torch's ``align_corners=False`` do:
         u' + 0.5 = (u + 0.5) * width / self.width.
@@ -54,7 +71,8 @@ class Intrinsics:
 def intrinsics_from_mapping(info: dict, width: Optional[int] = None,
                             height: Optional[int] = None,
                             source: Union[Path, str] = 'camera info') -> Intrinsics:
-    """Return the intrinsics a camera-info mapping gives for an image of ``width`` x ``height``.
+    """
+    Return the intrinsics a camera-info mapping gives for an image of ``width`` x ``height``.
 
     Without ``width`` and ``height``, the intrinsics of the size the mapping states.
 
@@ -110,7 +128,8 @@ def intrinsics_from_fov(width: int, height: int, horizontal_fov_deg: float) -> I
 
 
 def read_camera_file(path: Union[Path, str]) -> dict:
-    """Read a camera_calibration YAML or a CameraInfo JSON/YAML file as a mapping.
+    """
+    Read a camera_calibration YAML or a CameraInfo JSON/YAML file as a mapping.
 
     Pass the result to :func:`intrinsics_from_mapping`.
     """
@@ -146,7 +165,8 @@ def _check_range(decimation: int, min_depth: float, max_depth: float) -> None:
 
 def depth_to_points(depth: np.ndarray, intrinsics: Intrinsics, decimation: int = 1,
                     min_depth: float = 0.0, max_depth: float = math.inf) -> np.ndarray:
-    """Back-project a depth image to an organised cloud, as depth_image_proc does.
+    """
+    Back-project a depth image to an organised cloud, as depth_image_proc does.
 
     ``depth`` is ``(..., H, W)`` in metres (NaN, inf or <= 0 are invalid) and must match the size
     of ``intrinsics``. The result is ``(..., H', W', 3)`` float32 points in the optical frame:
@@ -178,7 +198,8 @@ def depth_to_points(depth: np.ndarray, intrinsics: Intrinsics, decimation: int =
 
 def depth_to_points_torch(depth: torch.Tensor, intrinsics: Intrinsics, decimation: int = 1,
                           min_depth: float = 0.0, max_depth: float = math.inf) -> torch.Tensor:
-    """Torch version of :func:`depth_to_points`, on the device and dtype of ``depth``.
+    """
+    Torch version of :func:`depth_to_points`, on the device and dtype of ``depth``.
 
     Same conventions and arguments; ``depth`` is a floating tensor ``(..., H, W)`` in metres and
     the result is ``(..., H', W', 3)`` with NaN for invalid points.
@@ -201,7 +222,8 @@ def depth_to_points_torch(depth: torch.Tensor, intrinsics: Intrinsics, decimatio
 
 def project_points(points: np.ndarray, intrinsics: Intrinsics
                    ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Project ``(N, 3)`` optical-frame points to pixel coordinates.
+    """
+    Project ``(N, 3)`` optical-frame points to pixel coordinates.
 
     Returns float64 arrays ``(u, v, z)`` with u = fx * x / z + cx, v = fy * y / z + cy (pixel
     centres at integer coordinates). Points behind the camera or not finite (z <= 0) get NaN
@@ -221,7 +243,8 @@ def project_points(points: np.ndarray, intrinsics: Intrinsics
 
 def rasterize_depth(u: np.ndarray, v: np.ndarray, z: np.ndarray, width: int, height: int
                     ) -> np.ndarray:
-    """Splat projected points into a sparse ``(height, width)`` float32 depth image in metres.
+    """
+    Splat projected points into a sparse ``(height, width)`` float32 depth image in metres.
 
     Each point lands on the pixel nearest to (u, v), i.e. floor(u + 0.5); points outside the
     image, with NaN coordinates or with z <= 0 are dropped. Where several points hit one pixel
@@ -251,7 +274,8 @@ def rasterize_depth(u: np.ndarray, v: np.ndarray, z: np.ndarray, width: int, hei
 
 
 def points_to_depth(points: np.ndarray, intrinsics: Intrinsics) -> np.ndarray:
-    """Project ``(N, 3)`` optical-frame points into a sparse depth image of the intrinsics' size.
+    """
+    Project ``(N, 3)`` optical-frame points into a sparse depth image of the intrinsics' size.
 
     Shorthand for :func:`project_points` followed by :func:`rasterize_depth`; NaN = no point.
     """
@@ -261,7 +285,8 @@ def points_to_depth(points: np.ndarray, intrinsics: Intrinsics) -> np.ndarray:
 
 def write_ply(path: Union[str, Path], points: np.ndarray,
               rgb: Optional[np.ndarray] = None) -> int:
-    """Write the valid points as a binary little-endian PLY file; return how many were written.
+    """
+    Write the valid points as a binary little-endian PLY file; return how many were written.
 
     ``points`` is ``(N, 3)`` or organised ``(H, W, 3)``; points with any non-finite coordinate
     are skipped. ``rgb`` (same leading shape, uint8) adds red/green/blue vertex properties.

@@ -1,4 +1,19 @@
-"""``mono-depth infer``: run a model on images, folders of images or videos; write depth files.
+# Copyright 2026 The mono_depth_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+``mono-depth infer``: run a model on images, folders of images or videos; write depth files.
 
 Per frame, in the output folder (``<name>`` is the image's stem, or ``<video stem>_<index:06d>``
 for video frames, the index counting every frame of the video):
@@ -27,13 +42,12 @@ import time
 from typing import Iterator, Sequence
 
 import cv2
-import numpy as np
-
 from mono_depth_ros.colormap import colorize_depth, colorize_labels
 from mono_depth_ros.estimator import DepthResult
 from mono_depth_ros.geometry import (depth_to_points, Intrinsics, intrinsics_from_fov,
                                      intrinsics_from_mapping, read_camera_file, write_ply)
 from mono_depth_ros.ros_io import metres_to_depth_values
+import numpy as np
 
 IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp', '.ppm', '.pgm')
 VIDEO_SUFFIXES = ('.avi', '.mp4', '.mkv', '.mov', '.webm', '.m4v', '.mpg', '.mpeg', '.wmv')
@@ -65,7 +79,8 @@ class Frame:
 
 
 def collect_sources(inputs: Sequence[str | Path]) -> list[Source]:
-    """Turn the command line inputs into sequences, checking that every path exists.
+    """
+    Turn the command line inputs into sequences, checking that every path exists.
 
     A folder is one sequence of its images in name order (not recursive); a file with a video
     suffix (:data:`VIDEO_SUFFIXES`) is one sequence of its frames; consecutive image files form
@@ -122,7 +137,8 @@ def read_image(path: Path) -> np.ndarray:
 
 def iter_frames(sources: Sequence[Source], every: int = 1,
                 max_frames: int | None = None) -> Iterator[Frame]:
-    """Iterate over ``sources``: every ``every``-th frame of each one, ``max_frames`` in all.
+    """
+    Iterate over ``sources``: every ``every``-th frame of each one, ``max_frames`` in all.
 
     ``every`` keeps the frames 0, N, 2N, ... of each sequence. A video frame is named after the
     video's stem and its index among all the video's frames, skipped ones included. Stamps are
@@ -187,7 +203,8 @@ def _video_frames(path: Path, every: int) -> Iterator[Frame]:
 
 def frame_intrinsics(base: Intrinsics | None, fov_deg: float | None, width: int,
                      height: int) -> Intrinsics | None:
-    """Return the intrinsics of a ``width`` x ``height`` frame.
+    """
+    Return the intrinsics of a ``width`` x ``height`` frame.
 
     From ``base`` (a camera_info) scaled to the frame when its size differs but its aspect ratio
     agrees, else from the horizontal field of view; None when neither is given.
@@ -226,7 +243,8 @@ def read_camera_info(path: Path) -> Intrinsics:
 
 def write_outputs(out_dir: Path, frame: Frame, result: DepthResult, classes: Sequence[str],
                   npy: bool = False, ply: bool = False) -> list[Path]:
-    """Write the files of one frame (see the module docstring); return their paths.
+    """
+    Write the files of one frame (see the module docstring); return their paths.
 
     Metric files are written when ``result.depth`` is known, the ``_relative`` files otherwise.
     ``ply`` needs ``result.intrinsics`` and a depth of the frame's size (``output_size='input'``).
@@ -313,7 +331,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     camera.add_argument('--fov', type=float, metavar='DEG',
                         help='horizontal field of view of the frames, square pixels centred')
     parser.add_argument('--scale-policy', choices=SCALE_POLICIES,
-                        help='turn a relative model\'s output into metres: fixed (--scale, '
+                        help="turn a relative model's output into metres: fixed (--scale, "
                              '--shift) or ground_plane (--camera-height, --camera-pitch)')
     parser.add_argument('--scale', type=float, default=1.0,
                         help='fixed: metres = scale * relative depth (or 1 / (scale * pred + '

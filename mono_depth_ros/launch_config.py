@@ -1,4 +1,19 @@
-"""What launch/mono_depth.launch.py does, as plain tested Python.
+# Copyright 2026 The mono_depth_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+What launch/mono_depth.launch.py does, as plain tested Python.
 
 The launch file only declares :data:`LAUNCH_ARGUMENTS` and hands their values to
 :func:`node_configuration`, which returns the node's parameters, remappings, namespace and

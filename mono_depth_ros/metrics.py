@@ -1,4 +1,19 @@
-"""Depth and segmentation metrics, as the monocular depth literature computes them.
+# Copyright 2026 The mono_depth_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Depth and segmentation metrics, as the monocular depth literature computes them.
 
 Depth metrics are computed per image over the pixels with valid ground truth (finite, inside
 ``(min_depth, max_depth)``, optionally inside the Garg or Eigen crop), with predictions clipped to
@@ -51,7 +66,8 @@ def valid_mask(gt: np.ndarray, min_depth: float = 1e-3, max_depth: float = 80.0,
 def depth_metrics(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray | None = None,
                   min_depth: float = 1e-3, max_depth: float = 80.0, crop: str | None = None,
                   median_scaling: bool = False) -> dict[str, float]:
-    """Return the metrics of one predicted depth map against its ground truth (metres).
+    """
+    Return the metrics of one predicted depth map against its ground truth (metres).
 
     ``mask`` restricts the evaluation further than :func:`valid_mask`. With ``median_scaling``
     the prediction is first multiplied by median(gt) / median(pred) over the valid pixels (for
@@ -111,7 +127,7 @@ class MetricMean:
     def add(self, metrics: dict[str, float]) -> None:
         """Add the metrics of one image; every image must report the same keys."""
         if self.images and set(metrics) != set(self._sums):
-            raise ValueError(f'metric keys {sorted(metrics)} differ from the earlier images\' '
+            raise ValueError(f"metric keys {sorted(metrics)} differ from the earlier images' "
                              f'{sorted(self._sums)}')
         for key, value in metrics.items():
             self._sums[key] = self._sums.get(key, 0.0) + float(value)
@@ -128,7 +144,8 @@ class MetricMean:
 
 def confusion_matrix(pred: np.ndarray, gt: np.ndarray, num_classes: int,
                      ignore_index: int | None = 255) -> np.ndarray:
-    """Return the ``(num_classes, num_classes)`` int64 confusion matrix (rows: ground truth).
+    """
+    Return the ``(num_classes, num_classes)`` int64 confusion matrix (rows: ground truth).
 
     Pixels whose ground truth is ``ignore_index`` are left out. Any other id outside
     ``[0, num_classes)`` is an error.
@@ -149,7 +166,8 @@ def confusion_matrix(pred: np.ndarray, gt: np.ndarray, num_classes: int,
 
 
 def segmentation_metrics(confusion: np.ndarray) -> dict[str, float | np.ndarray]:
-    """Return ``miou``, ``pixel_accuracy`` and per-class ``iou`` of a confusion matrix.
+    """
+    Return ``miou``, ``pixel_accuracy`` and per-class ``iou`` of a confusion matrix.
 
     A class absent from both the ground truth and the prediction has no IoU (NaN in ``iou``)
     and does not count in ``miou``.

@@ -1,4 +1,19 @@
-"""mono_depth_node: a camera image in; depth image, point cloud and segmentation out.
+# Copyright 2026 The mono_depth_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+mono_depth_node: a camera image in; depth image, point cloud and segmentation out.
 
 The subscription callbacks only store messages. A worker thread takes the newest image, runs the
 estimator and publishes the outputs that have subscribers. Every bad input is logged with its
@@ -12,19 +27,18 @@ import threading
 
 import cv2
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-import numpy as np
-from rclpy.node import Node
-from rclpy.parameter import Parameter
-from rclpy.qos_overriding_options import QoSOverridingOptions
-from rcl_interfaces.msg import SetParametersResult
-from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
-
 from mono_depth_ros import colormap, geometry, ros_io, scale
 from mono_depth_ros.estimator import BACKENDS, DepthEstimator, OUTPUT_SIZES
 from mono_depth_ros.models.registry import DEFAULT_MODEL
 from mono_depth_ros.params import ConfigError, declare_all, Param, run_node
 from mono_depth_ros.qos import parse_qos
 from mono_depth_ros.stats import RateMeter, Window
+import numpy as np
+from rcl_interfaces.msg import SetParametersResult
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from rclpy.qos_overriding_options import QoSOverridingOptions
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 
 DEPTH_ENCODINGS = ('32FC1', '16UC1')
 TRANSPORTS = ('raw', 'compressed')
@@ -61,40 +75,40 @@ PARAMS = (
     Param('points_rgb', False, "Add the packed 'rgb' field of the camera image to the cloud.",
           read_only=False),
     Param('points_decimation', 1, 'Keep every N-th pixel in both directions in the cloud.',
-          range=(1, 16), read_only=False),
-    Param('min_depth', 0.0, 'Cloud points nearer than this (metres) are NaN.', range=(0.0, 1e4),
+          bounds=(1, 16), read_only=False),
+    Param('min_depth', 0.0, 'Cloud points nearer than this (metres) are NaN.', bounds=(0.0, 1e4),
           read_only=False),
     Param('max_depth', 100.0, 'Cloud points farther than this (metres) are NaN.',
-          range=(0.0, 1e4), read_only=False),
+          bounds=(0.0, 1e4), read_only=False),
     Param('camera_info_tolerance', 0.001, 'Largest stamp difference (s) at which a camera_info '
           'pairs with an image; otherwise the latest camera_info is used with a warning.',
-          range=(0.0, 10.0), read_only=False),
+          bounds=(0.0, 10.0), read_only=False),
     Param('input_qos', 'sensor_data', 'QoS preset of the image and camera_info subscriptions: '
           'sensor_data, default, reliable or best_effort, optionally :DEPTH.'),
     Param('output_qos', 'reliable', 'QoS preset of the image outputs (reliable suits RViz).'),
     Param('points_qos', 'reliable', 'QoS preset of depth/points.'),
     Param('diagnostics_period', 1.0, 'Seconds between /diagnostics messages.',
-          range=(0.1, 60.0)),
+          bounds=(0.1, 60.0)),
     Param('scale.policy', 'none', 'How a relative model gets metres: none (metric models), '
           'fixed, median (fitted to sparse metric depth) or ground_plane (known camera height '
           'and pitch over flat ground).', choices=tuple(scale.POLICIES)),
     Param('scale.scale', 1.0, 'fixed: depth = scale * unscaled depth (disparity models) or '
           'inverse depth = scale * prediction + shift (inverse_relative models).',
-          range=(1e-9, 1e9)),
+          bounds=(1e-9, 1e9)),
     Param('scale.shift', 0.0, 'fixed: shift of the inverse depth (inverse_relative models).',
-          range=(-1e9, 1e9)),
+          bounds=(-1e9, 1e9)),
     Param('scale.min_points', 50, 'median, ground_plane: fewest points a fit may use.',
-          range=(2, 10_000_000)),
+          bounds=(2, 10_000_000)),
     Param('scale.smoothing', 0.0, 'median, ground_plane: weight of the previous scale in an '
-          'exponential average across frames (0 uses each fit as it is).', range=(0.0, 0.999)),
+          'exponential average across frames (0 uses each fit as it is).', bounds=(0.0, 0.999)),
     Param('scale.timeout', 1.0, 'median: seconds after the last accepted fit (and largest age '
-          'of sparse depth) before the scale is unknown again.', range=(0.0, 3600.0)),
+          'of sparse depth) before the scale is unknown again.', bounds=(0.0, 3600.0)),
     Param('scale.height', 0.0, 'ground_plane: camera height above the ground (metres, > 0).',
-          range=(0.0, 100.0)),
+          bounds=(0.0, 100.0)),
     Param('scale.pitch', 0.0, 'ground_plane: camera pitch (radians, positive looks down).',
-          range=(-1.5, 1.5)),
+          bounds=(-1.5, 1.5)),
     Param('scale.max_range', 20.0, 'ground_plane: farthest ground depth used in the fit (m).',
-          range=(0.1, 1000.0)),
+          bounds=(0.1, 1000.0)),
     Param('scale.sparse_input', 'points', "median: sparse metric depth from 'points' "
           "(sparse_depth/points, a LiDAR PointCloud2) or 'image' (sparse_depth/image, a depth "
           'image of the camera view, 32FC1 or 16UC1).', choices=('points', 'image')),
@@ -360,7 +374,8 @@ class MonoDepthNode(Node):
         return ros_io.points_to_cloud(points, header, colours)
 
     def _intrinsics_for(self, msg, width: int, height: int) -> geometry.Intrinsics | None:
-        """Pair the image with the camera_info of its stamp, else the latest one (warned).
+        """
+        Pair the image with the camera_info of its stamp, else the latest one (warned).
 
         The two topics arrive independently, so a camera_info may come just after its image: wait
         for it briefly before falling back, unless this camera's stamps did not match last time.

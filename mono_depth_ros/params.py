@@ -1,3 +1,17 @@
+# Copyright 2026 The mono_depth_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Declared ROS parameters (one table entry each, with descriptors) and start-up handling."""
 from __future__ import annotations
 
@@ -16,7 +30,8 @@ class ConfigError(RuntimeError):
 
 @dataclass(frozen=True)
 class Param:
-    """A parameter: default, description, allowed values or range, and mutability.
+    """
+    A parameter: default, description, allowed values or range, and mutability.
 
     ``read_only`` parameters need a restart to change, so ``ros2 param set`` refuses them instead
     of silently doing nothing.
@@ -26,7 +41,7 @@ class Param:
     default: object
     description: str
     choices: tuple[str, ...] = ()
-    range: tuple[float, float] | None = None
+    bounds: tuple[float, float] | None = None
     read_only: bool = True
 
     def descriptor(self) -> ParameterDescriptor:
@@ -35,12 +50,12 @@ class Param:
                                          read_only=self.read_only)
         if self.choices:
             descriptor.additional_constraints = 'one of: ' + ', '.join(self.choices)
-        if self.range is not None and isinstance(self.default, int):
-            descriptor.integer_range = [IntegerRange(from_value=int(self.range[0]),
-                                                     to_value=int(self.range[1]), step=1)]
-        elif self.range is not None:
+        if self.bounds is not None and isinstance(self.default, int):
+            descriptor.integer_range = [IntegerRange(from_value=int(self.bounds[0]),
+                                                     to_value=int(self.bounds[1]), step=1)]
+        elif self.bounds is not None:
             descriptor.floating_point_range = [FloatingPointRange(
-                from_value=float(self.range[0]), to_value=float(self.range[1]), step=0.0)]
+                from_value=float(self.bounds[0]), to_value=float(self.bounds[1]), step=0.0)]
         return descriptor
 
     def check(self, value) -> str | None:
@@ -52,7 +67,8 @@ class Param:
 
 
 def declare_all(node: Node, params: tuple[Param, ...]) -> None:
-    """Declare every parameter and check its start value; raise ConfigError on the first bad one.
+    """
+    Declare every parameter and check its start value; raise ConfigError on the first bad one.
 
     rclpy itself enforces the types and ranges of the descriptors.
     """
@@ -67,7 +83,8 @@ def declare_all(node: Node, params: tuple[Param, ...]) -> None:
 
 
 def run_node(make_node: Callable[[], Node], name: str, args: list[str] | None = None) -> int:
-    """Spin the node ``make_node`` builds until shutdown; works on Humble, Jazzy and Kilted.
+    """
+    Spin the node ``make_node`` builds until shutdown; works on Humble, Jazzy and Kilted.
 
     A :class:`ConfigError` at start is logged as fatal and gives exit status 1; Ctrl-C and an
     external shutdown end it cleanly with 0.

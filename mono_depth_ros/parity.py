@@ -1,4 +1,19 @@
-"""Architecture parity against golden outputs of the official code.
+# Copyright 2026 The mono_depth_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Architecture parity against golden outputs of the official code.
 
 A parity case (``<case>.json`` + ``<case>.npz``, see ``shared/parity/README.md`` in the project's
 development tree) pins one official architecture: the state_dict keys and shapes of its checkpoint,
@@ -34,7 +49,8 @@ FAMILY_MODULES = {
 
 @dataclass(frozen=True)
 class ParityHooks:
-    """What parity needs to know about a family.
+    """
+    What parity needs to know about a family.
 
     ``build(case)`` returns the module in eval mode for a case's JSON. ``parts(module)`` maps each
     key list of the case (``'keys'``, or ``'encoder_keys'`` and ``'decoder_keys'``) to the

@@ -1,13 +1,27 @@
-"""Named QoS presets for the node's inputs and outputs.
+# Copyright 2026 The mono_depth_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Named QoS presets for the node's inputs and outputs.
 
 A preset is ``NAME`` or ``NAME:DEPTH`` (e.g. ``reliable:5``). The standard
 ``qos_overrides.<topic>.<publisher|subscription>.<policy>`` parameters still apply on top.
 """
 from __future__ import annotations
 
-from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
-
 from mono_depth_ros.params import ConfigError
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
 # name -> (reliability, default depth). All presets keep the last N samples and are volatile.
 PRESETS = {

@@ -1,4 +1,19 @@
-"""Conversions between sensor_msgs messages and numpy arrays; no node logic and no rclpy.
+# Copyright 2026 The mono_depth_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Conversions between sensor_msgs messages and numpy arrays; no node logic and no rclpy.
 
 Images decode to ``(H, W, 3)`` uint8 RGB. Where the layout allows (``rgb8``, ``rgba8``) the
 result is a strided view of the message buffer, not a copy: copy it before writing to it.
@@ -13,11 +28,10 @@ import math
 from typing import Dict, Optional, Tuple
 
 import cv2
+from mono_depth_ros.geometry import Intrinsics
 import numpy as np
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2, PointField
 from std_msgs.msg import Header
-
-from mono_depth_ros.geometry import Intrinsics
 
 
 class ImageError(ValueError):
@@ -73,7 +87,8 @@ def _pixels(msg: Image, bytes_per_pixel: int, dtype: np.dtype) -> np.ndarray:
 
 
 def image_to_rgb(msg: Image) -> np.ndarray:
-    """Decode a sensor_msgs/Image into an ``(H, W, 3)`` uint8 RGB array.
+    """
+    Decode a sensor_msgs/Image into an ``(H, W, 3)`` uint8 RGB array.
 
     Supported encodings: see :data:`SUPPORTED_ENCODINGS`. ``mono16`` keeps the 8 most
     significant bits (value >> 8), honouring ``is_bigendian``; ``yuv422`` is UYVY and
@@ -81,7 +96,8 @@ def image_to_rgb(msg: Image) -> np.ndarray:
     cv_bridge convert them); Bayer images are demosaicked bilinearly.
     ``step`` may include row padding. ``rgb8`` and ``rgba8`` return a view of ``msg.data``.
 
-    Raises:
+    Raises
+    ------
         ImageError: unknown encoding, empty image, step smaller than a row, data length other
             than step * height, or odd width for a yuv422 encoding.
 
@@ -113,11 +129,13 @@ def image_to_rgb(msg: Image) -> np.ndarray:
 
 
 def compressed_to_rgb(msg: CompressedImage) -> np.ndarray:
-    """Decode a JPEG or PNG sensor_msgs/CompressedImage into ``(H, W, 3)`` uint8 RGB.
+    """
+    Decode a JPEG or PNG sensor_msgs/CompressedImage into ``(H, W, 3)`` uint8 RGB.
 
     Grey images are expanded to three channels and 16-bit PNGs reduced to 8 bits by OpenCV.
 
-    Raises:
+    Raises
+    ------
         ImageError: empty or corrupt data, or a ``compressedDepth`` stream (not a colour image).
 
     """
@@ -133,14 +151,16 @@ def compressed_to_rgb(msg: CompressedImage) -> np.ndarray:
 
 
 def intrinsics_from_camera_info(msg: CameraInfo) -> Intrinsics:
-    """Return the pinhole intrinsics of the images described by a sensor_msgs/CameraInfo.
+    """
+    Return the pinhole intrinsics of the images described by a sensor_msgs/CameraInfo.
 
     Uses P (fx = P[0], fy = P[5], cx = P[2], cy = P[6]) as depth_image_proc does, i.e. the
     rectified camera. If P is all zero (some drivers leave it empty) and K is valid, K is used.
     Binning and a region of interest are applied as image_geometry does: the intrinsics then
     describe the binned/cropped image the camera publishes.
 
-    Raises:
+    Raises
+    ------
         CameraInfoError: zero size, or fx, fy, cx, cy not finite, or fx, fy <= 0.
 
     """
@@ -159,7 +179,7 @@ def intrinsics_from_camera_info(msg: CameraInfo) -> Intrinsics:
         raise CameraInfoError(
             f'camera_info {source} gives fx={fx}, fy={fy}, cx={cx}, cy={cy}: focal lengths '
             'must be finite and positive and centres finite; calibrate the camera or fix the '
-            'driver\'s camera_info')
+            "driver's camera_info")
     bin_x, bin_y = max(int(msg.binning_x), 1), max(int(msg.binning_y), 1)
     roi = msg.roi
     if roi.width and roi.height:
@@ -179,7 +199,8 @@ def check_camera_info_matches(info_intrinsics: Intrinsics, width: int, height: i
 
 
 def camera_info_for(intrinsics: Intrinsics, header: Header) -> CameraInfo:
-    """Build a distortion-free CameraInfo describing ``intrinsics`` (e.g. for depth/camera_info).
+    """
+    Build a distortion-free CameraInfo describing ``intrinsics`` (e.g. for depth/camera_info).
 
     K and P hold fx, fy, cx, cy; R is the identity; D is five zeros with the plumb_bob model.
     """
@@ -220,7 +241,8 @@ def _depth_encoding(encoding: str) -> DepthEncoding:
 
 
 def metres_to_depth_values(depth: np.ndarray, encoding: str) -> np.ndarray:
-    """Convert metres (NaN, inf or <= 0 = invalid) to the stored values of a depth encoding.
+    """
+    Convert metres (NaN, inf or <= 0 = invalid) to the stored values of a depth encoding.
 
     ``32FC1``: float32 metres, invalid -> NaN. ``16UC1``: millimetres rounded to the nearest
     integer; invalid, below 0.5 mm or beyond 65.535 m -> 0 (invalid: there is no way to say
@@ -238,7 +260,8 @@ def metres_to_depth_values(depth: np.ndarray, encoding: str) -> np.ndarray:
 
 
 def depth_values_to_metres(values: np.ndarray, encoding: str) -> np.ndarray:
-    """Convert stored depth values to float32 metres with NaN for invalid pixels.
+    """
+    Convert stored depth values to float32 metres with NaN for invalid pixels.
 
     Invalid: 0 for ``16UC1``; NaN, inf and values <= 0 for ``32FC1`` (several drivers mark
     missing depth with 0).
@@ -251,7 +274,8 @@ def depth_values_to_metres(values: np.ndarray, encoding: str) -> np.ndarray:
 
 
 def _message(cls: type):
-    """Create a message whose ``data`` setter keeps an ``array.array('B')`` without copying it.
+    """
+    Create a message whose ``data`` setter keeps an ``array.array('B')`` without copying it.
 
     Generated messages of Jazzy and later copy an assigned array unless the message checks its
     fields; Humble's messages have no ``check_fields`` and never copy.
@@ -280,7 +304,8 @@ def _new_image(header: Header, encoding: str, pixels: np.ndarray) -> Image:
 
 
 def depth_to_image(depth: np.ndarray, header: Header, encoding: str = '32FC1') -> Image:
-    """Encode an ``(H, W)`` depth map in metres (NaN = invalid) as a REP 118 Image.
+    """
+    Encode an ``(H, W)`` depth map in metres (NaN = invalid) as a REP 118 Image.
 
     ``encoding`` is ``'32FC1'`` (metres, NaN invalid) or ``'16UC1'`` (millimetres, 0 invalid);
     see :func:`metres_to_depth_values` for rounding and the 65.535 m limit.
@@ -292,7 +317,8 @@ def depth_to_image(depth: np.ndarray, header: Header, encoding: str = '32FC1') -
 
 
 def depth_from_image(msg: Image) -> np.ndarray:
-    """Decode a ``32FC1`` or ``16UC1`` depth Image to ``(H, W)`` float32 metres, NaN = invalid.
+    """
+    Decode a ``32FC1`` or ``16UC1`` depth Image to ``(H, W)`` float32 metres, NaN = invalid.
 
     Honours ``step`` and ``is_bigendian``.
     """
@@ -344,7 +370,8 @@ def unpack_rgb(packed: np.ndarray) -> np.ndarray:
 
 def points_to_cloud(points: np.ndarray, header: Header,
                     rgb: Optional[np.ndarray] = None) -> PointCloud2:
-    """Pack an organised ``(H, W, 3)`` float32 cloud (NaN = invalid) into a PointCloud2.
+    """
+    Pack an organised ``(H, W, 3)`` float32 cloud (NaN = invalid) into a PointCloud2.
 
     Same layout as depth_image_proc's point_cloud_xyz / point_cloud_xyzrgb (PCL's PointXYZ and
     PointXYZRGB): little-endian, x y z FLOAT32 at offsets 0 4 8 and ``point_step`` 16; with
@@ -381,13 +408,15 @@ def points_to_cloud(points: np.ndarray, header: Header,
 
 
 def cloud_to_points(msg: PointCloud2) -> Tuple[np.ndarray, Optional[np.ndarray]]:
-    """Read x, y, z (and ``rgb``/``rgba`` if present) from any PointCloud2 by field name.
+    """
+    Read x, y, z (and ``rgb``/``rgba`` if present) from any PointCloud2 by field name.
 
     Returns ``(points, rgb)``: ``(H, W, 3)`` float32 (an unorganised cloud has H = 1) and
     ``(H, W, 3)`` uint8 or None. Field offsets, types, ``point_step``, ``row_step`` and
     ``is_bigendian`` are honoured.
 
-    Raises:
+    Raises
+    ------
         CloudError: a missing x, y or z field, an unknown field type, or a data size that does
             not match the declared layout.
 

@@ -1,4 +1,19 @@
-"""Turning relative predictions into metres.
+# Copyright 2026 The mono_depth_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Turning relative predictions into metres.
 
 Models output one of three kinds (:data:`mono_depth_ros.models.spec.OUTPUT_KINDS`):
 
@@ -35,10 +50,9 @@ import math
 import threading
 from typing import Sequence
 
-import numpy as np
-
 from mono_depth_ros.geometry import Intrinsics, points_to_depth
 from mono_depth_ros.models.spec import ModelSpec
+import numpy as np
 
 # unscaled_depth() of an inverse_relative prediction clamps it from below at this fraction of the
 # frame's largest value: the far end (sky, where the prediction is ~0) becomes 1000x the nearest
@@ -66,7 +80,8 @@ _MAX_FIT_POINTS = 20000
 
 
 def disp_to_depth(disp: np.ndarray, min_depth: float, max_depth: float) -> np.ndarray:
-    """Map a sigmoid disparity in (0, 1) to depth, as monodepth2 does (right up to one scale).
+    """
+    Map a sigmoid disparity in (0, 1) to depth, as monodepth2 does (right up to one scale).
 
     ``scaled_disp = 1/max_depth + (1/min_depth - 1/max_depth) * disp``, ``depth = 1/scaled_disp``,
     so the result lies in [min_depth, max_depth] for disparities in [0, 1].
@@ -79,7 +94,8 @@ def disp_to_depth(disp: np.ndarray, min_depth: float, max_depth: float) -> np.nd
 
 
 def unscaled_depth(prediction: np.ndarray, spec: ModelSpec) -> np.ndarray:
-    """Return a depth map proportional to the true depth, from a model's raw ``(H, W)`` output.
+    """
+    Return a depth map proportional to the true depth, from a model's raw ``(H, W)`` output.
 
     - ``metric``: unchanged.
     - ``disparity``: :func:`disp_to_depth` with the spec's ``min_depth`` and ``max_depth``.
@@ -109,7 +125,8 @@ def unscaled_depth(prediction: np.ndarray, spec: ModelSpec) -> np.ndarray:
 
 def apply_scale(prediction: np.ndarray, spec: ModelSpec, scale: float,
                 shift: float = 0.0) -> np.ndarray:
-    """Return metric depth (float32, NaN = invalid) from a raw prediction and known parameters.
+    """
+    Return metric depth (float32, NaN = invalid) from a raw prediction and known parameters.
 
     ``metric`` and ``disparity``: ``scale * unscaled_depth(prediction)`` (``shift`` must be 0).
     ``inverse_relative``: ``1 / (scale * pred + shift)``; pixels where that inverse depth is
@@ -128,7 +145,8 @@ def apply_scale(prediction: np.ndarray, spec: ModelSpec, scale: float,
 
 
 def ground_plane_depth(intrinsics: Intrinsics, height: float, pitch: float) -> np.ndarray:
-    """Return the depth (optical z, metres) of flat ground seen by a level-rolled camera.
+    """
+    Return the depth (optical z, metres) of flat ground seen by a level-rolled camera.
 
     The camera's optical centre is ``height`` metres above a flat ground plane and the camera is
     pitched down by ``pitch`` radians (positive looks down), with no roll. In the optical frame
@@ -163,7 +181,8 @@ class Fit:
 
 
 def fit_scale(x: np.ndarray, y: np.ndarray) -> Fit:
-    """Fit ``y = scale * x`` robustly (x, y > 0): the median of ``y / x`` over the inliers.
+    """
+    Fit ``y = scale * x`` robustly (x, y > 0): the median of ``y / x`` over the inliers.
 
     The robust form of the monodepth evaluation's median scaling. A first estimate is the centre
     of the densest half of the log ratios (the shortest interval holding half the points, the
@@ -185,7 +204,8 @@ def fit_scale(x: np.ndarray, y: np.ndarray) -> Fit:
 
 
 def fit_scale_shift(x: np.ndarray, y: np.ndarray, seed: int = 0) -> Fit:
-    """Fit ``y = scale * x + shift`` robustly, minimising relative residuals (y > 0).
+    """
+    Fit ``y = scale * x + shift`` robustly, minimising relative residuals (y > 0).
 
     Least trimmed squares on the residual ``(scale * x + shift) / y - 1``: from random two-point
     starts, C-steps (refit on the half of the points that fit best) until the kept half no longer
@@ -280,7 +300,8 @@ def _c_steps(design: np.ndarray, params: np.ndarray, steps: int) -> tuple[np.nda
 
 
 class ScalePolicy:
-    """How a model's raw prediction becomes metres; see the module docstring for the interface.
+    """
+    How a model's raw prediction becomes metres; see the module docstring for the interface.
 
     ``scale`` and ``shift`` are the parameters in use (``scale`` is None while unknown);
     ``status`` is one line for diagnostics.
@@ -305,7 +326,8 @@ class ScalePolicy:
 
     def to_metres(self, prediction: np.ndarray, spec: ModelSpec, stamp: float | None = None,
                   intrinsics: Intrinsics | None = None) -> np.ndarray | None:
-        """Return ``prediction``'s metric depth (float32, NaN = invalid), or None while unknown.
+        """
+        Return ``prediction``'s metric depth (float32, NaN = invalid), or None while unknown.
 
         ``stamp`` is the prediction's time (seconds); ``intrinsics`` those of the camera (scaled
         to the prediction's size when they differ). Policies use them only where they need them.
@@ -389,7 +411,8 @@ class _FittedPolicy(ScalePolicy):
 
     def _fit(self, prediction: np.ndarray, target_depth: np.ndarray, spec: ModelSpec,
              what: str) -> Fit | None:
-        """Fit the prediction's parameters on the pixels where ``target_depth`` is valid.
+        """
+        Fit the prediction's parameters on the pixels where ``target_depth`` is valid.
 
         Returns None, with the reason kept for ``status``, when the fit is rejected.
         """
@@ -439,7 +462,8 @@ class _FittedPolicy(ScalePolicy):
 
 
 class MedianScale(_FittedPolicy):
-    """Scale (and shift) fitted on sparse metric depth: LiDAR points, a low-resolution sensor.
+    """
+    Scale (and shift) fitted on sparse metric depth: LiDAR points, a low-resolution sensor.
 
     Each sparse depth image is used once, by the next prediction (it should be of the same
     moment): ``metric``/``disparity`` outputs get a depth-space median ratio (:func:`fit_scale`),
@@ -524,7 +548,8 @@ class MedianScale(_FittedPolicy):
 
 
 class GroundPlaneScale(_FittedPolicy):
-    """Scale (and shift) fitted on flat ground seen by a camera at a known height and pitch.
+    """
+    Scale (and shift) fitted on flat ground seen by a camera at a known height and pitch.
 
     Assumptions: the ground in front of the camera is a plane, the camera's optical centre is
     ``height`` metres above it, pitched down by ``pitch`` radians (positive looks down), with no
@@ -602,7 +627,8 @@ def policy_defaults(name: str) -> dict[str, object]:
 
 
 def make_policy(name: str, **params: object) -> ScalePolicy:
-    """Build the scale policy ``name`` (one of :data:`POLICIES`) with its parameters.
+    """
+    Build the scale policy ``name`` (one of :data:`POLICIES`) with its parameters.
 
     An unknown name, an unknown or missing parameter, or a bad value is a ValueError that names it.
     """
@@ -643,7 +669,8 @@ def _check_prediction(prediction: np.ndarray) -> np.ndarray:
 
 
 def extrinsic_from_params(xyz: Sequence[float], rpy: Sequence[float]) -> np.ndarray:
-    """Return the 4x4 transform taking LiDAR points into the camera optical frame.
+    """
+    Return the 4x4 transform taking LiDAR points into the camera optical frame.
 
     ``xyz`` (metres) and ``rpy`` (roll, pitch, yaw in radians, REP 103: rotations about the fixed
     x, y and z axes in that order, ``R = Rz(yaw) @ Ry(pitch) @ Rx(roll)``) are the pose of the
@@ -667,7 +694,8 @@ def extrinsic_from_params(xyz: Sequence[float], rpy: Sequence[float]) -> np.ndar
 
 
 def params_from_extrinsic(transform: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Return ``(xyz, rpy)`` with ``extrinsic_from_params(xyz, rpy)`` equal to ``transform``.
+    """
+    Return ``(xyz, rpy)`` with ``extrinsic_from_params(xyz, rpy)`` equal to ``transform``.
 
     The inverse of :func:`extrinsic_from_params` (pitch in [-pi/2, pi/2]), e.g. to turn a
     calibration matrix into static transform parameters.
@@ -681,7 +709,8 @@ def params_from_extrinsic(transform: np.ndarray) -> tuple[np.ndarray, np.ndarray
 
 
 def transform_points(points: np.ndarray, transform: np.ndarray) -> np.ndarray:
-    """Return ``(N, 3)`` points moved by a 4x4 transform; extra columns (intensity) are dropped.
+    """
+    Return ``(N, 3)`` points moved by a 4x4 transform; extra columns (intensity) are dropped.
 
     float64 points stay float64, anything else comes back float32.
     """
@@ -696,7 +725,8 @@ def transform_points(points: np.ndarray, transform: np.ndarray) -> np.ndarray:
 
 def sparse_depth_from_lidar(points: np.ndarray, transform: np.ndarray,
                             intrinsics: Intrinsics) -> np.ndarray:
-    """Return the sparse depth image (float32 metres, NaN = no point) of LiDAR points.
+    """
+    Return the sparse depth image (float32 metres, NaN = no point) of LiDAR points.
 
     ``points`` ``(N, 3+)`` in the LiDAR frame, ``transform`` from :func:`extrinsic_from_params`,
     ``intrinsics`` at the resolution wanted (the prediction's, for :class:`MedianScale`); the

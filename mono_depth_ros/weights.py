@@ -1,4 +1,19 @@
-"""Checkpoints: finding them, reading them safely and loading them strictly.
+# Copyright 2026 The mono_depth_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Checkpoints: finding them, reading them safely and loading them strictly.
 
 Reading never executes pickled code: ``.safetensors`` files go through safetensors and everything
 else through ``torch.load(weights_only=True)``. Loading is strict: every key and every shape must
@@ -26,9 +41,8 @@ import urllib.parse
 import urllib.request
 import zipfile
 
-import torch
-
 from mono_depth_ros.models.spec import ModelSpec
+import torch
 
 MAX_KEYS_SHOWN = 8
 
@@ -61,7 +75,8 @@ def _listing(names: list[str]) -> str:
 
 def load_state_dict_strict(module: torch.nn.Module, state_dict: dict, *, model: str,
                            source: str | Path) -> None:
-    """Copy ``state_dict`` into ``module``, requiring exactly the same keys and shapes.
+    """
+    Copy ``state_dict`` into ``module``, requiring exactly the same keys and shapes.
 
     Raises :class:`CheckpointError` naming the missing, unexpected and mis-shaped keys.
     """
@@ -111,7 +126,8 @@ def model_cache_dir(spec: ModelSpec) -> Path:
 
 
 def official_cache_path(spec: ModelSpec) -> Path:
-    """Return where the official download of ``spec`` lives in the cache once fetched.
+    """
+    Return where the official download of ``spec`` lives in the cache once fetched.
 
     A file downloaded by hand from the variant's URL can be put there. For zip archives this is
     the archive; it is extracted next to it, into ``<archive name without .zip>.d``.
@@ -126,7 +142,7 @@ def cached_weights(spec: ModelSpec) -> Path | None:
     if spec.weights is None or not spec.weights.url:
         return None
     path = official_cache_path(spec)
-    if spec.weights.format == 'zip':
+    if spec.weights.file_format == 'zip':
         folder = _extracted_dir(path)
         return folder if folder.is_dir() else None
     return path if path.is_file() else None
@@ -134,7 +150,8 @@ def cached_weights(spec: ModelSpec) -> Path | None:
 
 def resolve_weights(spec: ModelSpec, weights: str, *, progress: bool | None = None,
                     timeout: float = DEFAULT_TIMEOUT_S) -> Path:
-    """Return a local file or folder holding the weights of ``spec``.
+    """
+    Return a local file or folder holding the weights of ``spec``.
 
     ``weights`` is ``'auto'`` (the variant's own weights: the file shipped in the package, else
     its URL downloaded once into the cache), an ``https://`` or ``http://`` URL (downloaded into
@@ -195,7 +212,8 @@ def _fetch(spec: ModelSpec, url: str, target: Path, *, sha256: str | None,
 
 def download(url: str, target: Path, *, sha256: str | None = None, model: str = '',
              progress: bool | None = None, timeout: float = DEFAULT_TIMEOUT_S) -> Path:
-    """Download ``url`` to ``target`` through ``target.part`` and return ``target``.
+    """
+    Download ``url`` to ``target`` through ``target.part`` and return ``target``.
 
     A ``.part`` left by an interrupted download is resumed with an HTTP Range request when the
     server supports it (otherwise the download restarts). A body shorter than its
@@ -286,7 +304,7 @@ def _url_filename(url: str) -> str:
 
 
 def _is_zip_format(spec: ModelSpec) -> bool:
-    return spec.weights is not None and spec.weights.format == 'zip'
+    return spec.weights is not None and spec.weights.file_format == 'zip'
 
 
 def _extracted_dir(archive: Path) -> Path:

@@ -1,4 +1,19 @@
-"""Shared test set-up: a private DDS domain on localhost, and a ROS graph spun in the background.
+# Copyright 2026 The mono_depth_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Shared test set-up: a private DDS domain on localhost, and a ROS graph spun in the background.
 
 The environment is set before any test imports rclpy, so no DDS traffic leaves the machine and
 parallel runs do not cross-talk.
@@ -78,7 +93,7 @@ def ros():
 
 @pytest.fixture
 def graph(ros):
-    """A background executor for the nodes of one test."""
+    """Yield a background executor for the nodes of one test."""
     graph = Graph()
     yield graph
     graph.close()
@@ -91,15 +106,15 @@ def lite_mono_tiny_folder(tmp_path_factory):
 
 
 def random_official_weights(model: str, folder: Path) -> Path:
-    """Write random weights for ``model`` in its official checkpoint format; return the path.
+    """
+    Write random weights for ``model`` in its official checkpoint format; return the path.
 
     Lite-Mono: a folder with encoder.pth (+ height, width, use_stereo) and depth.pth; Multi-Task
     RefineNet: a dict with the weights under 'state_dict'; others: a plain state_dict file.
     FastDepth is a real int8 TFLite file from ../shared/weights.
     """
-    import torch
-
     from mono_depth_ros.models.registry import create_model, get_spec
+    import torch
 
     spec = get_spec(model)
     if spec.backend == 'tflite':
@@ -109,8 +124,8 @@ def random_official_weights(model: str, folder: Path) -> Path:
     if spec.family == 'lite-mono':
         target = folder / model
         target.mkdir(parents=True, exist_ok=True)
-        torch.save(module.encoder.state_dict() | {'height': spec.input.height,
-                                                  'width': spec.input.width,
+        torch.save(module.encoder.state_dict() | {'height': spec.input_policy.height,
+                                                  'width': spec.input_policy.width,
                                                   'use_stereo': False}, target / 'encoder.pth')
         torch.save(module.decoder.state_dict(), target / 'depth.pth')
         return target

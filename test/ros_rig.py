@@ -1,19 +1,32 @@
+# Copyright 2026 The mono_depth_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """A test-side camera and output recorder that talks to the node over real DDS."""
 from __future__ import annotations
 
 from collections import defaultdict
 import threading
 
-from diagnostic_msgs.msg import DiagnosticArray
-import numpy as np
-from rclpy.node import Node
-from rclpy.qos import QoSProfile, qos_profile_sensor_data, ReliabilityPolicy
-from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
-from std_msgs.msg import Header
-
 from conftest import wait_until
+from diagnostic_msgs.msg import DiagnosticArray
 from mono_depth_ros import ros_io
 from mono_depth_ros.geometry import Intrinsics
+import numpy as np
+from rclpy.node import Node
+from rclpy.qos import qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
+from std_msgs.msg import Header
 
 OUTPUTS = {
     'depth/image': Image, 'depth/camera_info': CameraInfo, 'depth/points': PointCloud2,

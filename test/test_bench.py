@@ -1,3 +1,17 @@
+# Copyright 2026 The mono_depth_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """``mono-depth bench``: result layout, baseline ratios, skipped variants, FLOP counting."""
 from __future__ import annotations
 
@@ -5,12 +19,11 @@ import argparse
 import json
 from pathlib import Path
 
+from mono_depth_ros import bench
+from mono_depth_ros.models.registry import create_model, get_spec
 import numpy as np
 import pytest
 import torch
-
-from mono_depth_ros import bench
-from mono_depth_ros.models.registry import create_model, get_spec
 
 SHARED = Path(__file__).resolve().parents[2] / 'shared'
 FASTDEPTH = SHARED / 'weights' / 'fastdepth_nyu_224_int8.tflite'
@@ -103,11 +116,11 @@ def test_bench_text_report_lists_skips(capsys):
 
 def test_input_size_override():
     spec = get_spec('depth-anything-v2-small')
-    height, width = bench.with_input_size(spec, '266').input.network_size(480, 640)
+    height, width = bench.with_input_size(spec, '266').input_policy.network_size(480, 640)
     assert height == 266 and width % 14 == 0 and abs(width - 640 * 266 / 480) <= 7
-    assert bench.with_input_size(spec, '364x266').input.network_size(100, 100) == (266, 364)
+    assert bench.with_input_size(spec, '364x266').input_policy.network_size(100, 100) == (266, 364)
     # Sides still follow the patch size.
-    assert bench.with_input_size(spec, '360x260').input.network_size(480, 640) == (266, 364)
+    assert bench.with_input_size(spec, '360x260').input_policy.network_size(480, 640) == (266, 364)
 
 
 @pytest.mark.skipif(not FASTDEPTH.is_file(), reason=f'{FASTDEPTH} is not available')

@@ -1,17 +1,30 @@
+# Copyright 2026 The mono_depth_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Depth Anything V2: parity with the official code, the variants, the backbone, checkpoints."""
 import json
 import math
 from pathlib import Path
 
-import numpy as np
-import pytest
-from safetensors.torch import save_file
-import torch
-
 from mono_depth_ros import parity
 from mono_depth_ros.models import depth_anything_v2 as dav2
 from mono_depth_ros.models.dinov2 import DinoVisionTransformer
 from mono_depth_ros.weights import CheckpointError
+import numpy as np
+import pytest
+from safetensors.torch import save_file
+import torch
 
 PARITY_DIR = Path(__file__).resolve().parents[2] / 'shared' / 'parity'
 CASES = sorted(PARITY_DIR.glob('dav2_*.json'))
@@ -44,13 +57,13 @@ def test_every_variant_is_registered():
         assert spec.output_kind == ('metric' if metric else 'inverse_relative')
         if metric:
             assert spec.max_depth == (20.0 if 'hypersim' in spec.name else 80.0)
-        assert (spec.input.short_side, spec.input.multiple) == (518, 14)
+        assert (spec.input_policy.short_side, spec.input_policy.multiple) == (518, 14)
         assert (spec.mean, spec.std) == ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
         encoder = spec.extra['encoder']
         assert spec.weights.url.startswith('https://huggingface.co/depth-anything/')
-        assert spec.weights.url.endswith(f'_{encoder}.pth') and spec.weights.format == 'torch'
+        assert spec.weights.url.endswith(f'_{encoder}.pth') and spec.weights.file_format == 'torch'
         assert spec.weights.sha256 is None or len(spec.weights.sha256) == 64
-        assert spec.license == ('Apache-2.0' if encoder == 'vits' else 'CC-BY-NC-4.0')
+        assert spec.license_terms == ('Apache-2.0' if encoder == 'vits' else 'CC-BY-NC-4.0')
         assert spec.paper and spec.source and spec.reported
 
 
@@ -121,7 +134,7 @@ def test_unknown_encoder_and_bad_max_depth_are_rejected():
 
 
 def cubic_matrix(n_out, n_in, scale):
-    """PyTorch's bicubic resampling (Keys, a=-0.75, edge taps clamped) as a matrix, float64."""
+    """Return PyTorch's bicubic resampling (Keys, a=-0.75, edge taps clamped) as a matrix."""
     def kernel(d):
         a, d = -0.75, abs(d)
         if d <= 1:
@@ -189,7 +202,7 @@ def test_checkpoint_of_another_variant_names_the_misshaped_keys(tmp_path):
 
 
 def test_input_policy_keeps_the_short_side_at_518():
-    policy = dav2.SPECS[0].input
+    policy = dav2.SPECS[0].input_policy
     for height, width in ((480, 640), (720, 1280), (376, 1241), (640, 480)):
         net_h, net_w = policy.network_size(height, width)
         assert min(net_h, net_w) == 518 and net_h % 14 == 0 and net_w % 14 == 0
@@ -198,6 +211,7 @@ def test_input_policy_keeps_the_short_side_at_518():
 
 
 class DepthOnly(torch.nn.Module):
+
     def __init__(self, module):
         super().__init__()
         self.module = module

@@ -1,13 +1,26 @@
+# Copyright 2026 The mono_depth_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """The README documents what users see: every parameter, command, preset and model family."""
 from __future__ import annotations
-
-import pytest
 
 from conftest import REPO
 from mono_depth_ros.cli import COMMANDS
 from mono_depth_ros.launch_config import LAUNCH_ARGUMENTS
 from mono_depth_ros.models.registry import list_models
 from mono_depth_ros.node import PARAMS
+import pytest
 
 README = (REPO / 'README.md').read_text()
 
@@ -33,7 +46,7 @@ def test_every_family_and_license_is_in_the_zoo_table():
                         'depth-anything-v2': 'depth-anything-v2', 'fastdepth': 'fastdepth',
                         'multitask-refinenet': 'mtrn-'}
         assert family_names[spec.family] in README, spec.name
-        assert spec.license.split()[0] in README, spec.name
+        assert spec.license_terms.split()[0] in README, spec.name
 
 
 def test_the_two_commands_are_the_makefile_targets_and_ci_runs_the_test_one():

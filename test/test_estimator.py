@@ -1,24 +1,37 @@
+# Copyright 2026 The mono_depth_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """DepthEstimator without ROS: sizes, intrinsics, scale handling, sparse resampling, bad frames."""
 from __future__ import annotations
-
-import numpy as np
-import pytest
 
 from mono_depth_ros import scale
 from mono_depth_ros.data.synthetic import SyntheticScenes
 from mono_depth_ros.estimator import DepthEstimator, resample_sparse
 from mono_depth_ros.models.registry import DEFAULT_MODEL
+import numpy as np
+import pytest
 
 
 @pytest.fixture(scope='module')
 def scene():
-    """A 640x480 synthetic frame (the network runs at 320x240)."""
+    """Return a 640x480 synthetic frame (the network runs at 320x240)."""
     return SyntheticScenes(seed=11, count=1, width=640, height=480)[0]
 
 
 @pytest.fixture(scope='module')
 def estimators():
-    """The default model with output at the camera's and at the network's resolution."""
+    """Return the default model with output at the camera's and at the network's resolution."""
     return {size: DepthEstimator.from_name(DEFAULT_MODEL, device='cpu', output_size=size)
             for size in ('input', 'model')}
 

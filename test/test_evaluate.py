@@ -1,19 +1,33 @@
+# Copyright 2026 The mono_depth_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Datasets on disk (folder of pairs, KITTI Eigen layout) and ``mono-depth eval``."""
 import json
 from pathlib import Path
 import shutil
 
 import cv2
-import numpy as np
-import pytest
-
-from mono_depth_ros import cli, evaluate as evaluate_cli
+from mono_depth_ros import cli
+from mono_depth_ros import evaluate as evaluate_cli
 from mono_depth_ros.data import Sample
 from mono_depth_ros.data.folder import FolderPairs, KittiEigen
 from mono_depth_ros.data.synthetic import SyntheticScenes
 from mono_depth_ros.estimator import DepthResult
 from mono_depth_ros.metrics import DEPTH_METRICS
 from mono_depth_ros.models.registry import get_spec
+import numpy as np
+import pytest
 
 SHARED = Path(__file__).resolve().parents[2] / 'shared'
 KITTI = SHARED / 'testdata' / 'kitti_000008'

@@ -1,11 +1,21 @@
+# Copyright 2026 The mono_depth_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """ONNX export: files that reproduce PyTorch, the ONNX backend in the estimator, the CLI."""
 from __future__ import annotations
 
 import argparse
-
-import numpy as np
-import pytest
-import torch
 
 from mono_depth_ros import export, parity, scale
 from mono_depth_ros.backends.onnx_backend import argmax_classes, OnnxBackend, spec_for_backend
@@ -13,6 +23,9 @@ from mono_depth_ros.backends.torch_backend import TorchBackend
 from mono_depth_ros.data.synthetic import SyntheticScenes
 from mono_depth_ros.estimator import DepthEstimator
 from mono_depth_ros.models.registry import create_model, get_spec
+import numpy as np
+import pytest
+import torch
 
 ort = pytest.importorskip('onnxruntime')
 pytest.importorskip('onnx')
@@ -99,7 +112,7 @@ def test_fixed_size_file_fixes_the_estimators_input(tmp_path):
     spec = get_spec('depth-anything-v2-small')
     path = export.export_onnx(build(spec.name), spec, (168, 224), tmp_path / 'dav2.onnx')
     fixed = spec_for_backend(spec, OnnxBackend(path, spec))
-    assert fixed.input.network_size(480, 640) == (168, 224)
+    assert fixed.input_policy.network_size(480, 640) == (168, 224)
     assert fixed.mean == spec.mean and fixed.output_kind == spec.output_kind
     estimator = DepthEstimator(fixed, OnnxBackend(path, spec), scale.make_policy('fixed'),
                                output_size='model')
@@ -151,7 +164,7 @@ def test_compare_outputs_reports_errors():
 def test_network_size_follows_the_stride():
     spec = get_spec('depth-anything-v2-small')
     assert export.network_size(spec, '224x168') == (168, 224)
-    assert export.network_size(spec, None) == spec.input.network_size(480, 640)
+    assert export.network_size(spec, None) == spec.input_policy.network_size(480, 640)
     with pytest.raises(ValueError, match='multiples of 14.*try 238x168'):
         export.network_size(spec, '225x168')
     with pytest.raises(ValueError, match='WxH'):

@@ -1,3 +1,17 @@
+# Copyright 2026 The mono_depth_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """FastDepth (int8 TFLite) on a real NYU Depth v2 frame, from the shared file and downloaded."""
 from __future__ import annotations
 
@@ -7,12 +21,11 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 import threading
 
-import numpy as np
-import pytest
-
 from mono_depth_ros.backends.tflite import TFLiteBackend
 from mono_depth_ros.models.fastdepth import SPECS
 from mono_depth_ros.weights import resolve_weights
+import numpy as np
+import pytest
 
 SHARED = Path(__file__).resolve().parents[2] / 'shared'
 WEIGHTS = SHARED / 'weights' / 'fastdepth_nyu_224_int8.tflite'
@@ -48,8 +61,8 @@ def check_accuracy(backend: TFLiteBackend, sample: dict[str, np.ndarray]) -> Non
 def test_spec_describes_the_tflite_file():
     assert SPEC.name == 'fastdepth-nyu-int8' and SPEC.backend == 'tflite'
     assert SPEC.builder is None and SPEC.output_kind == 'metric'
-    assert SPEC.input.network_size(480, 640) == (224, 224)
-    assert SPEC.weights.format == 'tflite' and SPEC.weights.url.startswith('https://')
+    assert SPEC.input_policy.network_size(480, 640) == (224, 224)
+    assert SPEC.weights.file_format == 'tflite' and SPEC.weights.url.startswith('https://')
 
 
 def test_shared_file_matches_nyu_ground_truth(sample):

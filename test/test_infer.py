@@ -1,3 +1,17 @@
+# Copyright 2026 The mono_depth_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """mono-depth infer on real files: images, folders and an MJPG video written in tmp_path."""
 from __future__ import annotations
 
@@ -6,9 +20,6 @@ import subprocess
 import sys
 
 import cv2
-import numpy as np
-import pytest
-
 from mono_depth_ros import cli, infer
 from mono_depth_ros.camera_player import intrinsics_from_fov
 from mono_depth_ros.colormap import colorize_depth, label_palette
@@ -17,6 +28,8 @@ from mono_depth_ros.estimator import DepthEstimator, DepthResult
 from mono_depth_ros.geometry import depth_to_points
 from mono_depth_ros.models.registry import DEFAULT_MODEL
 from mono_depth_ros.scale import make_policy
+import numpy as np
+import pytest
 
 WIDTH, HEIGHT = 96, 64
 VIDEO_FRAMES = 5
@@ -29,7 +42,7 @@ def scenes() -> SyntheticScenes:
 
 @pytest.fixture(scope='module')
 def inputs(tmp_path_factory, scenes) -> Path:
-    """A folder ``images`` of three PNGs and an MJPG video ``clip.avi`` of five frames."""
+    """Write a folder ``images`` of three PNGs and an MJPG video ``clip.avi`` of five frames."""
     root = tmp_path_factory.mktemp('inputs')
     (root / 'images').mkdir()
     for index in range(3):

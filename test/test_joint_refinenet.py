@@ -1,15 +1,28 @@
+# Copyright 2026 The mono_depth_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Tests of the joint depth + segmentation RefineNet family."""
 import math
-
-import pytest
-import torch
-from torch.utils.flop_counter import FlopCounterMode
 
 from mono_depth_ros import parity
 from mono_depth_ros.models import joint_refinenet
 from mono_depth_ros.models.joint_refinenet import (build_joint_mnv3, build_multitask_refinenet,
                                                    CLASSES, SPECS)
 from mono_depth_ros.weights import CheckpointError
+import pytest
+import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 torch.set_num_threads(1)
 
@@ -33,7 +46,7 @@ def test_synthetic_classes_are_the_scene_generator_ids():
     assert CLASSES == ('sky', 'ground', 'wall', 'box', 'sphere', 'cylinder')
     spec = joint_refinenet.SYNTHETIC
     assert spec.name == 'joint-mnv3-synthetic' and spec.classes == CLASSES
-    assert spec.input.network_size(480, 640) == (240, 320)
+    assert spec.input_policy.network_size(480, 640) == (240, 320)
 
 
 def test_synthetic_model_is_small_and_under_one_gflop():
@@ -87,8 +100,8 @@ def test_official_classes_and_sources():
     assert len(kitti.classes) == 6
     for spec in (nyud, kitti):
         assert spec.weights.url.startswith('https://github.com/DrSleep/multi-task-refinenet/')
-        assert spec.weights.format == 'torch' and 'academic' in spec.license
-    assert nyud.input.network_size(480, 640) == (480, 640)
+        assert spec.weights.file_format == 'torch' and 'academic' in spec.license_terms
+    assert nyud.input_policy.network_size(480, 640) == (480, 640)
 
 
 def _official_checkpoint(module):

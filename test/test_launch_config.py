@@ -1,14 +1,27 @@
+# Copyright 2026 The mono_depth_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """The launch file's logic, and the launch file as far as it can be checked without launch."""
 from __future__ import annotations
 
 import ast
 
-import pytest
-import yaml
-
 from conftest import REPO
 from mono_depth_ros.launch_config import LAUNCH_ARGUMENTS, node_configuration
 from mono_depth_ros.node import PARAMS
+import pytest
+import yaml
 
 LAUNCH_FILE = REPO / 'launch' / 'mono_depth.launch.py'
 

@@ -1,16 +1,28 @@
+# Copyright 2026 The mono_depth_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Lite-Mono: parity with the official code, the registered variants, and checkpoint loading."""
 import json
 from pathlib import Path
 import shutil
 
+from mono_depth_ros import cli, parity
+from mono_depth_ros.models import create_model, lite_mono
+from mono_depth_ros.weights import CheckpointError
 import numpy as np
 import pytest
 import torch
-
-from mono_depth_ros import cli, parity
-from mono_depth_ros.models import create_model
-from mono_depth_ros.models import lite_mono
-from mono_depth_ros.weights import CheckpointError
 
 PARITY_DIR = Path(__file__).resolve().parents[2] / 'shared' / 'parity'
 
@@ -25,7 +37,7 @@ def test_every_variant_and_resolution_is_registered():
         assert (spec.min_depth, spec.max_depth) == (0.1, 100.0)
         assert spec.weights.files == ('encoder.pth', 'depth.pth')
         assert spec.weights.url.startswith('https://')
-        assert 'AbsRel' in spec.reported and spec.license == 'MIT'
+        assert 'AbsRel' in spec.reported and spec.license_terms == 'MIT'
 
 
 def test_parity_fails_on_a_tampered_golden(tmp_path, capsys):
@@ -61,8 +73,8 @@ def test_dilation_rates_follow_the_training_resolution():
 def test_create_model_maps_an_image_to_a_disparity(spec):
     torch.manual_seed(0)
     model = create_model(spec.name)
-    height, width = spec.input.network_size(480, 640)
-    assert (height, width) == (spec.input.height, spec.input.width)
+    height, width = spec.input_policy.network_size(480, 640)
+    assert (height, width) == (spec.input_policy.height, spec.input_policy.width)
     image = torch.rand(1, 3, height, width)
     with torch.no_grad():
         disparity = model(image)['depth']

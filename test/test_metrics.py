@@ -1,12 +1,24 @@
+# Copyright 2026 The mono_depth_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Depth and segmentation metrics against values worked out by hand."""
 import math
 
+from mono_depth_ros.metrics import (confusion_matrix, crop_mask, DEPTH_METRICS, depth_metrics,
+                                    MetricMean, segmentation_metrics, valid_mask)
 import numpy as np
 import pytest
-
-from mono_depth_ros.metrics import (
-    confusion_matrix, crop_mask, depth_metrics, DEPTH_METRICS, MetricMean, segmentation_metrics,
-    valid_mask)
 
 NAN = float('nan')
 

@@ -1,15 +1,28 @@
+# Copyright 2026 The mono_depth_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """``mono-depth models``: the zoo table over the real registry."""
 from __future__ import annotations
 
 import json
-
-import pytest
 
 from mono_depth_ros import cli
 from mono_depth_ros.models import get_spec, list_models
 from mono_depth_ros.models.spec import InputPolicy
 from mono_depth_ros.models.table import count_parameters, format_input, format_params
 from mono_depth_ros.weights import official_cache_path
+import pytest
 
 SMALL = 4_000_000
 
@@ -33,7 +46,7 @@ def test_json_lists_every_registered_model(capsys):
     assert [row['name'] for row in rows] == [spec.name for spec in specs]
     for row, spec in zip(rows, specs):
         assert row['family'] == spec.family and row['output'] == spec.output_kind
-        assert row['license'] == spec.license and row['source'] == spec.source
+        assert row['license'] == spec.license_terms and row['source'] == spec.source
         if spec.builder is None:
             assert row['params'] is None
         else:
@@ -57,7 +70,7 @@ def test_cached_weights_are_reported(capsys):
 
 
 def test_zip_weights_count_as_cached_once_extracted(capsys):
-    zipped = [spec for spec in list_models() if spec.weights and spec.weights.format == 'zip']
+    zipped = [spec for spec in list_models() if spec.weights and spec.weights.file_format == 'zip']
     if not zipped:
         pytest.skip('no registered model downloads a zip archive')
     spec = zipped[0]

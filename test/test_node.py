@@ -1,4 +1,19 @@
-"""The real node, in-process, talking to a test rig over real DDS.
+# Copyright 2026 The mono_depth_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The real node, in-process, talking to a test rig over real DDS.
 
 Every output is checked against the estimator run on the same frame, the cloud point by point
 against the published depth image and camera_info, and every kind of bad input is shown to be
@@ -9,13 +24,8 @@ from __future__ import annotations
 import itertools
 import json
 
-import cv2
-import numpy as np
-import pytest
-from rclpy.parameter import Parameter
-from sensor_msgs.msg import CameraInfo, CompressedImage, Image
-
 from conftest import needs_shared, wait_until
+import cv2
 from mono_depth_ros import ros_io
 from mono_depth_ros.data.synthetic import SyntheticScenes
 from mono_depth_ros.estimator import DepthEstimator
@@ -23,7 +33,11 @@ from mono_depth_ros.models.joint_refinenet import CLASSES
 from mono_depth_ros.models.registry import DEFAULT_MODEL, get_spec
 from mono_depth_ros.node import MonoDepthNode
 from mono_depth_ros.params import ConfigError
+import numpy as np
+import pytest
+from rclpy.parameter import Parameter
 from ros_rig import OUTPUTS, Rig
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
 STAMPS = itertools.count(1_000_000_000, 50_000_000)
 
@@ -36,7 +50,7 @@ def scene():
 
 @pytest.fixture(scope='module')
 def reference():
-    """The estimator the node should agree with, built independently of the node."""
+    """Return the estimator the node should agree with, built independently of the node."""
     return DepthEstimator.from_name(DEFAULT_MODEL, weights='auto', device='cpu')
 
 
@@ -118,7 +132,7 @@ def test_model_resolution_with_another_camera_size_and_decimation(graph):
     info = rig.wait_for('depth/camera_info', header)
     cloud = rig.wait_for('depth/points', header)
     depth = ros_io.depth_from_image(depth_msg)
-    net_h, net_w = get_spec(DEFAULT_MODEL).input.network_size(480, 640)
+    net_h, net_w = get_spec(DEFAULT_MODEL).input_policy.network_size(480, 640)
     assert depth.shape == (net_h // 4, net_w // 4) == (info.height, info.width)
     scaled = scene.intrinsics.scaled(info.width, info.height)
     np.testing.assert_allclose([info.p[0], info.p[2], info.p[5], info.p[6]],

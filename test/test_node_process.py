@@ -1,4 +1,19 @@
-"""The installed executables as separate processes: params files, QoS overrides, entry points.
+# Copyright 2026 The mono_depth_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The installed executables as separate processes: params files, QoS overrides, entry points.
 
 The node runs in its own process and talks to the test over real DDS (with the shipped Fast DDS
 shared-memory profile), as it does on a robot.
@@ -12,17 +27,16 @@ import signal
 import subprocess
 import sys
 
+from conftest import random_official_weights, REPO, wait_until
 import cv2
+from mono_depth_ros import ros_io
+from mono_depth_ros.data.synthetic import SyntheticScenes
 import numpy as np
 import pytest
 from rclpy.qos import ReliabilityPolicy
-import yaml
-
-from conftest import random_official_weights, REPO, wait_until
-from mono_depth_ros import ros_io
-from mono_depth_ros.data.synthetic import SyntheticScenes
 from ros_rig import Rig
 from test_node import send_until_received
+import yaml
 
 PRESETS = sorted(p for p in (REPO / 'config').glob('*.yaml') if not p.stem.startswith('qos_'))
 QOS_PRESETS = sorted((REPO / 'config').glob('qos_*.yaml'))
@@ -55,7 +69,7 @@ class Process:
 
 @pytest.fixture
 def processes():
-    """Processes started by a test, stopped at its end."""
+    """Yield a list for the processes a test starts; stop them at its end."""
     started: list[Process] = []
     yield started
     for process in started:
@@ -128,8 +142,8 @@ def test_camera_player_publishes_frames_with_camera_info(graph, processes):
     player = Process(executable('camera_player'), '--ros-args', '-p', 'rate:=20.0',
                      '-p', 'width:=160', '-p', 'height:=120', '-p', 'encoding:=bgr8')
     processes.append(player)
-    from sensor_msgs.msg import CameraInfo, Image
     from rclpy.qos import qos_profile_sensor_data
+    from sensor_msgs.msg import CameraInfo, Image
 
     received = {}
     listener = graph.add(Rig(outputs=(), name='listener'))

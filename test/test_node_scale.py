@@ -1,11 +1,19 @@
+# Copyright 2026 The mono_depth_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """A relative model in the node: nothing metric is published until a scale is known."""
 from __future__ import annotations
-
-import numpy as np
-import pytest
-from rclpy.parameter import Parameter
-from rclpy.qos import qos_profile_sensor_data
-from sensor_msgs.msg import Image, PointCloud2
 
 from conftest import wait_until
 from mono_depth_ros import ros_io, scale
@@ -13,19 +21,24 @@ from mono_depth_ros.data.synthetic import SyntheticScenes
 from mono_depth_ros.estimator import DepthEstimator
 from mono_depth_ros.node import MonoDepthNode
 from mono_depth_ros.params import ConfigError
+import numpy as np
+import pytest
+from rclpy.parameter import Parameter
+from rclpy.qos import qos_profile_sensor_data
 from ros_rig import Rig
+from sensor_msgs.msg import Image, PointCloud2
 from test_node import send_until_received, STAMPS
 
 
 @pytest.fixture(scope='module')
 def scene():
-    """A synthetic frame whose exact depth serves as the 'LiDAR'."""
+    """Return a synthetic frame whose exact depth serves as the 'LiDAR'."""
     return SyntheticScenes(seed=5, count=1, width=320, height=240)[0]
 
 
 @pytest.fixture(scope='module')
 def unscaled(scene, lite_mono_tiny_folder):
-    """The model's depth up to scale for the scene, from an estimator of its own."""
+    """Return the model's depth up to scale for the scene, from an estimator of its own."""
     estimator = DepthEstimator.from_name('lite-mono-tiny', weights=str(lite_mono_tiny_folder),
                                          device='cpu',
                                          scale_policy=scale.make_policy('fixed', scale=1.0))
@@ -33,7 +46,7 @@ def unscaled(scene, lite_mono_tiny_folder):
 
 
 def assert_fitted(published: np.ndarray, unscaled: np.ndarray, sparse: np.ndarray) -> None:
-    """The published depth is the unscaled depth times the scale fitted to the sparse depth."""
+    """Check the published depth is the unscaled one times the scale fitted to sparse depth."""
     valid = np.isfinite(sparse) & np.isfinite(unscaled)
     fitted = scale.fit_scale(unscaled[valid], sparse[valid]).scale
     np.testing.assert_allclose(published, fitted * unscaled, rtol=1e-4)

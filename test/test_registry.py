@@ -1,10 +1,23 @@
+# Copyright 2026 The mono_depth_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """The zoo registry, tested over every registered variant."""
 from __future__ import annotations
 
-import pytest
-
 from mono_depth_ros.models.registry import create_model, DEFAULT_MODEL, get_spec, list_models
 from mono_depth_ros.models.spec import InputPolicy, OUTPUT_KINDS
+import pytest
 
 SPECS = list_models()
 
@@ -12,12 +25,12 @@ SPECS = list_models()
 @pytest.mark.parametrize('spec', SPECS, ids=lambda s: s.name)
 def test_every_variant_is_complete(spec):
     assert spec.output_kind in OUTPUT_KINDS
-    assert spec.license and spec.source
+    assert spec.license_terms and spec.source
     assert spec.weights is not None and (spec.weights.url or spec.weights.embedded)
     assert (spec.builder is None) == (spec.backend != 'torch')
     assert 0 < spec.min_depth < spec.max_depth
-    height, width = spec.input.network_size(480, 640)
-    assert height % spec.input.multiple == 0 and width % spec.input.multiple == 0
+    height, width = spec.input_policy.network_size(480, 640)
+    assert height % spec.input_policy.multiple == 0 and width % spec.input_policy.multiple == 0
 
 
 def test_unknown_names_suggest_close_ones():
@@ -39,7 +52,7 @@ def test_the_default_model_ships_with_the_package():
     ((100, 100), (518, 518)),
 ])
 def test_depth_anything_input_policy_matches_the_official_resize(frame, expected):
-    assert get_spec('depth-anything-v2-small').input.network_size(*frame) == expected
+    assert get_spec('depth-anything-v2-small').input_policy.network_size(*frame) == expected
 
 
 def test_fixed_input_policy_rounds_up_to_the_stride():

@@ -1,3 +1,17 @@
+# Copyright 2026 The mono_depth_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Tests of mono_depth_ros.ros_io with real sensor_msgs messages."""
 import json
 import math
@@ -418,7 +432,7 @@ def test_pack_rgb_bits():
 
 
 def lidar_cloud(points: np.ndarray, intensity: np.ndarray, bigendian: bool) -> PointCloud2:
-    """An unorganised Velodyne-like cloud: x y z float64, intensity float32, ring uint16."""
+    """Return an unorganised Velodyne-like cloud: x y z float64, intensity float32, ring uint16."""
     order = '>' if bigendian else '<'
     record = np.dtype({'names': ['intensity', 'x', 'y', 'z', 'ring'],
                        'formats': [order + 'f4', order + 'f8', order + 'f8', order + 'f8',
@@ -453,7 +467,7 @@ def test_cloud_to_points_reads_fields_by_name(bigendian):
 def test_cloud_errors():
     msg = lidar_cloud(np.zeros((3, 3)), np.zeros(3), False)
     msg.fields = [f for f in msg.fields if f.name != 'y']
-    with pytest.raises(CloudError, match="no field y; it has intensity, x, z, ring"):
+    with pytest.raises(CloudError, match='no field y; it has intensity, x, z, ring'):
         ros_io.cloud_to_points(msg)
     msg = lidar_cloud(np.zeros((3, 3)), np.zeros(3), False)
     msg.data = msg.data[:-1]

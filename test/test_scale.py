@@ -1,4 +1,19 @@
-"""Tests of metric-scale recovery: conversions, robust fits, every policy, LiDAR extrinsics.
+# Copyright 2026 The mono_depth_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Tests of metric-scale recovery: conversions, robust fits, every policy, LiDAR extrinsics.
 
 Synthetic cases are exact (a known metric depth turned into each output kind with known
 parameters); the real cases use KITTI frame 000008's LiDAR ground truth from /work/shared.
@@ -8,16 +23,15 @@ import math
 from pathlib import Path
 
 import cv2
-import numpy as np
-import pytest
-
 from mono_depth_ros.geometry import Intrinsics
 from mono_depth_ros.models.spec import InputPolicy, ModelSpec
-from mono_depth_ros.scale import (
-    apply_scale, disp_to_depth, extrinsic_from_params, fit_scale, fit_scale_shift,
-    FixedScale, ground_plane_depth, GroundPlaneScale, make_policy, MedianScale, NoScale,
-    params_from_extrinsic, policy_defaults, POLICIES, sparse_depth_from_lidar, transform_points,
-    unscaled_depth)
+from mono_depth_ros.scale import (apply_scale, disp_to_depth, extrinsic_from_params, fit_scale,
+                                  fit_scale_shift, FixedScale, ground_plane_depth,
+                                  GroundPlaneScale, make_policy, MedianScale, NoScale,
+                                  params_from_extrinsic, POLICIES, policy_defaults,
+                                  sparse_depth_from_lidar, transform_points, unscaled_depth)
+import numpy as np
+import pytest
 
 KITTI = Path(__file__).resolve().parents[2] / 'shared' / 'testdata' / 'kitti_000008'
 KINDS = ('metric', 'disparity', 'inverse_relative')
@@ -29,7 +43,7 @@ TRUE_SHIFT = {'metric': 0.0, 'disparity': 0.0, 'inverse_relative': -0.006}
 def make_spec(kind: str) -> ModelSpec:
     """Return a minimal spec with the given output kind (monodepth2's 0.1-100 m range)."""
     return ModelSpec(name=f'test-{kind}', family='test', builder=None,
-                     input=InputPolicy(height=32, width=32), output_kind=kind)
+                     input_policy=InputPolicy(height=32, width=32), output_kind=kind)
 
 
 def to_prediction(depth: np.ndarray, kind: str) -> np.ndarray:
@@ -399,7 +413,8 @@ def test_median_policy_on_kitti_lidar_with_held_out_points(kind):
 
 
 def kitti_lidar_to_optical() -> tuple[np.ndarray, Intrinsics]:
-    """Return KITTI's Velodyne to camera-2 optical transform and camera 2's intrinsics.
+    """
+    Return KITTI's Velodyne to camera-2 optical transform and camera 2's intrinsics.
 
     calib.json's transform leads into the rectified reference camera; P2's last column is the
     offset of camera 2 from it (K @ t), folded into the transform here.

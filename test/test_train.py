@@ -1,5 +1,23 @@
-"""Training: losses against hand-computed values, datasets, the loop, resume, distillation, CLI,
-and the shipped joint-mnv3-synthetic weights against their model card."""
+# Copyright 2026 The mono_depth_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Training: losses, datasets, the loop, resume, distillation, CLI and the shipped weights.
+
+Losses are checked against hand-computed values, the shipped joint-mnv3-synthetic weights against
+their model card.
+"""
 from __future__ import annotations
 
 import hashlib
@@ -7,15 +25,14 @@ import json
 import math
 from pathlib import Path
 
-import numpy as np
-import pytest
-import torch
-
 from mono_depth_ros.geometry import Intrinsics
 from mono_depth_ros.train import losses
 from mono_depth_ros.train.datasets import Augmentation, CachedScenes, TrainingSet, write_cache
 from mono_depth_ros.train.loop import (epoch_batches, forward_for_training, load_checkpoint,
-                                       loss_terms, TrainConfig, train, warmup_cosine)
+                                       loss_terms, train, TrainConfig, warmup_cosine)
+import numpy as np
+import pytest
+import torch
 
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / 'mono_depth_ros' / 'models' / 'weights'
 SHIPPED = WEIGHTS_DIR / 'joint-mnv3-synthetic.safetensors'
@@ -169,10 +186,10 @@ class _Frames:
         for _ in range(count):
             depth = rng.uniform(1, 10, (height, width)).astype(np.float32)
             depth[0, 0] = np.nan
-            self.items.append(type('Frame', (), dict(
-                rgb=rng.integers(0, 256, (height, width, 3), dtype=np.uint8), depth=depth,
-                labels=rng.integers(0, 6, (height, width), dtype=np.uint8),
-                intrinsics=Intrinsics(10.0, 10.0, 2.0, 3.0, width, height))))
+            self.items.append(type('Frame', (), {
+                'rgb': rng.integers(0, 256, (height, width, 3), dtype=np.uint8), 'depth': depth,
+                'labels': rng.integers(0, 6, (height, width), dtype=np.uint8),
+                'intrinsics': Intrinsics(10.0, 10.0, 2.0, 3.0, width, height)}))
 
     def __len__(self) -> int:
         return len(self.items)
@@ -239,10 +256,11 @@ def test_epoch_batches_are_fixed_by_the_seed():
 # The loop.
 
 def _tiny(tmp_path: Path, name: str, **changes) -> TrainConfig:
-    """The real model on 64x48 synthetic scenes: a few steps take a second or two."""
-    values = dict(model='joint-mnv3-synthetic', out=str(tmp_path / name), width=64, height=48,
-                  train_count=8, val_count=0, epochs=2, batch_size=4, lr=2e-3,
-                  warmup_steps=1, augment=False, progress=False, cache=str(tmp_path / 'cache'))
+    """Return a config training the real model on 64x48 synthetic scenes (a second or two)."""
+    values = {'model': 'joint-mnv3-synthetic', 'out': str(tmp_path / name), 'width': 64,
+              'height': 48, 'train_count': 8, 'val_count': 0, 'epochs': 2, 'batch_size': 4,
+              'lr': 2e-3, 'warmup_steps': 1, 'augment': False, 'progress': False,
+              'cache': str(tmp_path / 'cache')}
     values.update(changes)
     return TrainConfig(**values)
 

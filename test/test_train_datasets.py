@@ -1,15 +1,28 @@
+# Copyright 2026 The mono_depth_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Fine-tuning on a user's data through the command line: a folder of RGB-D pairs, KITTI."""
 from __future__ import annotations
 
 import csv
 
-import cv2
-import numpy as np
-
 from conftest import needs_shared
+import cv2
 from mono_depth_ros.cli import main
 from mono_depth_ros.data.synthetic import SyntheticScenes
 from mono_depth_ros.models.registry import create_model, DEFAULT_MODEL
+import numpy as np
 
 
 def write_pairs(root, seed, count):

@@ -1,4 +1,19 @@
-"""Weights: resolving, downloading, caching and extracting, and safe strict checkpoint loading.
+# Copyright 2026 The mono_depth_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Weights: resolving, downloading, caching and extracting, and safe strict checkpoint loading.
 
 Downloads go to a real HTTP server on 127.0.0.1 started by the tests, serving real files.
 """
@@ -14,15 +29,14 @@ import socket
 import threading
 import zipfile
 
+from mono_depth_ros.models import list_models
+from mono_depth_ros.models.spec import InputPolicy, ModelSpec, WeightsSource
+from mono_depth_ros.weights import (cached_weights, CheckpointError, EMBEDDED_DIR,
+                                    load_state_dict_strict, official_cache_path, read_checkpoint,
+                                    resolve_weights, WeightsError)
 import pytest
 from safetensors.torch import save_file
 import torch
-
-from mono_depth_ros.models import list_models
-from mono_depth_ros.models.spec import InputPolicy, ModelSpec, WeightsSource
-from mono_depth_ros.weights import (
-    cached_weights, CheckpointError, EMBEDDED_DIR, load_state_dict_strict, official_cache_path,
-    read_checkpoint, resolve_weights, WeightsError)
 
 
 @dataclass
@@ -43,6 +57,7 @@ def server():
     state = FileServer()
 
     class Handler(BaseHTTPRequestHandler):
+
         def do_GET(self):  # noqa: N802 (http.server's naming)
             asked = self.headers.get('Range')
             state.requests.append((self.path, asked))
@@ -93,8 +108,8 @@ def make_spec(url: str = '', sha256: str | None = None, fmt: str = 'safetensors'
               name: str = 'toy-net') -> ModelSpec:
     """Return a variant of the toy network with the given weights source."""
     return ModelSpec(name=name, family='toy', builder=toy_net,
-                     input=InputPolicy(height=32, width=32), output_kind='metric',
-                     weights=WeightsSource(url=url, sha256=sha256, files=files, format=fmt,
+                     input_policy=InputPolicy(height=32, width=32), output_kind='metric',
+                     weights=WeightsSource(url=url, sha256=sha256, files=files, file_format=fmt,
                                            embedded=embedded))
 
 
@@ -311,7 +326,7 @@ def test_local_paths(tmp_path):
 
 def test_no_official_weights_asks_for_a_file():
     spec = ModelSpec(name='bare-net', family='toy', builder=toy_net,
-                     input=InputPolicy(height=32, width=32), output_kind='metric')
+                     input_policy=InputPolicy(height=32, width=32), output_kind='metric')
     with pytest.raises(WeightsError, match="'bare-net' has no official weights; pass a"):
         resolve_weights(spec, 'auto')
 

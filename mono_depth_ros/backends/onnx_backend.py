@@ -1,4 +1,19 @@
-"""The ONNX Runtime backend: a file written by ``mono-depth export --format onnx``.
+# Copyright 2026 The mono_depth_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The ONNX Runtime backend: a file written by ``mono-depth export --format onnx``.
 
 The graph takes one normalised ``(1, 3, H, W)`` float32 input named ``image`` and returns
 ``depth`` (and ``segm`` logits for joint models), as :mod:`mono_depth_ros.export` writes it. The
@@ -10,9 +25,8 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-import numpy as np
-
 from mono_depth_ros.models.spec import InputPolicy, ModelSpec
+import numpy as np
 
 INPUT_NAME = 'image'
 PREFERRED_PROVIDERS = ('TensorrtExecutionProvider', 'CUDAExecutionProvider',
@@ -31,7 +45,8 @@ def import_onnxruntime():
 
 
 class OnnxBackend:
-    """Run an exported depth model with ONNX Runtime.
+    """
+    Run an exported depth model with ONNX Runtime.
 
     ``onnx_path`` is the ``.onnx`` file, ``spec`` the variant it was exported from (its mean and
     std normalise the frame), ``providers`` the execution providers in order of preference
@@ -106,7 +121,8 @@ class OnnxBackend:
 
 
 def argmax_classes(logits: np.ndarray) -> np.ndarray:
-    """Return the ``(h, w)`` uint8 index of the largest of ``(classes, h, w)`` logits.
+    """
+    Return the ``(h, w)`` uint8 index of the largest of ``(classes, h, w)`` logits.
 
     Same result as ``logits.argmax(0)`` (the first of equal maxima), about 2.5 times faster: a
     running maximum reads each class plane contiguously instead of striding across them.
@@ -120,7 +136,8 @@ def argmax_classes(logits: np.ndarray) -> np.ndarray:
 
 
 def spec_for_backend(spec: ModelSpec, backend: OnnxBackend) -> ModelSpec:
-    """Return ``spec`` with its input policy fixed to the file's input size, if it has one.
+    """
+    Return ``spec`` with its input policy fixed to the file's input size, if it has one.
 
     A file exported at a fixed size only runs at that size, so the estimator must resize every
     frame to it rather than follow the variant's own policy.
@@ -128,4 +145,4 @@ def spec_for_backend(spec: ModelSpec, backend: OnnxBackend) -> ModelSpec:
     if backend.input_size is None:
         return spec
     height, width = backend.input_size
-    return dataclasses.replace(spec, input=InputPolicy(height=height, width=width))
+    return dataclasses.replace(spec, input_policy=InputPolicy(height=height, width=width))

@@ -1,4 +1,19 @@
-"""The TensorRT backend: an engine built by ``mono-depth export --format tensorrt``.
+# Copyright 2026 The mono_depth_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The TensorRT backend: an engine built by ``mono-depth export --format tensorrt``.
 
 Needs the ``tensorrt`` Python package (8.5 or newer: the named-tensor API) and a CUDA build of
 PyTorch, whose tensors serve as the engine's device buffers. The engine's input is the normalised
@@ -9,10 +24,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from mono_depth_ros.models.spec import ModelSpec
 import numpy as np
 import torch
-
-from mono_depth_ros.models.spec import ModelSpec
 
 INPUT_NAME = 'image'
 
@@ -65,7 +79,8 @@ class TensorRTBackend:
         self.stream = torch.cuda.Stream(self.torch_device)
 
     def run(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Run the engine on a normalised ``(1, 3, H, W)`` float32 CUDA tensor; outputs by name.
+        """
+        Run the engine on a normalised ``(1, 3, H, W)`` float32 CUDA tensor; outputs by name.
 
         The returned tensors are the engine's buffers, overwritten by the next call.
         """

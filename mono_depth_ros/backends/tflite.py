@@ -1,4 +1,19 @@
-"""The TFLite backend: a ``.tflite`` file run by the LiteRT interpreter (``ai-edge-litert``).
+# Copyright 2026 The mono_depth_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The TFLite backend: a ``.tflite`` file run by the LiteRT interpreter (``ai-edge-litert``).
 
 Quantised files are handled from the quantisation parameters stored in the file: the frame is
 scaled to [0, 1] and quantised with the input tensor's scale and zero point, and the output is
@@ -9,16 +24,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 from mono_depth_ros.models.spec import ModelSpec
+import numpy as np
 
 QUANTISED = (np.uint8, np.int8)
 FLOAT_PRECISIONS = {'float32': 'fp32', 'float16': 'fp16'}
 
 
 class TFLiteBackend:
-    """Run a TFLite depth model on the CPU.
+    """
+    Run a TFLite depth model on the CPU.
 
     ``path`` is the ``.tflite`` file, ``spec`` the variant it belongs to, ``num_threads`` the
     interpreter's CPU threads (``None``: the runtime's default).

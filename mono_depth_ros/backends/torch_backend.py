@@ -1,10 +1,23 @@
+# Copyright 2026 The mono_depth_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """The PyTorch backend: eager fp32, fp16 or bf16, optionally channels_last and torch.compile."""
 from __future__ import annotations
 
+from mono_depth_ros.models.spec import ModelSpec
 import numpy as np
 import torch
-
-from mono_depth_ros.models.spec import ModelSpec
 
 PRECISIONS = {'fp32': torch.float32, 'fp16': torch.float16, 'bf16': torch.bfloat16}
 
@@ -14,7 +27,8 @@ class DeviceError(ValueError):
 
 
 def resolve_device(device: str) -> torch.device:
-    """Turn ``auto | cpu | cuda | cuda:N`` into a device, failing clearly if it is not there.
+    """
+    Turn ``auto | cpu | cuda | cuda:N`` into a device, failing clearly if it is not there.
 
     ``auto`` is the first CUDA GPU when there is one (a Jetson's too), else the CPU.
     """
@@ -36,7 +50,8 @@ def resolve_device(device: str) -> torch.device:
 
 
 class TorchBackend:
-    """Runs a zoo module on one device at one precision.
+    """
+    Runs a zoo module on one device at one precision.
 
     fp16 needs a CUDA device; bf16 runs on CUDA and on recent CPUs. Reduced precision uses
     autocast, so numerically sensitive layers (softmax, normalisation) stay in fp32.
@@ -44,7 +59,7 @@ class TorchBackend:
 
     def __init__(self, module: torch.nn.Module, spec: ModelSpec, device: str = 'auto',
                  precision: str = 'fp32', channels_last: bool = False,
-                 compile: bool = False) -> None:
+                 torch_compile: bool = False) -> None:
         if precision not in PRECISIONS:
             raise DeviceError(f'unknown precision {precision!r}; allowed: {", ".join(PRECISIONS)}')
         self.torch_device = resolve_device(device)
@@ -56,7 +71,7 @@ class TorchBackend:
         self.device = str(self.torch_device)
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         module = module.eval().to(self.torch_device, memory_format=self.memory_format)
-        self.module = torch.compile(module) if compile else module
+        self.module = torch.compile(module) if torch_compile else module
         shape = (1, 3, 1, 1)
         self.mean = torch.tensor(spec.mean, device=self.torch_device).view(shape) * 255
         self.std = torch.tensor(spec.std, device=self.torch_device).view(shape) * 255

@@ -1,4 +1,19 @@
-"""Datasets as plain sequences of :class:`Sample`: synthetic scenes, folders of pairs, KITTI.
+# Copyright 2026 The mono_depth_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Datasets as plain sequences of :class:`Sample`: synthetic scenes, folders of pairs, KITTI.
 
 Every dataset yields the same record, so evaluation and training never care where a frame came
 from. The modules are imported on demand (``mono_depth_ros.data.synthetic``,
@@ -8,14 +23,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
 from mono_depth_ros.geometry import Intrinsics
+import numpy as np
 
 
 @dataclass
 class Sample:
-    """One frame with its ground truth.
+    """
+    One frame with its ground truth.
 
     ``rgb`` is ``(H, W, 3)`` uint8 RGB. ``depth`` is ``(H, W)`` float32 metres along the optical
     axis (REP 118 z, not ray length), NaN where there is no valid ground truth. ``labels`` is

@@ -1,4 +1,19 @@
-"""Datasets on disk: a folder of image/depth pairs, and KITTI raw with the Eigen split.
+# Copyright 2026 The mono_depth_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Datasets on disk: a folder of image/depth pairs, and KITTI raw with the Eigen split.
 
 Both are plain sequences of :class:`mono_depth_ros.data.Sample` that read their files when an
 item is requested; every path is checked when the dataset is built, so a missing file is found
@@ -10,10 +25,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import cv2
-import numpy as np
-
 from mono_depth_ros.data import Sample
 from mono_depth_ros.geometry import Intrinsics, intrinsics_from_mapping, read_camera_file
+import numpy as np
 
 IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg')
 CAMERA_INFO_NAMES = ('camera_info.yaml', 'camera_info.yml', 'camera_info.json')
@@ -76,7 +90,8 @@ def _check_same_size(rgb: np.ndarray, other: np.ndarray, path: Path) -> None:
 
 
 class FolderPairs(Sequence):
-    """Images with depth ground truth in one folder.
+    """
+    Images with depth ground truth in one folder.
 
     The layout::
 
@@ -172,7 +187,8 @@ def read_kitti_calibration(path: Path) -> dict[str, np.ndarray]:
 
 
 class KittiEigen(Sequence):
-    """KITTI raw frames listed by an Eigen split file, with the depth benchmark's ground truth.
+    """
+    KITTI raw frames listed by an Eigen split file, with the depth benchmark's ground truth.
 
     Each line of ``split_file`` is ``<date>/<drive> <frame> <side>``, for example
     ``2011_09_26/2011_09_26_drive_0002_sync 0000000069 l`` (side ``l`` is the left colour camera

@@ -1,4 +1,19 @@
-"""Synthetic scenes with exact ground truth: a ray-cast world of walls, boxes, spheres, cylinders.
+# Copyright 2026 The mono_depth_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Synthetic scenes with exact ground truth: a ray-cast world of walls, boxes, spheres, cylinders.
 
 A pinhole camera stands over a ground plane, a few axis-aligned walls close part of the world (some
 scenes are open to the sky), and primitives rest on the ground 1 to 15 m away. Every surface has
@@ -19,12 +34,11 @@ from dataclasses import dataclass
 import math
 
 import cv2
-import numpy as np
-
 from mono_depth_ros.data import Sample
 from mono_depth_ros.geometry import Intrinsics
 # The label ids are those of the default joint depth and segmentation model.
 from mono_depth_ros.models.joint_refinenet import CLASSES
+import numpy as np
 
 SKY, GROUND, WALL, BOX, SPHERE, CYLINDER = range(len(CLASSES))
 MAX_DEPTH = 20.0
@@ -77,7 +91,8 @@ def _fbm(points: np.ndarray, salt: int, octaves: int = 3) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Material:
-    """A procedural solid texture: two colours mixed by a pattern of a given ``scale`` (metres).
+    """
+    A procedural solid texture: two colours mixed by a pattern of a given ``scale`` (metres).
 
     Patterns: ``checker`` (3D checkerboard), ``stripes`` (soft stripes along ``direction``),
     ``noise`` (a random shade per cubic cell) and ``value`` (smooth fractal value noise). Colours
@@ -97,7 +112,8 @@ class Material:
             raise ValueError(f'unknown pattern {self.pattern!r}; use one of {PATTERNS}')
 
     def albedo(self, points: np.ndarray, footprint: np.ndarray) -> np.ndarray:
-        """Return the ``(N, 3)`` colour at local ``points`` seen with pixel ``footprint`` metres.
+        """
+        Return the ``(N, 3)`` colour at local ``points`` seen with pixel ``footprint`` metres.
 
         The pattern's contrast fades as a pixel covers more of its period, a cheap stand-in for
         texture filtering that keeps distant surfaces free of moire.
@@ -141,7 +157,8 @@ class Ground:
 
 @dataclass(frozen=True)
 class Wall:
-    """A vertical rectangle on the plane ``x = offset`` (``axis`` 0) or ``z = offset`` (axis 2).
+    """
+    A vertical rectangle on the plane ``x = offset`` (``axis`` 0) or ``z = offset`` (axis 2).
 
     It spans ``span`` along the other horizontal axis and ``[0, height]`` vertically, and is seen
     from both sides.
@@ -178,7 +195,8 @@ class Wall:
 
 @dataclass(frozen=True)
 class Box:
-    """A box resting on the ground, centred on ``(x, z)``, rotated by ``yaw`` about ``y``.
+    """
+    A box resting on the ground, centred on ``(x, z)``, rotated by ``yaw`` about ``y``.
 
     ``half`` holds its half extents along its own x, y and z axes.
     """
@@ -298,7 +316,8 @@ class Cylinder:
 
 @dataclass(frozen=True)
 class Camera:
-    """A pinhole camera of ``image_width`` x ``image_height`` pixels at ``height`` metres up.
+    """
+    A pinhole camera of ``image_width`` x ``image_height`` pixels at ``height`` metres up.
 
     ``hfov_deg`` is the horizontal field of view; pixels are square and the principal point is
     the image centre. ``pitch`` (radians, positive looks down), ``roll`` (radians, about the
@@ -390,7 +409,8 @@ def _sky(dirs: np.ndarray, light: Lighting) -> np.ndarray:
 
 
 def render(layout: Layout, max_depth: float = MAX_DEPTH) -> Sample:
-    """Ray-cast ``layout`` and return the image with its exact depth and labels.
+    """
+    Ray-cast ``layout`` and return the image with its exact depth and labels.
 
     Depth is the distance along the optical axis (REP 118 z); it is NaN for the sky and beyond
     ``max_depth``. Labels are ids into :data:`CLASSES`.
@@ -516,7 +536,8 @@ def _random_object(rng: np.random.Generator, x: float, z: float, size: float):
 def random_layout(rng: np.random.Generator, width: int = 320, height: int = 240,
                   hfov_deg: float | tuple[float, float] = 65.0, max_objects: int = 12,
                   shadows: bool = True) -> Layout:
-    """Draw a random scene: camera pose, light, ground, walls and 3 to ``max_objects`` objects.
+    """
+    Draw a random scene: camera pose, light, ground, walls and 3 to ``max_objects`` objects.
 
     ``hfov_deg`` is a fixed horizontal field of view or a ``(low, high)`` range to draw from.
     """
@@ -556,7 +577,8 @@ def random_layout(rng: np.random.Generator, width: int = 320, height: int = 240,
 
 
 class SyntheticScenes(Sequence):
-    """``count`` random scenes of ``width`` x ``height`` pixels, deterministic by (seed, index).
+    """
+    ``count`` random scenes of ``width`` x ``height`` pixels, deterministic by (seed, index).
 
     Scene ``i`` is drawn from a generator seeded with ``(seed, i)``, so any index can be rendered
     alone, in any order, in any worker process. ``noise_std`` (in 8-bit levels) and

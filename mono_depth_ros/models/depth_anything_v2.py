@@ -1,4 +1,19 @@
-"""Depth Anything V2: a DINOv2 ViT encoder and a DPT decoder, in plain PyTorch.
+# Copyright 2026 The mono_depth_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Depth Anything V2: a DINOv2 ViT encoder and a DPT decoder, in plain PyTorch.
 
 Yang et al., "Depth Anything V2", NeurIPS 2024 (arXiv 2406.09414); official code and weights:
 https://github.com/DepthAnything/Depth-Anything-V2 (Small: Apache-2.0; Base and Large:
@@ -13,23 +28,22 @@ from __future__ import annotations
 from functools import partial
 from pathlib import Path
 
-import torch
-from torch import nn
-import torch.nn.functional as F
-
 from mono_depth_ros.models.dinov2 import DinoVisionTransformer, PATCH_SIZE
 from mono_depth_ros.models.spec import InputPolicy, ModelSpec, WeightsSource
 from mono_depth_ros.parity import ParityHooks
 from mono_depth_ros.weights import load_state_dict_strict, read_checkpoint
+import torch
+from torch import nn
+import torch.nn.functional as F
 
 # encoder: ViT width, depth, heads; blocks read by the head; DPT features and channels per level
 ENCODERS = {
-    'vits': dict(embed_dim=384, depth=12, num_heads=6, layers=(2, 5, 8, 11),
-                 features=64, channels=(48, 96, 192, 384)),
-    'vitb': dict(embed_dim=768, depth=12, num_heads=12, layers=(2, 5, 8, 11),
-                 features=128, channels=(96, 192, 384, 768)),
-    'vitl': dict(embed_dim=1024, depth=24, num_heads=16, layers=(4, 11, 17, 23),
-                 features=256, channels=(256, 512, 1024, 1024)),
+    'vits': {'embed_dim': 384, 'depth': 12, 'num_heads': 6, 'layers': (2, 5, 8, 11),
+             'features': 64, 'channels': (48, 96, 192, 384)},
+    'vitb': {'embed_dim': 768, 'depth': 12, 'num_heads': 12, 'layers': (2, 5, 8, 11),
+             'features': 128, 'channels': (96, 192, 384, 768)},
+    'vitl': {'embed_dim': 1024, 'depth': 24, 'num_heads': 16, 'layers': (4, 11, 17, 23),
+             'features': 256, 'channels': (256, 512, 1024, 1024)},
 }
 
 
@@ -114,7 +128,8 @@ class DPTHead(nn.Module):
 
 
 class DepthAnythingV2(nn.Module):
-    """Depth Anything V2, relative (``max_depth=None``) or metric (``max_depth`` in metres).
+    """
+    Depth Anything V2, relative (``max_depth=None``) or metric (``max_depth`` in metres).
 
     ``forward(x)`` takes an ImageNet-normalised ``(B, 3, H, W)`` tensor with H and W multiples of
     14 and returns ``{'depth': (B, 1, H, W)}``: relative inverse depth (>= 0), or metres in
@@ -217,13 +232,13 @@ def _spec(encoder: str, dataset: str | None = None) -> ModelSpec:
         name=name,
         family='depth-anything-v2',
         builder=partial(DepthAnythingV2, encoder=encoder, max_depth=max_depth),
-        input=InputPolicy(short_side=518, multiple=PATCH_SIZE),
+        input_policy=InputPolicy(short_side=518, multiple=PATCH_SIZE),
         output_kind='inverse_relative' if max_depth is None else 'metric',
         max_depth=100.0 if max_depth is None else max_depth,
         weights=WeightsSource(url=f'{HF}/{repo}/resolve/main/{filename}',
-                              sha256=SHA256[filename], format='torch'),
+                              sha256=SHA256[filename], file_format='torch'),
         load_checkpoint=load_checkpoint,
-        license=LICENSES[encoder],
+        license_terms=LICENSES[encoder],
         source=SOURCE if dataset is None else f'{SOURCE}/tree/main/metric_depth',
         paper=PAPER,
         reported=RELATIVE_REPORTED[encoder] if dataset is None else METRIC_REPORTED,

@@ -1,4 +1,19 @@
-"""The DINOv2 ViT backbone as Depth Anything V2 uses it, in plain PyTorch.
+# Copyright 2026 The mono_depth_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The DINOv2 ViT backbone as Depth Anything V2 uses it, in plain PyTorch.
 
 Oquab et al., "DINOv2: Learning Robust Visual Features without Supervision", TMLR 2024
 (facebookresearch/dinov2, Apache-2.0), in the configuration vendored by
@@ -116,7 +131,8 @@ class DinoVisionTransformer(nn.Module):
         nn.init.normal_(self.cls_token, std=1e-6)
 
     def interpolated_pos_embed(self, grid_h: int, grid_w: int) -> torch.Tensor:
-        """Return the ``(1, 1 + grid_h * grid_w, D)`` positional embedding for a patch grid.
+        """
+        Return the ``(1, 1 + grid_h * grid_w, D)`` positional embedding for a patch grid.
 
         As the official ``interpolate_pos_encoding``: the 37x37 table is used as is for a 37x37
         grid, and otherwise resized by bicubic interpolation (no antialiasing) with the scale

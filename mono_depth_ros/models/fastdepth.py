@@ -1,4 +1,19 @@
-"""FastDepth on NYU Depth v2, as an int8 TFLite file.
+# Copyright 2026 The mono_depth_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+FastDepth on NYU Depth v2, as an int8 TFLite file.
 
 Wofk, Ma, Yang, Karaman, Sze: "FastDepth: Fast Monocular Depth Estimation on Embedded Systems",
 ICRA 2019 (https://github.com/dwofk/fast-depth, MIT). The final network of the paper: a MobileNet
@@ -21,7 +36,7 @@ SPECS = (
         family='fastdepth',
         builder=None,
         backend='tflite',
-        input=InputPolicy(height=224, width=224),
+        input_policy=InputPolicy(height=224, width=224),
         output_kind='metric',
         # The file takes raw uint8 pixels; its input quantisation maps them to [0, 1] itself.
         mean=(0.0, 0.0, 0.0),
@@ -32,9 +47,9 @@ SPECS = (
             url=('https://raw.githubusercontent.com/openmv/openmv/'
                  f'{OPENMV_COMMIT}/lib/models/fast_depth_224.tflite'),
             sha256='e8957602750f16ac130210868f4403b38b4042f0d10c00b89ec03fc3dc840125',
-            format='tflite',
+            file_format='tflite',
         ),
-        license='MIT',
+        license_terms='MIT',
         source='https://github.com/dwofk/fast-depth (int8 TFLite: '
                'https://github.com/openmv/openmv)',
         paper='Wofk et al., FastDepth: Fast Monocular Depth Estimation on Embedded Systems, '

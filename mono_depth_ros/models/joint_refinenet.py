@@ -1,4 +1,19 @@
-"""Joint depth and segmentation with a Light-Weight RefineNet decoder.
+# Copyright 2026 The mono_depth_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Joint depth and segmentation with a Light-Weight RefineNet decoder.
 
 Paper: V. Nekrasov, T. Dharmasiri, A. Spek, T. Drummond, C. Shen, I. Reid, "Real-Time Joint
 Semantic Segmentation and Depth Estimation Using Asymmetric Annotations", ICRA 2019
@@ -22,13 +37,12 @@ import math
 from pathlib import Path
 from typing import Sequence
 
-import torch
-from torch import nn
-import torch.nn.functional as F
-
 from mono_depth_ros import parity
 from mono_depth_ros.models.spec import InputPolicy, ModelSpec, WeightsSource
 from mono_depth_ros.weights import CheckpointError, load_state_dict_strict, read_checkpoint
+import torch
+from torch import nn
+import torch.nn.functional as F
 
 CLASSES = ('sky', 'ground', 'wall', 'box', 'sphere', 'cylinder')
 
@@ -62,7 +76,8 @@ class SqueezeExcite(nn.Module):
 
 
 class InvertedResidual(nn.Module):
-    """Inverted residual (MobileNet-v2): 1x1 expand, depthwise, optional SE, 1x1 linear project.
+    """
+    Inverted residual (MobileNet-v2): 1x1 expand, depthwise, optional SE, 1x1 linear project.
 
     The layers sit in ``output`` (the official Multi-Task RefineNet's name); the input is added
     back when the block keeps the resolution and the width.
@@ -87,7 +102,8 @@ class InvertedResidual(nn.Module):
 
 
 class CRPBlock(nn.Module):
-    """Chained residual pooling: ``n_stages`` of 5x5 max-pool then 1x1 conv, each added to x.
+    """
+    Chained residual pooling: ``n_stages`` of 5x5 max-pool then 1x1 conv, each added to x.
 
     ``depthwise`` makes the 1x1 convolutions per-channel (the cheap variant used at 1/4 scale).
     The stage names (``1_outvar_dimred``, ...) are the official ones.
@@ -184,7 +200,8 @@ class MobileNetV3Encoder(nn.Module):
 
 
 class JointMobileNetV3RefineNet(nn.Module):
-    """Depth and segmentation at 1/4 resolution from a MobileNetV3 encoder.
+    """
+    Depth and segmentation at 1/4 resolution from a MobileNetV3 encoder.
 
     ``forward(x)`` returns ``{'depth': (B,1,H/4,W/4) metres, 'segm': (B,C,H/4,W/4) logits}``; the
     depth head predicts log-depth, which is clamped to ``[log min_depth, log max_depth]`` before
@@ -256,7 +273,8 @@ MOBILENET_V2 = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 
 
 
 class MultiTaskRefineNet(nn.Module):
-    """Multi-Task Light-Weight RefineNet: segmentation, depth (and normals) at 1/4 resolution.
+    """
+    Multi-Task Light-Weight RefineNet: segmentation, depth (and normals) at 1/4 resolution.
 
     Attribute names follow the official ``src/models.py`` so that its checkpoints load as they
     are. :meth:`forward_official` returns the official tuple ``(segm, depth[, normals])``;
@@ -349,15 +367,15 @@ SYNTHETIC = ModelSpec(
     name='joint-mnv3-synthetic',
     family='joint-refinenet',
     builder=build_joint_mnv3,
-    input=InputPolicy(height=240, width=320),
+    input_policy=InputPolicy(height=240, width=320),
     output_kind='metric',
     min_depth=0.1,
     max_depth=20.0,
     classes=CLASSES,
     no_depth_classes=('sky',),
-    weights=WeightsSource(embedded='joint-mnv3-synthetic.safetensors', format='safetensors'),
+    weights=WeightsSource(embedded='joint-mnv3-synthetic.safetensors', file_format='safetensors'),
     load_checkpoint=_load_safetensors('joint-mnv3-synthetic'),
-    license='Apache-2.0',
+    license_terms='Apache-2.0',
     source='trained by mono_depth_ros on synthetic scenes '
            '(docs/MODEL_CARD_joint-mnv3-synthetic.md)',
     paper='Nekrasov et al., Real-Time Joint Semantic Segmentation and Depth Estimation Using '
@@ -377,7 +395,7 @@ KITTI6_CLASSES = ('sky', 'building', 'road', 'sidewalk', 'vegetation', 'car')
 
 MTRN_COMMIT = '1986999759dfac7d38ed9ccddda5d4f5ba488e82'
 MTRN_WEIGHTS = f'https://github.com/DrSleep/multi-task-refinenet/raw/{MTRN_COMMIT}/weights/'
-MTRN_LICENSE = ('BSD-2-Clause for academic use only; commercial use requires the authors\' '
+MTRN_LICENSE = ("BSD-2-Clause for academic use only; commercial use requires the authors' "
                 'permission (README: "For academic usage, this project is licensed under the '
                 '2-clause BSD License [...] For commercial usage, please contact the authors.")')
 MTRN_PAPER = ('V. Nekrasov et al., Real-Time Joint Semantic Segmentation and Depth Estimation '
@@ -390,13 +408,13 @@ def _mtrn_spec(name: str, checkpoint: str, classes: tuple[str, ...], height: int
         name=name,
         family='multitask-refinenet',
         builder=lambda num_tasks=2: build_multitask_refinenet(len(classes), num_tasks),
-        input=InputPolicy(height=height, width=width),
+        input_policy=InputPolicy(height=height, width=width),
         output_kind='metric',
         max_depth=max_depth,
         classes=classes,
-        weights=WeightsSource(url=MTRN_WEIGHTS + checkpoint, format='torch'),
+        weights=WeightsSource(url=MTRN_WEIGHTS + checkpoint, file_format='torch'),
         load_checkpoint=_load_official(name),
-        license=MTRN_LICENSE,
+        license_terms=MTRN_LICENSE,
         source=f'DrSleep/multi-task-refinenet @ {MTRN_COMMIT[:7]}, weights/{checkpoint}',
         paper=MTRN_PAPER,
         reported=reported,

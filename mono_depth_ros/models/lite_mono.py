@@ -1,4 +1,19 @@
-"""Lite-Mono: a lightweight CNN and Transformer network for self-supervised monocular depth.
+# Copyright 2026 The mono_depth_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Lite-Mono: a lightweight CNN and Transformer network for self-supervised monocular depth.
 
 Zhang, Nex, Vosselman, Kerle, "Lite-Mono: A Lightweight CNN and Transformer Architecture for
 Self-Supervised Monocular Depth Estimation", CVPR 2023. Official code and weights:
@@ -20,13 +35,12 @@ import functools
 import math
 from pathlib import Path
 
-import torch
-from torch import nn
-import torch.nn.functional as F
-
 from mono_depth_ros import parity
 from mono_depth_ros.models.spec import InputPolicy, ModelSpec, WeightsSource
 from mono_depth_ros.weights import CheckpointError, load_state_dict_strict, read_checkpoint
+import torch
+from torch import nn
+import torch.nn.functional as F
 
 FAMILY = 'lite-mono'
 SOURCE = 'https://github.com/noahzn/Lite-Mono'
@@ -48,7 +62,8 @@ DEFAULT_RESOLUTION = RESOLUTIONS[0]
 
 
 def dilation_rates(variant: str, height: int, width: int) -> tuple[tuple[int, ...], ...]:
-    """Return the dilation rate of every dilated-conv block, per stage, as the official code sets.
+    """
+    Return the dilation rate of every dilated-conv block, per stage, as the official code sets.
 
     The rates depend on the training resolution (wider at 1024x320), except for lite-mono-8m,
     which uses the 640x192 rates at both resolutions.
@@ -199,7 +214,8 @@ class CrossCovarianceAttention(nn.Module):
 
 
 class LGFIBlock(InvertedBottleneck):
-    """Local-Global Features Interaction: XCA over the tokens, then an inverted bottleneck.
+    """
+    Local-Global Features Interaction: XCA over the tokens, then an inverted bottleneck.
 
     As in the official code, the block's residual skips both parts: the XCA update feeds only the
     bottleneck branch.
@@ -227,7 +243,8 @@ class LGFIBlock(InvertedBottleneck):
 
 
 class LiteMonoEncoder(nn.Module):
-    """The Lite-Mono encoder; ``forward`` returns the features at 1/4, 1/8 and 1/16 resolution.
+    """
+    The Lite-Mono encoder; ``forward`` returns the features at 1/4, 1/8 and 1/16 resolution.
 
     Its ``state_dict`` is the official ``encoder.pth`` without the ``height``/``width``/
     ``use_stereo`` entries.
@@ -308,7 +325,8 @@ def _upsample(x: torch.Tensor) -> torch.Tensor:
 
 
 class LiteMonoDecoder(nn.Module):
-    """The Lite-Mono depth decoder: sigmoid disparities at scales 0, 1, 2 (1, 1/2, 1/4 size).
+    """
+    The Lite-Mono depth decoder: sigmoid disparities at scales 0, 1, 2 (1, 1/2, 1/4 size).
 
     Its ``state_dict`` is the official ``depth.pth``: ``decoder.0``-``decoder.5`` are the two
     convolutions of levels 2, 1, 0 (coarse to fine), ``decoder.6``-``decoder.8`` the disparity
@@ -350,7 +368,8 @@ class LiteMonoDecoder(nn.Module):
 
 
 class LiteMono(nn.Module):
-    """Encoder and decoder; ``forward`` maps an image in [0, 1] to ``{'depth': disparity}``.
+    """
+    Encoder and decoder; ``forward`` maps an image in [0, 1] to ``{'depth': disparity}``.
 
     The disparity is the decoder's full-resolution sigmoid output in (0, 1); monodepth2's
     ``disp_to_depth`` with the spec's ``min_depth``/``max_depth`` turns it into depth.
@@ -382,7 +401,8 @@ def spec_name(variant: str, height: int, width: int) -> str:
 
 
 def load_checkpoint(module: LiteMono, path: Path) -> None:
-    """Load an official Lite-Mono weights folder (``encoder.pth`` and ``depth.pth``) strictly.
+    """
+    Load an official Lite-Mono weights folder (``encoder.pth`` and ``depth.pth``) strictly.
 
     The training resolution that the official trainer records in ``encoder.pth`` must be the
     module's, because the dilation rates depend on it (a file without that record is not checked).
@@ -440,16 +460,16 @@ def _spec(variant: str, height: int, width: int) -> ModelSpec:
         name=spec_name(variant, height, width),
         family=FAMILY,
         builder=functools.partial(build_lite_mono, variant, height, width),
-        input=InputPolicy(height=height, width=width),
+        input_policy=InputPolicy(height=height, width=width),
         output_kind='disparity',
         mean=(0.0, 0.0, 0.0),
         std=(1.0, 1.0, 1.0),
         min_depth=0.1,
         max_depth=100.0,
         weights=WeightsSource(url=f'https://surfdrive.surf.nl/files/index.php/s/{share}/download',
-                              sha256=None, files=('encoder.pth', 'depth.pth'), format='zip'),
+                              sha256=None, files=('encoder.pth', 'depth.pth'), file_format='zip'),
         load_checkpoint=load_checkpoint,
-        license='MIT',
+        license_terms='MIT',
         source=SOURCE,
         paper=PAPER,
         reported=reported,

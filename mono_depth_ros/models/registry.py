@@ -1,4 +1,19 @@
-"""The model zoo: every variant by name, and ``create_model``.
+# Copyright 2026 The mono_depth_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The model zoo: every variant by name, and ``create_model``.
 
 Families are listed here explicitly (no registration by import side effect); each family module
 exports ``SPECS``, a tuple of :class:`ModelSpec`.
@@ -6,12 +21,11 @@ exports ``SPECS``, a tuple of :class:`ModelSpec`.
 from __future__ import annotations
 
 import difflib
-import importlib
 from functools import lru_cache
-
-import torch
+import importlib
 
 from mono_depth_ros.models.spec import ModelSpec
+import torch
 
 FAMILY_MODULES = (
     'mono_depth_ros.models.joint_refinenet',
@@ -50,7 +64,8 @@ def get_spec(name: str) -> ModelSpec:
 
 
 def create_model(name: str, weights: str | None = None, **overrides) -> torch.nn.Module:
-    """Build the network of variant ``name`` in eval mode.
+    """
+    Build the network of variant ``name`` in eval mode.
 
     ``weights`` is ``None`` for random initialisation, or anything the weights resolver accepts:
     ``'auto'`` (the variant's official checkpoint, downloaded once into the cache, or the weights

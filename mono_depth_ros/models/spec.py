@@ -1,4 +1,19 @@
-"""What a model variant is: the configuration that travels with its weights.
+# Copyright 2026 The mono_depth_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+What a model variant is: the configuration that travels with its weights.
 
 Every variant of the zoo is a :class:`ModelSpec`. It carries everything needed to build the
 network, load its checkpoint, feed it a frame and interpret what comes out, in the spirit of timm's
@@ -19,7 +34,8 @@ OUTPUT_KINDS = ('metric', 'inverse_relative', 'disparity')
 
 @dataclass(frozen=True)
 class InputPolicy:
-    """How a camera frame is resized before it enters the network.
+    """
+    How a camera frame is resized before it enters the network.
 
     Either a fixed ``height`` x ``width`` (Lite-Mono: the training resolution), each rounded up to
     a ``multiple`` of the network's stride; or the shorter side resized to ``short_side`` keeping
@@ -54,7 +70,8 @@ class InputPolicy:
 
 @dataclass(frozen=True)
 class WeightsSource:
-    """Where a variant's official checkpoint comes from.
+    """
+    Where a variant's official checkpoint comes from.
 
     ``url`` is an https URL (``''`` when the weights ship inside the package, see ``embedded``).
     ``sha256`` is the hash of the downloaded file where it is known. ``files`` names the checkpoint
@@ -64,13 +81,14 @@ class WeightsSource:
     url: str = ''
     sha256: str | None = None
     files: tuple[str, ...] = ()
-    format: Literal['torch', 'safetensors', 'zip', 'tflite'] = 'torch'
+    file_format: Literal['torch', 'safetensors', 'zip', 'tflite'] = 'torch'
     embedded: str | None = None
 
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """One variant of the zoo.
+    """
+    One variant of the zoo.
 
     ``builder`` returns the ``torch.nn.Module`` (``None`` for runtimes without a PyTorch graph,
     such as a TFLite file). The module's ``forward(x)`` takes a normalised ``(B, 3, H, W)`` float
@@ -87,7 +105,7 @@ class ModelSpec:
     name: str
     family: str
     builder: Callable[[], torch.nn.Module] | None
-    input: InputPolicy
+    input_policy: InputPolicy
     output_kind: OutputKind
     mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
     std: tuple[float, float, float] = (0.229, 0.224, 0.225)
@@ -98,7 +116,7 @@ class ModelSpec:
     weights: WeightsSource | None = None
     load_checkpoint: Callable[[torch.nn.Module, Path], None] | None = None
     backend: Literal['torch', 'tflite'] = 'torch'
-    license: str = ''
+    license_terms: str = ''
     source: str = ''
     paper: str = ''
     reported: str = ''

@@ -1,4 +1,19 @@
-"""``mono-depth models``: the model zoo as a table (or JSON).
+# Copyright 2026 The mono_depth_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+``mono-depth models``: the model zoo as a table (or JSON).
 
 One row per registered variant: name, family, parameter count, input policy, output kind,
 license, whether its weights are in the package or the cache, and where they come from. Parameters
@@ -10,11 +25,10 @@ from __future__ import annotations
 import argparse
 import json
 
-import torch
-
 from mono_depth_ros.models.registry import list_models
 from mono_depth_ros.models.spec import InputPolicy, ModelSpec
 from mono_depth_ros.weights import cached_weights
+import torch
 
 COLUMNS = ('name', 'family', 'params', 'input', 'output', 'license', 'weights', 'source')
 MAX_LICENSE = 28
@@ -63,9 +77,9 @@ def describe(spec: ModelSpec) -> dict:
         'name': spec.name,
         'family': spec.family,
         'params': count_parameters(spec),
-        'input': format_input(spec.input),
+        'input': format_input(spec.input_policy),
         'output': spec.output_kind,
-        'license': spec.license,
+        'license': spec.license_terms,
         'weights': weights_status(spec),
         'source': spec.source,
         'backend': spec.backend,

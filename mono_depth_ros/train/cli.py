@@ -1,3 +1,17 @@
+# Copyright 2026 The mono_depth_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """``mono-depth train``: train, fine-tune or distil a zoo model."""
 from __future__ import annotations
 
@@ -74,7 +88,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help='model and input batches in torch.channels_last (faster depthwise '
                             'convolutions on the CPU)')
     optim.add_argument('--threads', type=int, default=None,
-                       help='torch intra-op threads (torch.set_num_threads; default: torch\'s)')
+                       help="torch intra-op threads (torch.set_num_threads; default: torch's)")
     loss = parser.add_argument_group('losses')
     loss.add_argument('--depth-weight', type=float, default=d.depth_weight)
     loss.add_argument('--log-l1-weight', type=float, default=d.log_l1_weight,

@@ -1,4 +1,19 @@
-"""Torch datasets for training: adapters over the data layer, an on-disk cache, augmentation.
+# Copyright 2026 The mono_depth_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Torch datasets for training: adapters over the data layer, an on-disk cache, augmentation.
 
 The data layer (``mono_depth_ros.data``) yields samples with ``rgb`` (H, W, 3) uint8, ``depth``
 (H, W) float32 metres (NaN = invalid), ``labels`` (H, W) uint8 or ``None`` and ``intrinsics``.
@@ -17,11 +32,10 @@ from pathlib import Path
 from typing import Sequence
 
 import cv2
-import numpy as np
-import torch
-
 from mono_depth_ros.geometry import Intrinsics
 from mono_depth_ros.train.losses import IGNORE_INDEX
+import numpy as np
+import torch
 
 CACHE_FILES = ('rgb.npy', 'depth.npy', 'labels.npy', 'intrinsics.npy')
 
@@ -78,7 +92,8 @@ class CachedScenes:
 
 def write_cache(source: Sequence, root: Path, meta: dict | None = None,
                 workers: int = 0) -> CachedScenes:
-    """Render every sample of ``source`` once into ``root`` (``.npy`` files plus ``meta.json``).
+    """
+    Render every sample of ``source`` once into ``root`` (``.npy`` files plus ``meta.json``).
 
     All samples must have the same size. Depth is stored as float32, labels as uint8
     (``IGNORE_INDEX`` where the source has none). ``meta`` is recorded for provenance; a folder
@@ -146,7 +161,8 @@ def _jitter_colours(rgb: np.ndarray, rng: np.random.Generator, aug: Augmentation
 
 
 class TrainingSet(torch.utils.data.Dataset):
-    """Samples of a data-layer sequence as training tensors, resized and augmented.
+    """
+    Samples of a data-layer sequence as training tensors, resized and augmented.
 
     Items are dicts: ``image`` (3, H, W) float32 RGB in [0, 1] (normalisation belongs to the model
     spec and happens in the loop), ``depth`` (1, H, W) float32 metres (NaN invalid), ``labels``

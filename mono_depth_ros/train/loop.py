@@ -1,4 +1,19 @@
-"""The training loop: AdamW, warmup + cosine, clipping, accumulation, AMP, checkpoints, resume.
+# Copyright 2026 The mono_depth_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The training loop: AdamW, warmup + cosine, clipping, accumulation, AMP, checkpoints, resume.
 
 One :class:`TrainConfig` describes a run completely; it is stored in every checkpoint so that a run
 resumes exactly (same data order, same augmentation draws, same optimizer and scheduler state).
@@ -7,8 +22,8 @@ epoch (resuming then continues at the next batch); they are read back with ``wei
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
 import csv
+from dataclasses import asdict, dataclass, field, fields
 import json
 import math
 from pathlib import Path
@@ -17,14 +32,13 @@ import sys
 import time
 from typing import Callable, Iterable, TextIO
 
-import numpy as np
-import torch
-import torch.nn.functional as F
-
 from mono_depth_ros.models.registry import create_model, get_spec
 from mono_depth_ros.models.spec import ModelSpec
 from mono_depth_ros.train import losses
 from mono_depth_ros.train.datasets import Augmentation, TrainingSet
+import numpy as np
+import torch
+import torch.nn.functional as F
 
 AMP_DTYPES = {'bf16': torch.bfloat16, 'fp16': torch.float16}
 DATASETS = ('synthetic', 'folder', 'kitti')
@@ -259,7 +273,7 @@ class Teacher:
     @torch.no_grad()
     def __call__(self, image: torch.Tensor) -> torch.Tensor:
         """Return the teacher's depth output (B, 1, h, w) for a [0, 1] batch."""
-        height, width = self.spec.input.network_size(*image.shape[-2:])
+        height, width = self.spec.input_policy.network_size(*image.shape[-2:])
         resized = F.interpolate(image, size=(height, width), mode='bilinear',
                                 align_corners=False)
         return self.module(normalise(resized, self.spec))['depth'].float()
@@ -274,7 +288,8 @@ class Teacher:
 def loss_terms(outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tensor],
                teacher: Teacher | None = None, teacher_target: torch.Tensor | None = None,
                log_l1: bool = False) -> dict[str, torch.Tensor]:
-    """Return the loss terms (``depth``, ``log_l1``, ``seg``, ``distill``) for this batch.
+    """
+    Return the loss terms (``depth``, ``log_l1``, ``seg``, ``distill``) for this batch.
 
     SI-log discounts most of a common scale error; ``log_l1`` adds a term that does not. Where
     ``outputs`` holds ``log_depth`` (see :func:`forward_for_training`) the depth losses use it, so
@@ -293,7 +308,8 @@ def loss_terms(outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tensor],
 
 
 def forward_for_training(model: torch.nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Run the model for the losses: unclamped ``log_depth`` where it offers it, plus ``depth``.
+    """
+    Run the model for the losses: unclamped ``log_depth`` where it offers it, plus ``depth``.
 
     Models with ``predict_log_depth`` (log-depth heads that clamp in ``forward``) get
     ``depth = exp(clamp(log_depth))``, what ``forward`` returns, for distillation.
@@ -308,7 +324,8 @@ def forward_for_training(model: torch.nn.Module, x: torch.Tensor) -> dict[str, t
 
 
 def depth_up_to_scale(prediction: torch.Tensor, spec: ModelSpec) -> torch.Tensor:
-    """Turn a raw prediction into depth (metres, or up to a scale for relative models).
+    """
+    Turn a raw prediction into depth (metres, or up to a scale for relative models).
 
     Disparity goes through monodepth2's ``disp_to_depth`` with the variant's depth range (as
     :func:`mono_depth_ros.scale.unscaled_depth` does in numpy); relative inverse depth is
@@ -337,7 +354,8 @@ def predict(model: torch.nn.Module, spec: ModelSpec, image: torch.Tensor
 @torch.no_grad()
 def validate(model: torch.nn.Module, spec: ModelSpec, loader: Iterable,
              device: torch.device) -> dict[str, float]:
-    """AbsRel, delta1 and mIoU of the model on a loader, scored as ``mono-depth eval`` does.
+    """
+    AbsRel, delta1 and mIoU of the model on a loader, scored as ``mono-depth eval`` does.
 
     Depth counts where the ground truth lies inside ``(1e-3, spec.max_depth)``; relative models
     are median-scaled per image.
@@ -413,7 +431,8 @@ def load_checkpoint(path: Path) -> dict:
 
 
 def train(config: TrainConfig, resume: Path | None = None) -> TrainResult:
-    """Run (or resume) the training described by ``config``; return the trained model.
+    """
+    Run (or resume) the training described by ``config``; return the trained model.
 
     Writes ``checkpoint_last.pt`` each epoch, ``log.csv`` and ``<model>.safetensors`` under
     ``config.out``.
@@ -442,7 +461,8 @@ def train(config: TrainConfig, resume: Path | None = None) -> TrainResult:
     if config.width is not None:
         size = (config.height, config.width)
     else:
-        size = spec.input.network_size(spec.input.height or 240, spec.input.width or 320)
+        policy = spec.input_policy
+        size = policy.network_size(policy.height or 240, policy.width or 320)
     train_source, val_source = build_sources(config, size)
     augmentation = Augmentation() if config.augment else None
     train_set = TrainingSet(train_source, size=size, augmentation=augmentation, seed=config.seed)

@@ -1,4 +1,19 @@
-"""Training losses: depth (SI-log, log-L1), segmentation (cross-entropy) and distillation.
+# Copyright 2026 The mono_depth_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Training losses: depth (SI-log, log-L1), segmentation (cross-entropy) and distillation.
 
 Predictions usually come at 1/4 of the input resolution while the ground truth is full size; every
 loss upsamples the prediction bilinearly to the target's size first, as BTS and AdaBins do.
@@ -35,7 +50,8 @@ def valid_depth_mask(target: torch.Tensor, mask: torch.Tensor | None = None) -> 
 
 def _log_difference(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None,
                     log_input: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-    """Return ``log(pred) - log(target)`` at the valid pixels and the validity mask.
+    """
+    Return ``log(pred) - log(target)`` at the valid pixels and the validity mask.
 
     With ``log_input`` the prediction already is log-depth (upsampled in the log domain).
     """
@@ -51,7 +67,8 @@ def _log_difference(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor
 def silog_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None,
                variance_focus: float = SILOG_LAMBDA, scale: float = SILOG_SCALE,
                log_input: bool = False) -> torch.Tensor:
-    """Scale-invariant log loss of Eigen et al. (2014) in the form BTS and AdaBins train with.
+    """
+    Scale-invariant log loss of Eigen et al. (2014) in the form BTS and AdaBins train with.
 
     ``scale * sqrt(mean(d^2) - variance_focus * mean(d)^2)`` with ``d = log(pred) - log(target)``
     over all valid pixels of the batch. ``variance_focus = 1`` is fully scale-invariant; 0.85 keeps
@@ -67,7 +84,8 @@ def silog_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | No
 
 def log_l1_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None,
                 log_input: bool = False) -> torch.Tensor:
-    """Mean absolute difference of log depths over the valid pixels.
+    """
+    Mean absolute difference of log depths over the valid pixels.
 
     With ``log_input``, ``pred`` is log-depth.
     """
@@ -79,7 +97,8 @@ def log_l1_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | N
 
 def segmentation_loss(logits: torch.Tensor, labels: torch.Tensor,
                       ignore_index: int = IGNORE_INDEX) -> torch.Tensor:
-    """Cross-entropy of ``logits`` ``(B, C, h, w)`` against ``labels`` ``(B, H, W)``.
+    """
+    Cross-entropy of ``logits`` ``(B, C, h, w)`` against ``labels`` ``(B, H, W)``.
 
     Pixels labelled ``ignore_index`` do not count; a batch with no labelled pixel gives 0.
     """
@@ -94,7 +113,8 @@ def segmentation_loss(logits: torch.Tensor, labels: torch.Tensor,
 
 def align_scale_shift(source: torch.Tensor, target: torch.Tensor,
                       mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per image, ``(scale, shift)`` minimising ``sum(mask * (scale*source + shift - target)^2)``.
+    """
+    Per image, ``(scale, shift)`` minimising ``sum(mask * (scale*source + shift - target)^2)``.
 
     The closed-form least-squares solution MiDaS uses; all tensors are ``(B, 1, H, W)`` and the
     results are ``(B,)``. An image whose masked source is constant gets scale 0 and the mean shift.
@@ -116,7 +136,8 @@ def align_scale_shift(source: torch.Tensor, target: torch.Tensor,
 
 def ssi_distillation_loss(student_depth: torch.Tensor, teacher_inverse: torch.Tensor,
                           mask: torch.Tensor | None = None) -> torch.Tensor:
-    """Scale-and-shift-invariant distillation from a relative (inverse depth) teacher.
+    """
+    Scale-and-shift-invariant distillation from a relative (inverse depth) teacher.
 
     The student's inverse depth, upsampled to the teacher's size, is aligned to the teacher per
     image by least squares (MiDaS); the loss is the mean absolute residual divided by the
