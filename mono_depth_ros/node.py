@@ -15,25 +15,28 @@
 """
 mono_depth_node: a camera image in; depth image, point cloud and segmentation out.
 
-The subscription callbacks only store messages. A worker thread takes the newest image, runs the
-estimator and publishes the outputs that have subscribers. Every bad input is logged with its
-reason, counted in /diagnostics and dropped; the next good frame is processed as usual.
+The subscription callbacks only store messages. A worker thread takes the newest image, hands it
+to mono_depth_ros.processing (the per-frame path, shared with offline processing) and publishes
+the outputs that have subscribers. This module is the ROS plumbing: parameters, QoS,
+subscriptions, publishers, threads and diagnostics. Every bad input is logged with its reason,
+counted in /diagnostics and dropped; the next good frame is processed as usual.
 """
 from __future__ import annotations
 
-from collections import Counter, deque
+from collections import Counter
+import dataclasses
 import sys
 import threading
 
-import cv2
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from mono_depth_ros import colormap, geometry, ros_io, scale
+from mono_depth_ros import ros_io, scale
 from mono_depth_ros.estimator import BACKENDS, DepthEstimator, OUTPUT_SIZES
 from mono_depth_ros.models.registry import DEFAULT_MODEL
 from mono_depth_ros.params import ConfigError, declare_all, Param, run_node
+from mono_depth_ros.processing import (error_reason, FrameProcessor, FrameSettings, OUTPUTS,
+                                       SEGMENTATION_OUTPUTS, stamp_seconds)
 from mono_depth_ros.qos import parse_qos
 from mono_depth_ros.stats import RateMeter, Window
-import numpy as np
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.node import Node
 from rclpy.parameter import Parameter
@@ -43,7 +46,6 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 DEPTH_ENCODINGS = ('32FC1', '16UC1')
 TRANSPORTS = ('raw', 'compressed')
 PRECISION_CHOICES = ('fp32', 'fp16', 'bf16')
-CAMERA_INFO_HISTORY = 30
 CAMERA_INFO_WAIT = 0.1  # seconds an image waits for the camera_info of its stamp
 
 
@@ -151,13 +153,13 @@ class MonoDepthNode(Node):
         try:
             policy = scale.make_policy(policy_name, **{
                 name: value(f'scale.{name}') for name in scale.policy_defaults(policy_name)})
-            self.lidar_extrinsic = scale.extrinsic_from_params(value('scale.lidar_xyz'),
-                                                               value('scale.lidar_rpy'))
+            lidar_extrinsic = scale.extrinsic_from_params(value('scale.lidar_xyz'),
+                                                          value('scale.lidar_rpy'))
         except ValueError as error:
             raise ConfigError(f'scale parameters: {error}') from error
         try:
             runtime = value('backend')
-            self.estimator = DepthEstimator.from_name(
+            estimator = DepthEstimator.from_name(
                 value('model'), weights=value('weights'), device=value('device'),
                 precision=value('precision'), output_size=value('output_size'),
                 scale_policy=policy, backend=runtime, model_file=value('model_file') or None,
@@ -166,44 +168,37 @@ class MonoDepthNode(Node):
             raise ConfigError(f'cannot start model {value("model")!r} with weights '
                               f'{value("weights")!r} on device {value("device")!r}: '
                               f'{error}') from error
-        backend = self.estimator.backend
+        backend = estimator.backend
         if value('device') == 'auto' and backend.device == 'cpu':
             self.get_logger().info("device 'auto': no CUDA GPU found, running on the CPU")
-        self.get_logger().info(f'model {value("model")} ({self.estimator.spec.output_kind}) on '
+        self.get_logger().info(f'model {value("model")} ({estimator.spec.output_kind}) on '
                                f'{backend.device}, {backend.precision}')
+        self.processor = FrameProcessor(
+            estimator, lidar_extrinsic, camera_info_topic=self.resolve_topic_name('camera_info'),
+            camera_info_wait=CAMERA_INFO_WAIT)
 
         overrides = QoSOverridingOptions.with_default_policies()
-        self._camera_infos: deque[CameraInfo] = deque(maxlen=CAMERA_INFO_HISTORY)
-        self._info_arrived = threading.Condition()
-        self._stamps_match = True  # whether the last image found the camera_info of its stamp
         if value('input_transport') == 'compressed':
             self.create_subscription(CompressedImage, 'image/compressed', self._on_image,
                                      input_qos, qos_overriding_options=overrides)
         else:
             self.create_subscription(Image, 'image', self._on_image, input_qos,
                                      qos_overriding_options=overrides)
-        self.create_subscription(CameraInfo, 'camera_info', self._on_camera_info, input_qos,
-                                 qos_overriding_options=overrides)
-        self._sparse_msg = None
+        self.create_subscription(CameraInfo, 'camera_info', self.processor.add_camera_info,
+                                 input_qos, qos_overriding_options=overrides)
         if policy_name == 'median':
             sparse_type, sparse_topic = ((PointCloud2, 'sparse_depth/points')
                                          if value('scale.sparse_input') == 'points'
                                          else (Image, 'sparse_depth/image'))
-            self.create_subscription(sparse_type, sparse_topic, self._on_sparse_depth, input_qos,
-                                     qos_overriding_options=overrides)
+            self.create_subscription(sparse_type, sparse_topic, self.processor.add_sparse_depth,
+                                     input_qos, qos_overriding_options=overrides)
 
-        def publisher(msg_type, topic, qos):
-            return self.create_publisher(msg_type, topic, qos,
-                                         qos_overriding_options=overrides)
-
-        self.depth_pub = publisher(Image, 'depth/image', output_qos)
-        self.depth_info_pub = publisher(CameraInfo, 'depth/camera_info', output_qos)
-        self.points_pub = publisher(PointCloud2, 'depth/points', points_qos)
-        self.depth_color_pub = publisher(Image, 'depth/colorized', output_qos)
-        self.label_pub = self.label_color_pub = None
-        if self.estimator.spec.has_segmentation:
-            self.label_pub = publisher(Image, 'segmentation/labels', output_qos)
-            self.label_color_pub = publisher(Image, 'segmentation/colorized', output_qos)
+        self.output_pubs = {
+            key: self.create_publisher(msg_type, topic,
+                                       points_qos if key == 'points' else output_qos,
+                                       qos_overriding_options=overrides)
+            for key, (topic, msg_type) in OUTPUTS.items()
+            if self.processor.has_segmentation or key not in SEGMENTATION_OUTPUTS}
         self.diagnostics_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
 
         self.input_rate = RateMeter()
@@ -235,15 +230,12 @@ class MonoDepthNode(Node):
                                        reason='min_depth must be below max_depth')
         return SetParametersResult(successful=True)
 
+    def _frame_settings(self) -> FrameSettings:
+        """Return the current values of the parameters the per-frame path reads."""
+        return FrameSettings(**{field.name: self._value(field.name)
+                                for field in dataclasses.fields(FrameSettings)})
+
     # -- callbacks: store only ----------------------------------------------------------------
-
-    def _on_camera_info(self, msg: CameraInfo) -> None:
-        with self._info_arrived:
-            self._camera_infos.append(msg)
-            self._info_arrived.notify_all()
-
-    def _on_sparse_depth(self, msg) -> None:
-        self._sparse_msg = msg  # converted by the worker, with the intrinsics of the next frame
 
     def _on_image(self, msg) -> None:
         self.input_rate.tick()
@@ -266,7 +258,7 @@ class MonoDepthNode(Node):
             try:
                 self._process(msg)
             except (ros_io.ImageError, ros_io.CameraInfoError) as error:
-                self._reject(type(error).__name__, error, msg)
+                self._reject(error_reason(error), error, msg)
             except Exception as error:  # keep the node alive whatever one frame does
                 if not self.context.ok():
                     return  # shutting down: publishers are gone
@@ -280,139 +272,43 @@ class MonoDepthNode(Node):
         self.get_logger().warning(f'dropped frame {stamp.sec}.{stamp.nanosec:09d}: {error}',
                                   throttle_duration_sec=1.0)
 
-    def _wanted(self) -> dict[str, bool]:
-        def has(pub) -> bool:
-            return pub is not None and pub.get_subscription_count() > 0
-
-        return {'depth': has(self.depth_pub), 'info': has(self.depth_info_pub),
-                'points': has(self.points_pub) and self._value('publish_points'),
-                'depth_color': has(self.depth_color_pub), 'labels': has(self.label_pub),
-                'label_color': has(self.label_color_pub)}
+    def _wanted(self, settings: FrameSettings) -> set[str]:
+        """Return the outputs to build: those with subscribers (lazy, as image_pipeline does)."""
+        return self.processor.outputs_to_build(
+            {key for key, publisher in self.output_pubs.items()
+             if publisher.get_subscription_count() > 0}, settings)
 
     def _process(self, msg) -> None:
-        wanted = self._wanted()
-        if not any(wanted.values()):
+        settings = self._frame_settings()
+        if not self._wanted(settings):
             self.counts['skipped_no_subscribers'] += 1
             return
-        if isinstance(msg, CompressedImage):
-            rgb = ros_io.compressed_to_rgb(msg)
-        else:
-            rgb = ros_io.image_to_rgb(msg)
-        height, width = rgb.shape[:2]
-        intrinsics = self._intrinsics_for(msg, width, height)
-        self._take_sparse_depth(intrinsics)
-        result = self.estimator.estimate(rgb, intrinsics, _seconds(msg.header.stamp))
-        self.inference_ms.add(result.timings_ms['inference'])
-        header = msg.header
-        if result.labels is not None:
-            if wanted['labels']:
-                self._publish(self.label_pub, ros_io.labels_to_image(result.labels, header))
-            if wanted['label_color']:
-                colour = colormap.colorize_labels(result.labels, len(self.estimator.spec.classes))
-                self._publish(self.label_color_pub, ros_io.rgb_to_image(colour, header))
-        if result.depth is None:
+        inference = self.processor.infer(msg, settings)
+        self.inference_ms.add(inference.result.timings_ms['inference'])
+        for notice in inference.notices:
+            self.counts[notice.key] += 1
+            self.get_logger().warning(notice.message, throttle_duration_sec=5.0)
+        if inference.sparse_depth_error is not None:
+            self._reject('sparse_depth', inference.sparse_depth_error, msg)
+        outputs = self.processor.build(inference, self._wanted(settings), settings)
+        for key, message in outputs.messages.items():
+            publisher = self.output_pubs[key]
+            publisher.publish(message)
+            self.counts[f'published {publisher.topic_name}'] += 1
+        if outputs.waiting_for_scale:
             self.counts['waiting_for_scale'] += 1
-            self._published(header)
-            return
-        depth = result.depth
-        if wanted['depth']:
-            self._publish(self.depth_pub,
-                          ros_io.depth_to_image(depth, header, self._value('depth_encoding')))
-        if wanted['depth_color']:
-            self._publish(self.depth_color_pub,
-                          ros_io.rgb_to_image(colormap.colorize_depth(depth), header))
-        if result.intrinsics is None:
-            raise ros_io.CameraInfoError('no camera_info received on '
-                                         f'{self.resolve_topic_name("camera_info")}: '
-                                         'depth/camera_info and depth/points need the intrinsics')
-        if wanted['info']:
-            self._publish(self.depth_info_pub, ros_io.camera_info_for(result.intrinsics, header))
-        if wanted['points']:
-            self._publish(self.points_pub, self._cloud(depth, rgb, result.intrinsics, header))
-        self._published(header)
-
-    def _publish(self, publisher, msg) -> None:
-        publisher.publish(msg)
-        self.counts[f'published {publisher.topic_name}'] += 1
-
-    def _take_sparse_depth(self, intrinsics: geometry.Intrinsics | None) -> None:
-        """Hand the latest sparse depth message, if a new one came, to the scale policy."""
-        msg, self._sparse_msg = self._sparse_msg, None
-        if msg is None:
-            return
-        try:
-            if isinstance(msg, Image):
-                sparse = ros_io.depth_from_image(msg)
-            elif intrinsics is None:
-                raise ros_io.CameraInfoError('LiDAR points need the camera_info to be projected')
-            else:
-                points, _ = ros_io.cloud_to_points(msg)
-                sparse = scale.sparse_depth_from_lidar(points.reshape(-1, 3),
-                                                       self.lidar_extrinsic, intrinsics)
-        except ValueError as error:  # ImageError, CloudError, CameraInfoError
-            self._reject('sparse_depth', error, msg)
-            return
-        self.estimator.observe_sparse_depth(sparse, _seconds(msg.header.stamp))
-
-    def _published(self, header) -> None:
+        if outputs.error is not None:
+            raise outputs.error
         now = self.get_clock().now().nanoseconds * 1e-9
-        self.latency_ms.add((now - _seconds(header.stamp)) * 1e3)
+        self.latency_ms.add((now - stamp_seconds(msg.header.stamp)) * 1e3)
         self.output_rate.tick()
         self.counts['processed'] += 1
-
-    def _cloud(self, depth: np.ndarray, rgb: np.ndarray, intrinsics: geometry.Intrinsics,
-               header) -> PointCloud2:
-        step = self._value('points_decimation')
-        points = geometry.depth_to_points(depth, intrinsics, step, self._value('min_depth'),
-                                          self._value('max_depth'))
-        colours = None
-        if self._value('points_rgb'):
-            if rgb.shape[:2] != depth.shape:
-                rgb = cv2.resize(rgb, (depth.shape[1], depth.shape[0]),
-                                 interpolation=cv2.INTER_AREA)
-            colours = rgb[::step, ::step]
-        return ros_io.points_to_cloud(points, header, colours)
-
-    def _intrinsics_for(self, msg, width: int, height: int) -> geometry.Intrinsics | None:
-        """
-        Pair the image with the camera_info of its stamp, else the latest one (warned).
-
-        The two topics arrive independently, so a camera_info may come just after its image: wait
-        for it briefly before falling back, unless this camera's stamps did not match last time.
-        """
-        stamp = _seconds(msg.header.stamp)
-        tolerance = self._value('camera_info_tolerance')
-
-        def nearest():
-            if not self._camera_infos:
-                return None, float('inf')
-            best = min(self._camera_infos,
-                       key=lambda info: abs(_seconds(info.header.stamp) - stamp))
-            return best, abs(_seconds(best.header.stamp) - stamp)
-
-        with self._info_arrived:
-            self._info_arrived.wait_for(lambda: nearest()[1] <= tolerance,
-                                        CAMERA_INFO_WAIT if self._stamps_match else 0.0)
-            best, gap = nearest()
-            infos = list(self._camera_infos)
-        self._stamps_match = gap <= tolerance
-        if best is None:
-            return None
-        if gap > tolerance:
-            best = infos[-1]
-            self.counts['camera_info_unpaired'] += 1
-            self.get_logger().warning(
-                f'no camera_info with stamp {stamp:.6f} (nearest {gap * 1e3:.1f} ms away); using '
-                f'the latest, stamped {_seconds(best.header.stamp):.6f}',
-                throttle_duration_sec=5.0)
-        intrinsics = ros_io.intrinsics_from_camera_info(best)
-        ros_io.check_camera_info_matches(intrinsics, width, height)
-        return intrinsics
 
     # -- diagnostics ------------------------------------------------------------------------------
 
     def _publish_diagnostics(self) -> None:
-        backend = self.estimator.backend
+        estimator = self.processor.estimator
+        backend = estimator.backend
         errors = sum(self.errors.values())
         status = DiagnosticStatus(name=f'{self.get_name()}: monocular depth',
                                   hardware_id=backend.device)
@@ -423,9 +319,9 @@ class MonoDepthNode(Node):
             status.level = DiagnosticStatus.OK
             status.message = 'running'
         if self.counts['waiting_for_scale']:
-            status.message += f'; {self.estimator.scale_policy.status}'
+            status.message += f'; {estimator.scale_policy.status}'
         values = {
-            'model': self.estimator.spec.name, 'output kind': self.estimator.spec.output_kind,
+            'model': estimator.spec.name, 'output kind': estimator.spec.output_kind,
             'device': backend.device, 'precision': backend.precision,
             'input rate (Hz)': f'{self.input_rate.rate():.2f}',
             'output rate (Hz)': f'{self.output_rate.rate():.2f}',
@@ -438,7 +334,7 @@ class MonoDepthNode(Node):
             'frames without scale': str(self.counts['waiting_for_scale']),
             'camera_info unpaired': str(self.counts['camera_info_unpaired']),
             'errors': str(errors), 'last error': self.last_error,
-            'scale': self.estimator.scale_policy.status,
+            'scale': estimator.scale_policy.status,
         }
         values.update({f'errors: {reason}': str(n) for reason, n in sorted(self.errors.items())})
         status.values = [KeyValue(key=k, value=v) for k, v in values.items()]
@@ -454,10 +350,6 @@ class MonoDepthNode(Node):
         if self._worker.is_alive():
             self._worker.join(timeout=5.0)
         super().destroy_node()
-
-
-def _seconds(stamp) -> float:
-    return stamp.sec + stamp.nanosec * 1e-9
 
 
 def main(args: list[str] | None = None) -> int:

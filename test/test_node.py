@@ -61,7 +61,7 @@ def start(graph, outputs=tuple(OUTPUTS), **parameters):
     rig = graph.add(Rig(outputs))
     assert wait_until(lambda: rig.connected(node) and all(
         rig.count_publishers(rig.resolve_topic_name(t)) > 0 for t in outputs
-        if not t.startswith('segmentation') or node.label_pub is not None))
+        if not t.startswith('segmentation') or node.processor.has_segmentation))
     return node, rig
 
 

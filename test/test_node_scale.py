@@ -104,7 +104,7 @@ def test_median_scale_from_a_sparse_depth_image(graph, scene, lite_mono_tiny_fol
         if msg is not None:
             break
     assert_fitted(ros_io.depth_from_image(msg), unscaled, sparse)
-    assert 'median: scale' in node.estimator.scale_policy.status
+    assert 'median: scale' in node.processor.estimator.scale_policy.status
 
 
 def test_median_scale_from_lidar_points_through_the_extrinsic(graph, scene,

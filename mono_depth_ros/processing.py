@@ -1,0 +1,311 @@
+# Copyright 2026 The mono_depth_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The per-frame path of the depth node: messages in, messages out. No Node in here.
+
+:class:`FrameProcessor` turns one camera image message, with the camera_info of its stamp and the
+latest sparse depth, into the output messages that are wanted. The plain node, the lifecycle node
+and offline bag processing all call it, so a recorded bag and a live topic give identical outputs.
+
+A frame goes through two stages, so that a node can overlap them: :meth:`FrameProcessor.infer`
+(decode, pair the intrinsics, take the sparse depth, run the network) and
+:meth:`FrameProcessor.build` (each wanted output message). Bad input raises a ``ValueError``
+subclass whose message names the problem; the caller logs it, counts it under
+:func:`error_reason` and goes on with the next frame.
+"""
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+import threading
+from typing import Collection
+
+import cv2
+from mono_depth_ros import colormap, geometry, ros_io, scale
+from mono_depth_ros.estimator import DepthEstimator, DepthResult
+import numpy as np
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
+
+# Output key -> (topic relative to the node, message type). Every output carries the input's
+# stamp and frame_id.
+OUTPUTS: dict[str, tuple[str, type]] = {
+    'depth': ('depth/image', Image),
+    'camera_info': ('depth/camera_info', CameraInfo),
+    'points': ('depth/points', PointCloud2),
+    'depth_colorized': ('depth/colorized', Image),
+    'labels': ('segmentation/labels', Image),
+    'labels_colorized': ('segmentation/colorized', Image),
+}
+SEGMENTATION_OUTPUTS = ('labels', 'labels_colorized')
+
+
+@dataclass(frozen=True)
+class FrameSettings:
+    """The values of the node's parameters that the per-frame path reads (they may change)."""
+
+    depth_encoding: str = '32FC1'
+    publish_points: bool = True
+    points_rgb: bool = False
+    points_decimation: int = 1
+    min_depth: float = 0.0
+    max_depth: float = 100.0
+    camera_info_tolerance: float = 0.001
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Something about a frame the caller should log (throttled per ``key``) and count."""
+
+    key: str
+    message: str
+
+
+@dataclass
+class Inference:
+    """A frame after the network, before its output messages are built."""
+
+    header: object
+    rgb: np.ndarray
+    result: DepthResult
+    notices: list[Notice] = field(default_factory=list)
+    sparse_depth_error: ValueError | None = None
+
+
+@dataclass
+class FrameOutputs:
+    """
+    The output messages of one frame, in publishing order, keyed as :data:`OUTPUTS`.
+
+    ``error``: an input problem found after some outputs could be built (no camera_info: the
+    depth image is published, the cloud and depth/camera_info are not); the caller reports it.
+    ``waiting_for_scale``: a relative model has no scale yet, so nothing metric was built.
+    """
+
+    messages: dict[str, object] = field(default_factory=dict)
+    error: ValueError | None = None
+    waiting_for_scale: bool = False
+
+
+def error_reason(error: Exception) -> str:
+    """Return the diagnostics counter of a rejected input: the class of its error."""
+    return type(error).__name__
+
+
+def stamp_seconds(stamp) -> float:
+    """Return a builtin_interfaces/Time as seconds."""
+    return stamp.sec + stamp.nanosec * 1e-9
+
+
+class CameraInfoBuffer:
+    """
+    The recent camera_info messages of one camera, paired with images by stamp.
+
+    The image and camera_info topics arrive independently, so a camera_info may come just after
+    its image: :meth:`pair` waits up to ``wait`` seconds for it (live topics), unless the stamps
+    of this camera did not match last time. Thread-safe.
+    """
+
+    def __init__(self, history: int = 30, wait: float = 0.0) -> None:
+        self._infos: deque[CameraInfo] = deque(maxlen=history)
+        self._arrived = threading.Condition()
+        self._wait = wait
+        self._stamps_match = True
+
+    def add(self, msg: CameraInfo) -> None:
+        """Keep a camera_info message."""
+        with self._arrived:
+            self._infos.append(msg)
+            self._arrived.notify_all()
+
+    def pair(self, stamp: float, tolerance: float) -> tuple[CameraInfo | None, float]:
+        """
+        Return the camera_info stamped within ``tolerance`` of ``stamp``, else the latest one.
+
+        Also returns the stamp gap of the nearest camera_info (inf when there is none): the
+        returned one is paired when that gap is within ``tolerance``.
+        """
+        def nearest() -> tuple[CameraInfo | None, float]:
+            if not self._infos:
+                return None, float('inf')
+            best = min(self._infos, key=lambda info: abs(stamp_seconds(info.header.stamp) - stamp))
+            return best, abs(stamp_seconds(best.header.stamp) - stamp)
+
+        with self._arrived:
+            self._arrived.wait_for(lambda: nearest()[1] <= tolerance,
+                                   self._wait if self._stamps_match else 0.0)
+            best, gap = nearest()
+            latest = self._infos[-1] if self._infos else None
+        self._stamps_match = gap <= tolerance
+        return (best if gap <= tolerance else latest), gap
+
+
+class FrameProcessor:
+    """
+    Messages in, messages out, for one camera and one estimator.
+
+    ``camera_info_topic`` names the camera_info input in error messages; ``lidar_extrinsic`` is
+    the 4x4 pose of the LiDAR in the camera optical frame (for sparse depth from points).
+    """
+
+    def __init__(self, estimator: DepthEstimator, lidar_extrinsic: np.ndarray | None = None,
+                 camera_info_topic: str = 'camera_info', camera_info_wait: float = 0.0) -> None:
+        self.estimator = estimator
+        self.lidar_extrinsic = lidar_extrinsic if lidar_extrinsic is not None else np.eye(4)
+        self.camera_info_topic = camera_info_topic
+        self.camera_infos = CameraInfoBuffer(wait=camera_info_wait)
+        self._sparse_msg: Image | PointCloud2 | None = None
+
+    @property
+    def has_segmentation(self) -> bool:
+        """Whether the model also gives class labels (the segmentation outputs)."""
+        return self.estimator.spec.has_segmentation
+
+    def add_camera_info(self, msg: CameraInfo) -> None:
+        """Keep a camera_info for pairing with the images of its stamp."""
+        self.camera_infos.add(msg)
+
+    def add_sparse_depth(self, msg: Image | PointCloud2) -> None:
+        """Keep the latest sparse metric depth; the next frame hands it to the scale policy."""
+        self._sparse_msg = msg
+
+    def outputs_to_build(self, requested: Collection[str], settings: FrameSettings) -> set[str]:
+        """Return the requested outputs this model and these settings can give."""
+        wanted = set(requested) & set(OUTPUTS)
+        if not settings.publish_points:
+            wanted.discard('points')
+        if not self.has_segmentation:
+            wanted.difference_update(SEGMENTATION_OUTPUTS)
+        return wanted
+
+    def process(self, msg: Image | CompressedImage, requested: Collection[str],
+                settings: FrameSettings) -> FrameOutputs:
+        """Both stages for one frame (offline processing)."""
+        return self.build(self.infer(msg, settings), self.outputs_to_build(requested, settings),
+                          settings)
+
+    # -- stage one: decode, intrinsics, sparse depth, network -------------------------------------
+
+    def infer(self, msg: Image | CompressedImage, settings: FrameSettings) -> Inference:
+        """
+        Decode the image, pair its intrinsics and run the network.
+
+        Raises
+        ------
+            ros_io.ImageError, ros_io.CameraInfoError: the frame cannot be used.
+
+        """
+        if isinstance(msg, CompressedImage):
+            rgb = ros_io.compressed_to_rgb(msg)
+        else:
+            rgb = ros_io.image_to_rgb(msg)
+        height, width = rgb.shape[:2]
+        notices: list[Notice] = []
+        intrinsics = self._intrinsics_for(msg, width, height, settings, notices)
+        sparse_depth_error = self._take_sparse_depth(intrinsics)
+        result = self.estimator.estimate(rgb, intrinsics, stamp_seconds(msg.header.stamp))
+        return Inference(header=msg.header, rgb=rgb, result=result, notices=notices,
+                         sparse_depth_error=sparse_depth_error)
+
+    def _intrinsics_for(self, msg, width: int, height: int, settings: FrameSettings,
+                        notices: list[Notice]) -> geometry.Intrinsics | None:
+        """Pair the image with the camera_info of its stamp, else the latest one (noticed)."""
+        stamp = stamp_seconds(msg.header.stamp)
+        info, gap = self.camera_infos.pair(stamp, settings.camera_info_tolerance)
+        if info is None:
+            return None
+        if gap > settings.camera_info_tolerance:
+            notices.append(Notice('camera_info_unpaired', (
+                f'no camera_info with stamp {stamp:.6f} (nearest {gap * 1e3:.1f} ms away); '
+                f'using the latest, stamped {stamp_seconds(info.header.stamp):.6f}')))
+        intrinsics = ros_io.intrinsics_from_camera_info(info)
+        ros_io.check_camera_info_matches(intrinsics, width, height)
+        return intrinsics
+
+    def _take_sparse_depth(self, intrinsics: geometry.Intrinsics | None) -> ValueError | None:
+        """
+        Hand the latest sparse depth message, if a new one came, to the scale policy.
+
+        Returns why it was rejected, or None.
+        """
+        msg, self._sparse_msg = self._sparse_msg, None
+        if msg is None:
+            return None
+        try:
+            if isinstance(msg, Image):
+                sparse = ros_io.depth_from_image(msg)
+            elif intrinsics is None:
+                raise ros_io.CameraInfoError('LiDAR points need the camera_info to be projected')
+            else:
+                points, _ = ros_io.cloud_to_points(msg)
+                sparse = scale.sparse_depth_from_lidar(points.reshape(-1, 3),
+                                                       self.lidar_extrinsic, intrinsics)
+        except ValueError as error:  # ImageError, CloudError, CameraInfoError
+            stamp = msg.header.stamp
+            return type(error)(f'dropped sparse depth {stamp.sec}.{stamp.nanosec:09d}: {error}')
+        self.estimator.observe_sparse_depth(sparse, stamp_seconds(msg.header.stamp))
+        return None
+
+    # -- stage two: output messages -------------------------------------------------------------
+
+    def build(self, inference: Inference, wanted: Collection[str],
+              settings: FrameSettings) -> FrameOutputs:
+        """
+        Build the ``wanted`` outputs of an inferred frame.
+
+        ``wanted``: keys of :data:`OUTPUTS`, as :meth:`outputs_to_build` returns them.
+        """
+        result, header = inference.result, inference.header
+        outputs = FrameOutputs()
+        messages = outputs.messages
+        if result.labels is not None:
+            if 'labels' in wanted:
+                messages['labels'] = ros_io.labels_to_image(result.labels, header)
+            if 'labels_colorized' in wanted:
+                colour = colormap.colorize_labels(result.labels,
+                                                  len(self.estimator.spec.classes))
+                messages['labels_colorized'] = ros_io.rgb_to_image(colour, header)
+        depth = result.depth
+        if depth is None:
+            outputs.waiting_for_scale = True
+            return outputs
+        if 'depth' in wanted:
+            messages['depth'] = ros_io.depth_to_image(depth, header, settings.depth_encoding)
+        if 'depth_colorized' in wanted:
+            messages['depth_colorized'] = ros_io.rgb_to_image(colormap.colorize_depth(depth),
+                                                              header)
+        if result.intrinsics is None:
+            outputs.error = ros_io.CameraInfoError(
+                f'no camera_info received on {self.camera_info_topic}: depth/camera_info and '
+                'depth/points need the intrinsics')
+            return outputs
+        if 'camera_info' in wanted:
+            messages['camera_info'] = ros_io.camera_info_for(result.intrinsics, header)
+        if 'points' in wanted:
+            messages['points'] = _cloud(depth, inference.rgb, result.intrinsics, header,
+                                        settings)
+        return outputs
+
+
+def _cloud(depth: np.ndarray, rgb: np.ndarray, intrinsics: geometry.Intrinsics, header,
+           settings: FrameSettings) -> PointCloud2:
+    step = settings.points_decimation
+    points = geometry.depth_to_points(depth, intrinsics, step, settings.min_depth,
+                                      settings.max_depth)
+    colours = None
+    if settings.points_rgb:
+        if rgb.shape[:2] != depth.shape:
+            rgb = cv2.resize(rgb, (depth.shape[1], depth.shape[0]), interpolation=cv2.INTER_AREA)
+        colours = rgb[::step, ::step]
+    return ros_io.points_to_cloud(points, header, colours)

@@ -1,0 +1,112 @@
+# Copyright 2026 The mono_depth_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""The per-frame path without a node: messages in, messages out, identical to the live node's."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from mono_depth_ros import ros_io
+from mono_depth_ros.data.synthetic import SyntheticScenes
+from mono_depth_ros.estimator import DepthEstimator
+from mono_depth_ros.models.registry import DEFAULT_MODEL
+from mono_depth_ros.processing import FrameProcessor, FrameSettings, OUTPUTS
+import numpy as np
+import pytest
+from ros_rig import OUTPUTS as RIG_OUTPUTS
+from std_msgs.msg import Header
+from test_node import send_until_received, start
+
+TOPIC_OF = {key: topic for key, (topic, _) in OUTPUTS.items()}
+
+
+@pytest.fixture(scope='module')
+def scene():
+    """Return one synthetic 320x240 frame."""
+    return SyntheticScenes(seed=31, count=1, width=320, height=240)[0]
+
+
+@pytest.fixture(scope='module')
+def processor():
+    """Return a processor of the default model as the node runs it, built without any node."""
+    return FrameProcessor(DepthEstimator.from_name(DEFAULT_MODEL, weights='auto', device='cpu',
+                                                   channels_last=True))
+
+
+def frame(scene, stamp_ns: int = 5_000_000_000):
+    """Return the image and camera_info messages of ``scene`` at one stamp."""
+    header = Header(frame_id='cam_optical')
+    header.stamp.sec, header.stamp.nanosec = divmod(stamp_ns, 1_000_000_000)
+    return ros_io.rgb_to_image(scene.rgb, header), ros_io.camera_info_for(scene.intrinsics, header)
+
+
+def test_the_module_has_no_node():
+    code = ('import sys, mono_depth_ros.processing; '
+            'print("rclpy.node" in sys.modules)')
+    result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == 'False'
+
+
+def test_every_output_of_a_frame(processor, scene):
+    image, info = frame(scene)
+    processor.add_camera_info(info)
+    outputs = processor.process(image, OUTPUTS, FrameSettings(points_rgb=True))
+    assert outputs.error is None and not outputs.waiting_for_scale
+    assert list(outputs.messages) == ['labels', 'labels_colorized', 'depth', 'depth_colorized',
+                                      'camera_info', 'points']
+    for msg in outputs.messages.values():
+        assert msg.header == image.header
+    expected = processor.estimator.estimate(scene.rgb, scene.intrinsics)
+    np.testing.assert_array_equal(ros_io.depth_from_image(outputs.messages['depth']),
+                                  expected.depth)
+    points, colours = ros_io.cloud_to_points(outputs.messages['points'])
+    np.testing.assert_array_equal(points[..., 2], expected.depth)
+    np.testing.assert_array_equal(colours, scene.rgb)
+
+
+def test_only_the_wanted_outputs_are_built(processor, scene):
+    image, info = frame(scene, 6_000_000_000)
+    processor.add_camera_info(info)
+    settings = FrameSettings(publish_points=False)
+    assert processor.outputs_to_build({'points', 'depth'}, settings) == {'depth'}
+    outputs = processor.process(image, {'points', 'depth'}, settings)
+    assert list(outputs.messages) == ['depth']
+
+
+def test_without_camera_info_the_depth_is_built_and_the_cloud_is_an_error():
+    scene = SyntheticScenes(seed=32, count=1, width=320, height=240)[0]
+    alone = FrameProcessor(DepthEstimator.from_name(DEFAULT_MODEL, weights='auto', device='cpu'),
+                           camera_info_topic='/cam/camera_info')
+    image, _ = frame(scene)
+    outputs = alone.process(image, OUTPUTS, FrameSettings())
+    assert 'depth' in outputs.messages and 'points' not in outputs.messages
+    assert isinstance(outputs.error, ros_io.CameraInfoError)
+    assert '/cam/camera_info' in str(outputs.error)
+
+
+def test_a_live_topic_and_offline_processing_give_identical_messages(graph, processor, scene):
+    node, rig = start(graph, points_rgb=True, depth_encoding='16UC1')
+    header, _ = send_until_received(rig, 'depth/image', scene.rgb, scene.intrinsics)
+    live = {topic: rig.wait_for(topic, header) for topic in RIG_OUTPUTS}
+    image, info = frame(scene)
+    image.header = info.header = header
+    processor.add_camera_info(info)
+    offline = processor.process(image, OUTPUTS, FrameSettings(points_rgb=True,
+                                                              depth_encoding='16UC1'))
+    assert {TOPIC_OF[key] for key in offline.messages} == set(live)
+    for key, msg in offline.messages.items():
+        assert msg == live[TOPIC_OF[key]], key
