@@ -29,6 +29,9 @@ import time
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+# Test data, parity goldens and real weights live in ../shared in the development tree and in CI; a
+# user's clone has nothing beside it. Tests reach it only through needs_shared(), shared_params()
+# and the fixtures below, which skip with the reason (test_shared_data.py keeps it that way).
 SHARED = REPO.parent / 'shared'
 
 os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
@@ -36,13 +39,36 @@ os.environ.setdefault('ROS_DOMAIN_ID', str(random.SystemRandom().randint(1, 100)
 os.environ.setdefault('FASTDDS_DEFAULT_PROFILES_FILE', str(REPO / 'config' / 'fastdds_shm.xml'))
 
 
+def _not_available(path: Path) -> str:
+    return f'{path} is not available (the development tree keeps shared/ beside the repository)'
+
+
 def needs_shared(*parts: str) -> Path:
     """Return a path under ../shared, skipping the test (with the reason) when it is absent."""
     path = SHARED.joinpath(*parts)
     if not path.exists():
-        pytest.skip(f'{path} is not available (the development tree keeps shared/ beside the '
-                    'repository)')
+        pytest.skip(_not_available(path))
     return path
+
+
+def shared_params(pattern: str, *parts: str) -> list:
+    """
+    Parametrise over the files of ../shared/<parts> that match ``pattern``, ids by file stem.
+
+    For parametrisations built at import time: when the folder is absent, a single parameter that
+    skips with the reason stands in for the files.
+    """
+    folder = SHARED.joinpath(*parts)
+    if not folder.is_dir():
+        return [pytest.param(None, id='no-shared',
+                             marks=pytest.mark.skip(reason=_not_available(folder)))]
+    return [pytest.param(path, id=path.stem) for path in sorted(folder.glob(pattern))]
+
+
+@pytest.fixture(scope='session')
+def kitti_000008() -> Path:
+    """KITTI frame 000008 (image, LiDAR scan, projected depth, calib.json) in ../shared."""
+    return needs_shared('testdata', 'kitti_000008')
 
 
 def wait_until(condition, timeout: float = 20.0, period: float = 0.01) -> bool:

@@ -17,16 +17,14 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
+from conftest import needs_shared
 from mono_depth_ros import bench
 from mono_depth_ros.models.registry import create_model, get_spec
 import numpy as np
 import pytest
 import torch
 
-SHARED = Path(__file__).resolve().parents[2] / 'shared'
-FASTDEPTH = SHARED / 'weights' / 'fastdepth_nyu_224_int8.tflite'
 STATS = {'mean_ms', 'p50_ms', 'p95_ms', 'fps'}
 
 
@@ -123,10 +121,10 @@ def test_input_size_override():
     assert bench.with_input_size(spec, '360x260').input_policy.network_size(480, 640) == (266, 364)
 
 
-@pytest.mark.skipif(not FASTDEPTH.is_file(), reason=f'{FASTDEPTH} is not available')
 def test_compare_models_with_a_tflite_file(capsys):
+    fastdepth_file = needs_shared('weights', 'fastdepth_nyu_224_int8.tflite')
     code, out, _ = run_cli(['--compare-models',
-                            f'joint-mnv3-synthetic,fastdepth-nyu-int8={FASTDEPTH}',
+                            f'joint-mnv3-synthetic,fastdepth-nyu-int8={fastdepth_file}',
                             '--warmup', '0', '--iters', '2', '--device', 'cpu', '--json'],
                            capsys)
     assert code == 0
@@ -136,7 +134,7 @@ def test_compare_models_with_a_tflite_file(capsys):
     assert joint['variant'] == 'fp32' and joint['speedup_forward'] == 1.0
     assert fastdepth['variant'] == 'tflite' and fastdepth['precision'] == 'int8'
     assert fastdepth['status'] == 'ok' and fastdepth['params'] is None
-    assert fastdepth['weights_file_mb'] == pytest.approx(FASTDEPTH.stat().st_size / 1e6)
+    assert fastdepth['weights_file_mb'] == pytest.approx(fastdepth_file.stat().st_size / 1e6)
     assert fastdepth['network_size'] == '224x224'
     assert fastdepth['speedup_estimate'] == pytest.approx(
         joint['estimate']['p50_ms'] / fastdepth['estimate']['p50_ms'])

@@ -15,8 +15,8 @@
 """Depth Anything V2: parity with the official code, the variants, the backbone, checkpoints."""
 import json
 import math
-from pathlib import Path
 
+from conftest import needs_shared
 from mono_depth_ros import parity
 from mono_depth_ros.models import depth_anything_v2 as dav2
 from mono_depth_ros.models.dinov2 import DinoVisionTransformer
@@ -26,14 +26,14 @@ import pytest
 from safetensors.torch import save_file
 import torch
 
-PARITY_DIR = Path(__file__).resolve().parents[2] / 'shared' / 'parity'
-CASES = sorted(PARITY_DIR.glob('dav2_*.json'))
 SMALL_SPECS = [spec for spec in dav2.SPECS if spec.extra['encoder'] == 'vits']
 
 
 def official_keys(encoder):
-    case = next(c for c in CASES if f'_{encoder}_' in c.name)
-    return {name: tuple(shape) for name, shape, _ in json.loads(case.read_text())['keys']}
+    """Return the official checkpoint's key shapes, from a parity case of the encoder."""
+    cases = sorted(needs_shared('parity').glob(f'dav2_{encoder}_*.json'))
+    assert cases, f'no parity case of Depth Anything V2 {encoder} in shared/parity'
+    return {name: tuple(shape) for name, shape, _ in json.loads(cases[0].read_text())['keys']}
 
 
 def state_shapes(module):

@@ -29,10 +29,6 @@ from mono_depth_ros.models.registry import get_spec
 import numpy as np
 import pytest
 
-SHARED = Path(__file__).resolve().parents[2] / 'shared'
-KITTI = SHARED / 'testdata' / 'kitti_000008'
-needs_kitti = pytest.mark.skipif(not KITTI.is_dir(), reason='shared KITTI test frame not present')
-
 
 def run_eval(argv, capsys):
     """Run ``mono-depth eval`` with ``argv``; return its exit status, stdout and stderr."""
@@ -119,16 +115,16 @@ def test_folder_pairs_errors_name_the_problem(tmp_path):
 # KITTI Eigen layout with the real frame 000008
 
 
-def arrange_kitti(root: Path) -> Path:
-    """Lay the shared KITTI frame out as KITTI raw + data_depth_annotated; return a split file."""
+def arrange_kitti(root: Path, kitti: Path) -> Path:
+    """Lay the frame ``kitti`` out as KITTI raw + data_depth_annotated; return a split file."""
     date, drive = '2011_09_26', '2011_09_26_drive_0001_sync'
     images = root / date / drive / 'image_02' / 'data'
     images.mkdir(parents=True)
-    shutil.copy(KITTI / '000008.png', images / '0000000008.png')
+    shutil.copy(kitti / '000008.png', images / '0000000008.png')
     gt = root / 'train' / drive / 'proj_depth' / 'groundtruth' / 'image_02'
     gt.mkdir(parents=True)
-    shutil.copy(KITTI / '000008_velodyne_depth_uint16.png', gt / '0000000008.png')
-    p2 = np.array(json.loads((KITTI / 'calib.json').read_text())['P2']).ravel()
+    shutil.copy(kitti / '000008_velodyne_depth_uint16.png', gt / '0000000008.png')
+    p2 = np.array(json.loads((kitti / 'calib.json').read_text())['P2']).ravel()
     (root / date / 'calib_cam_to_cam.txt').write_text(
         'calib_time: 09-Jan-2012 13:57:47\n'
         'P_rect_02: ' + ' '.join(f'{v:.12e}' for v in p2) + '\n')
@@ -137,9 +133,8 @@ def arrange_kitti(root: Path) -> Path:
     return split
 
 
-@needs_kitti
-def test_kitti_eigen_reads_the_real_frame(tmp_path):
-    split = arrange_kitti(tmp_path)
+def test_kitti_eigen_reads_the_real_frame(tmp_path, kitti_000008):
+    split = arrange_kitti(tmp_path, kitti_000008)
     dataset = KittiEigen(tmp_path, split)
     assert len(dataset) == 1
     sample = dataset[0]
@@ -154,13 +149,12 @@ def test_kitti_eigen_reads_the_real_frame(tmp_path):
     assert (k.width, k.height) == (1242, 375)
 
 
-@needs_kitti
-def test_kitti_eigen_missing_ground_truth_and_bad_lines(tmp_path):
-    split = arrange_kitti(tmp_path)
+def test_kitti_eigen_missing_ground_truth_and_bad_lines(tmp_path, kitti_000008):
+    split = arrange_kitti(tmp_path, kitti_000008)
     split.write_text(split.read_text().strip() + '\n2011_09_26/2011_09_26_drive_0001_sync '
                      '0000000008 r\n')
     (tmp_path / '2011_09_26/2011_09_26_drive_0001_sync/image_03/data').mkdir(parents=True)
-    shutil.copy(KITTI / '000008.png',
+    shutil.copy(kitti_000008 / '000008.png',
                 tmp_path / '2011_09_26/2011_09_26_drive_0001_sync/image_03/data/0000000008.png')
     with pytest.raises(FileNotFoundError, match='1 frames .* have no ground truth'):
         KittiEigen(tmp_path, split)
@@ -283,9 +277,8 @@ def test_cli_relative_model_needs_median_scaling(capsys):
     assert all(np.isfinite(float(v)) for v in values.split())
 
 
-@needs_kitti
-def test_cli_table_on_the_kitti_layout(tmp_path, capsys):
-    split = arrange_kitti(tmp_path)
+def test_cli_table_on_the_kitti_layout(tmp_path, capsys, kitti_000008):
+    split = arrange_kitti(tmp_path, kitti_000008)
     status, out, err = run_eval(['--model', 'joint-mnv3-synthetic', '--weights', 'none',
                                  '--dataset', 'kitti', '--root', str(tmp_path), '--split',
                                  str(split), '--device', 'cpu'], capsys)

@@ -21,30 +21,30 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 import threading
 
+from conftest import needs_shared
 from mono_depth_ros.backends.tflite import TFLiteBackend
 from mono_depth_ros.models.fastdepth import SPECS
 from mono_depth_ros.weights import resolve_weights
 import numpy as np
 import pytest
 
-SHARED = Path(__file__).resolve().parents[2] / 'shared'
-WEIGHTS = SHARED / 'weights' / 'fastdepth_nyu_224_int8.tflite'
-SAMPLE = SHARED / 'testdata' / 'nyu_fastdepth_sample'
 SPEC = SPECS[0]
 
-pytestmark = pytest.mark.skipif(
-    not (WEIGHTS.is_file() and SAMPLE.is_dir()),
-    reason=f'{WEIGHTS} and {SAMPLE} are not available (the development tree keeps shared/ beside '
-           'the repository)')
+
+@pytest.fixture(scope='module')
+def weights() -> Path:
+    """Return the int8 TFLite file in ../shared/weights."""
+    return needs_shared('weights', 'fastdepth_nyu_224_int8.tflite')
 
 
 @pytest.fixture(scope='module')
 def sample() -> dict[str, np.ndarray]:
     """Return the NYU frame as uint8 RGB, its ground truth and the official float prediction."""
-    rgb = np.load(SAMPLE / 'rgb.npy')
+    folder = needs_shared('testdata', 'nyu_fastdepth_sample')
+    rgb = np.load(folder / 'rgb.npy')
     return {'rgb': np.clip(np.round(rgb * 255), 0, 255).astype(np.uint8),
-            'depth': np.load(SAMPLE / 'depth.npy'),
-            'official': np.load(SAMPLE / 'pred.npy')[0, 0]}
+            'depth': np.load(folder / 'depth.npy'),
+            'official': np.load(folder / 'pred.npy')[0, 0]}
 
 
 def check_accuracy(backend: TFLiteBackend, sample: dict[str, np.ndarray]) -> None:
@@ -65,29 +65,29 @@ def test_spec_describes_the_tflite_file():
     assert SPEC.weights.file_format == 'tflite' and SPEC.weights.url.startswith('https://')
 
 
-def test_shared_file_matches_nyu_ground_truth(sample):
-    backend = TFLiteBackend(WEIGHTS, SPEC, num_threads=1)
+def test_shared_file_matches_nyu_ground_truth(weights, sample):
+    backend = TFLiteBackend(weights, SPEC, num_threads=1)
     assert (backend.device, backend.precision) == ('cpu', 'int8')
     check_accuracy(backend, sample)
 
 
-def test_downloaded_through_the_resolver_with_sha256(sample, tmp_path, monkeypatch):
+def test_downloaded_through_the_resolver_with_sha256(weights, sample, tmp_path, monkeypatch):
     monkeypatch.setenv('MONO_DEPTH_CACHE', str(tmp_path))
-    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(WEIGHTS.parent))
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(weights.parent))
     handler.log_message = lambda *args: None
     httpd = ThreadingHTTPServer(('127.0.0.1', 0), handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     try:
-        url = f'http://127.0.0.1:{httpd.server_address[1]}/{WEIGHTS.name}'
+        url = f'http://127.0.0.1:{httpd.server_address[1]}/{weights.name}'
         local = dataclasses.replace(SPEC, weights=dataclasses.replace(SPEC.weights, url=url))
         path = resolve_weights(local, 'auto')
     finally:
         httpd.shutdown()
         httpd.server_close()
         thread.join()
-    assert path == tmp_path / SPEC.name / WEIGHTS.name
-    assert path.read_bytes() == WEIGHTS.read_bytes()
+    assert path == tmp_path / SPEC.name / weights.name
+    assert path.read_bytes() == weights.read_bytes()
     check_accuracy(TFLiteBackend(path, SPEC, num_threads=1), sample)
 
 
@@ -96,8 +96,8 @@ def test_downloaded_through_the_resolver_with_sha256(sample, tmp_path, monkeypat
     (np.zeros((240, 320, 3), np.uint8), r'resized to \(224, 224, 3\)'),
     (np.zeros((224, 224), np.uint8), r'got \(224, 224\)'),
 ])
-def test_bad_frames_are_named(frame, problem):
-    backend = TFLiteBackend(WEIGHTS, SPEC, num_threads=1)
+def test_bad_frames_are_named(weights, frame, problem):
+    backend = TFLiteBackend(weights, SPEC, num_threads=1)
     with pytest.raises(ValueError, match=problem):
         backend.infer(frame)
 
@@ -109,10 +109,10 @@ def test_not_a_tflite_file(tmp_path):
         TFLiteBackend(bogus, SPEC)
 
 
-def test_estimator_runs_fastdepth_on_a_larger_frame(sample):
+def test_estimator_runs_fastdepth_on_a_larger_frame(weights, sample):
     from mono_depth_ros.estimator import DepthEstimator
 
-    estimator = DepthEstimator.from_name(SPEC.name, weights=str(WEIGHTS), num_threads=1)
+    estimator = DepthEstimator.from_name(SPEC.name, weights=str(weights), num_threads=1)
     frame = np.ascontiguousarray(np.repeat(np.repeat(sample['rgb'], 2, axis=0), 2, axis=1))
     result = estimator.estimate(frame)
     assert result.depth.shape == (448, 448)

@@ -24,8 +24,6 @@ import numpy as np
 import pytest
 import torch
 
-KITTI = Path(__file__).resolve().parents[2] / 'shared' / 'testdata' / 'kitti_000008'
-
 INTRINSICS = Intrinsics(fx=40.0, fy=44.0, cx=4.3, cy=2.8, width=9, height=7)
 
 
@@ -136,23 +134,23 @@ def test_rasterize_nearest_point_wins_and_pixels_round():
                                   expected)
 
 
-def kitti_projection():
-    calib = json.loads((KITTI / 'calib.json').read_text())
+def kitti_projection(kitti: Path):
+    calib = json.loads((kitti / 'calib.json').read_text())
     p2 = np.array(calib['P2'])
     lidar_to_rect = np.array(calib['lidar_to_cam2'])
-    scan = np.fromfile(KITTI / '000008.bin', dtype=np.float32).reshape(-1, 4)[:, :3]
+    scan = np.fromfile(kitti / '000008.bin', dtype=np.float32).reshape(-1, 4)[:, :3]
     rect = scan.astype(np.float64) @ lidar_to_rect[:3, :3].T + lidar_to_rect[:3, 3]
     intrinsics = Intrinsics(fx=p2[0, 0], fy=p2[1, 1], cx=p2[0, 2], cy=p2[1, 2],
                             width=calib['width'], height=calib['height'])
     # P2 = K [I | t]: its last column is the offset of camera 2 from the rectified reference
     # camera 0 (about 6 cm along x), which is where lidar_to_cam2 (R0_rect Tr_velo_to_cam) ends.
     offset = np.linalg.solve(p2[:, :3], p2[:, 3])
-    truth = cv2.imread(str(KITTI / '000008_velodyne_depth_uint16.png'), cv2.IMREAD_UNCHANGED)
+    truth = cv2.imread(str(kitti / '000008_velodyne_depth_uint16.png'), cv2.IMREAD_UNCHANGED)
     return intrinsics, rect, rect + offset, truth
 
 
-def test_kitti_lidar_projection_matches_the_ground_truth_depth():
-    intrinsics, rect, camera2, truth = kitti_projection()
+def test_kitti_lidar_projection_matches_the_ground_truth_depth(kitti_000008):
+    intrinsics, rect, camera2, truth = kitti_projection(kitti_000008)
     assert truth.dtype == np.uint16 and truth.shape == (375, 1242)
     sparse = geometry.points_to_depth(camera2, intrinsics)
     reference = np.where(truth > 0, truth / 256.0, np.nan)
@@ -173,8 +171,8 @@ def test_kitti_lidar_projection_matches_the_ground_truth_depth():
     assert np.abs(stored - truth[hit]).max() <= 1
 
 
-def test_kitti_projection_without_the_stereo_offset_misses_pixels():
-    intrinsics, rect, _, truth = kitti_projection()
+def test_kitti_projection_without_the_stereo_offset_misses_pixels(kitti_000008):
+    intrinsics, rect, _, truth = kitti_projection(kitti_000008)
     sparse = geometry.points_to_depth(rect, intrinsics)
     # Ignoring P2's last column shifts points by ~43 px / z: most pixels no longer coincide.
     assert (np.isfinite(sparse) & (truth > 0)).sum() < 0.5 * (truth > 0).sum()

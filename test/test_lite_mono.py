@@ -14,17 +14,15 @@
 
 """Lite-Mono: parity with the official code, the registered variants, and checkpoint loading."""
 import json
-from pathlib import Path
 import shutil
 
+from conftest import needs_shared
 from mono_depth_ros import cli, parity
 from mono_depth_ros.models import create_model, lite_mono
 from mono_depth_ros.weights import CheckpointError
 import numpy as np
 import pytest
 import torch
-
-PARITY_DIR = Path(__file__).resolve().parents[2] / 'shared' / 'parity'
 
 
 def test_every_variant_and_resolution_is_registered():
@@ -41,7 +39,7 @@ def test_every_variant_and_resolution_is_registered():
 
 
 def test_parity_fails_on_a_tampered_golden(tmp_path, capsys):
-    case_path = PARITY_DIR / 'lite-mono-tiny_640x192.json'
+    case_path = needs_shared('parity', 'lite-mono-tiny_640x192.json')
     goldens = dict(np.load(case_path.with_suffix('.npz')))
     goldens['disp0'][0, 0, 10, 20] += 1e-2
     tampered = tmp_path / 'tampered.npz'
@@ -57,7 +55,7 @@ def test_parity_fails_on_a_tampered_golden(tmp_path, capsys):
 
 
 def test_dilation_rates_follow_the_training_resolution():
-    case_path = PARITY_DIR / 'lite-mono_1024x320.json'
+    case_path = needs_shared('parity', 'lite-mono_1024x320.json')
     case = json.loads(case_path.read_text())
     assert lite_mono.dilation_rates('lite-mono', 320, 1024)[2] == (1, 2, 5, 1, 2, 5, 2, 4, 10)
     # The 640x192 dilations have the same weights but compute another function.

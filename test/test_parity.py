@@ -17,22 +17,19 @@ from __future__ import annotations
 
 import json
 
-from conftest import SHARED
+from conftest import needs_shared, shared_params
 from mono_depth_ros import parity
 import numpy as np
 import pytest
 
-CASES = sorted((SHARED / 'parity').glob('*.json'))
-
 
 def test_the_goldens_are_there():
-    if not SHARED.exists():
-        pytest.skip(f'{SHARED} is not available')
-    families = {json.loads(case.read_text())['family'] for case in CASES}
+    families = {json.loads(case.read_text())['family']
+                for case in needs_shared('parity').glob('*.json')}
     assert set(parity.FAMILY_MODULES) <= families
 
 
-@pytest.mark.parametrize('case_path', CASES, ids=[c.stem for c in CASES])
+@pytest.mark.parametrize('case_path', shared_params('*.json', 'parity'))
 def test_every_case_matches_the_official_outputs(case_path):
     reason = parity.not_implemented_reason(json.loads(case_path.read_text()))
     if reason:

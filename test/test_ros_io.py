@@ -15,9 +15,9 @@
 """Tests of mono_depth_ros.ros_io with real sensor_msgs messages."""
 import json
 import math
-from pathlib import Path
 import struct
 
+from conftest import needs_shared
 import cv2
 from mono_depth_ros import geometry, ros_io
 from mono_depth_ros.geometry import Intrinsics
@@ -26,9 +26,6 @@ import numpy as np
 import pytest
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2, PointField
 from std_msgs.msg import Header
-
-SHARED = Path(__file__).resolve().parents[2] / 'shared'
-CHAIR = SHARED / 'testdata' / 'isaac_ros_chair'
 
 
 def make_image(pixels: np.ndarray, encoding: str, pad: int = 0,
@@ -204,7 +201,8 @@ def camera_info(width=640, height=480, fx=500.0, fy=520.0, cx=319.0, cy=241.0) -
 
 
 def chair_camera_info() -> CameraInfo:
-    data = json.loads((CHAIR / 'rgb_camera_info.json').read_text())
+    recorded = needs_shared('testdata', 'isaac_ros_chair', 'rgb_camera_info.json')
+    data = json.loads(recorded.read_text())
     msg = CameraInfo(width=data['width'], height=data['height'],
                      distortion_model=data['distortion_model'])
     msg.header.frame_id = data['header']['frame_id']
@@ -484,8 +482,9 @@ def test_cloud_errors():
 def test_chair_frame_cloud_reprojects_to_its_pixels():
     info = chair_camera_info()
     intrinsics = ros_io.intrinsics_from_camera_info(info)
-    depth = np.load(CHAIR / 'aligned_depth_expected.npy')
-    colours = np.load(CHAIR / 'resized_rgb_image.npy')
+    chair = needs_shared('testdata', 'isaac_ros_chair')
+    depth = np.load(chair / 'aligned_depth_expected.npy')
+    colours = np.load(chair / 'resized_rgb_image.npy')
     ros_io.check_camera_info_matches(intrinsics, depth.shape[1], depth.shape[0])
     depth_msg = ros_io.depth_to_image(depth, info.header, '32FC1')
     metres = ros_io.depth_from_image(depth_msg)  # 0 = invalid in the file becomes NaN

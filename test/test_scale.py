@@ -16,7 +16,7 @@
 Tests of metric-scale recovery: conversions, robust fits, every policy, LiDAR extrinsics.
 
 Synthetic cases are exact (a known metric depth turned into each output kind with known
-parameters); the real cases use KITTI frame 000008's LiDAR ground truth from /work/shared.
+parameters); the real cases use KITTI frame 000008's LiDAR ground truth from ../shared.
 """
 import json
 import math
@@ -33,7 +33,6 @@ from mono_depth_ros.scale import (apply_scale, disp_to_depth, extrinsic_from_par
 import numpy as np
 import pytest
 
-KITTI = Path(__file__).resolve().parents[2] / 'shared' / 'testdata' / 'kitti_000008'
 KINDS = ('metric', 'disparity', 'inverse_relative')
 # The unknown parameters of the synthetic relative predictions.
 TRUE_SCALE = {'metric': 1.7, 'disparity': 6.5, 'inverse_relative': 0.04}
@@ -380,15 +379,15 @@ def test_ground_plane_policy_needs_intrinsics_and_ground():
 # Real data: KITTI 000008 LiDAR ground truth
 
 
-def kitti_ground_truth() -> np.ndarray:
+def kitti_ground_truth(kitti: Path) -> np.ndarray:
     """Return the sparse LiDAR depth of KITTI 000008 in metres (0 = no return)."""
-    raw = cv2.imread(str(KITTI / '000008_velodyne_depth_uint16.png'), cv2.IMREAD_UNCHANGED)
+    raw = cv2.imread(str(kitti / '000008_velodyne_depth_uint16.png'), cv2.IMREAD_UNCHANGED)
     return raw.astype(np.float32) / 256.0
 
 
 @pytest.mark.parametrize('kind', ['disparity', 'inverse_relative'])
-def test_median_policy_on_kitti_lidar_with_held_out_points(kind):
-    gt = kitti_ground_truth()
+def test_median_policy_on_kitti_lidar_with_held_out_points(kind, kitti_000008):
+    gt = kitti_ground_truth(kitti_000008)
     valid = gt > 0
     rng = np.random.default_rng(8)
     # The prediction: the truth with log-normal noise, as a relative output with unknown scale.
@@ -412,14 +411,14 @@ def test_median_policy_on_kitti_lidar_with_held_out_points(kind):
     assert abs(error) < 0.03
 
 
-def kitti_lidar_to_optical() -> tuple[np.ndarray, Intrinsics]:
+def kitti_lidar_to_optical(kitti: Path) -> tuple[np.ndarray, Intrinsics]:
     """
     Return KITTI's Velodyne to camera-2 optical transform and camera 2's intrinsics.
 
     calib.json's transform leads into the rectified reference camera; P2's last column is the
     offset of camera 2 from it (K @ t), folded into the transform here.
     """
-    calib = json.loads((KITTI / 'calib.json').read_text())
+    calib = json.loads((kitti / 'calib.json').read_text())
     p2 = np.array(calib['P2'])
     k = p2[:, :3]
     offset = np.eye(4)
@@ -431,14 +430,14 @@ def kitti_lidar_to_optical() -> tuple[np.ndarray, Intrinsics]:
 
 
 @pytest.mark.parametrize('kind', ['disparity', 'inverse_relative'])
-def test_ground_plane_policy_on_kitti_road(kind):
+def test_ground_plane_policy_on_kitti_road(kind, kitti_000008):
     # KITTI's cameras are 1.65 m above the road and level; the road in front of frame 000008 is
     # flat, with parked cars on it. No LiDAR is given to the policy: only the prediction.
-    gt = kitti_ground_truth()
+    gt = kitti_ground_truth(kitti_000008)
     valid = gt > 0
     rng = np.random.default_rng(3)
     noisy = np.where(valid, gt * np.exp(rng.normal(0.0, 0.03, gt.shape)), np.nan)
-    _, intrinsics = kitti_lidar_to_optical()
+    _, intrinsics = kitti_lidar_to_optical(kitti_000008)
     policy = GroundPlaneScale(height=1.65, pitch=0.0)
     metres = policy.to_metres(to_prediction(noisy, kind), make_spec(kind), intrinsics=intrinsics)
     assert metres is not None
@@ -447,10 +446,10 @@ def test_ground_plane_policy_on_kitti_road(kind):
     assert policy.last_fit.inliers < 0.9 * policy.last_fit.points
 
 
-def test_kitti_point_cloud_projects_onto_the_lidar_depth_image():
-    points = np.fromfile(KITTI / '000008.bin', dtype=np.float32).reshape(-1, 4)
-    transform, intrinsics = kitti_lidar_to_optical()
-    gt = kitti_ground_truth()
+def test_kitti_point_cloud_projects_onto_the_lidar_depth_image(kitti_000008):
+    points = np.fromfile(kitti_000008 / '000008.bin', dtype=np.float32).reshape(-1, 4)
+    transform, intrinsics = kitti_lidar_to_optical(kitti_000008)
+    gt = kitti_ground_truth(kitti_000008)
     # Through REP 103 parameters, as a static transform would carry them.
     xyz, rpy = params_from_extrinsic(transform)
     rebuilt = extrinsic_from_params(xyz, rpy)

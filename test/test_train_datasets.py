@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import csv
 
-from conftest import needs_shared
 import cv2
 from mono_depth_ros.cli import main
 from mono_depth_ros.data.synthetic import SyntheticScenes
@@ -57,11 +56,10 @@ def test_fine_tune_the_default_model_on_a_folder(tmp_path):
     assert changed, 'fine-tuning did not change any weight'
 
 
-def test_fine_tune_on_the_kitti_eigen_layout_with_sparse_lidar_depth(tmp_path):
-    needs_shared('testdata', 'kitti_000008')
+def test_fine_tune_on_the_kitti_eigen_layout_with_sparse_lidar_depth(tmp_path, kitti_000008):
     from test_evaluate import arrange_kitti
 
-    split = arrange_kitti(tmp_path / 'kitti')
+    split = arrange_kitti(tmp_path / 'kitti', kitti_000008)
     out = tmp_path / 'run'
     status = main(['train', '--model', DEFAULT_MODEL, '--weights', 'auto', '--dataset', 'kitti',
                    '--data-root', str(tmp_path / 'kitti'), '--split', str(split),
