@@ -103,6 +103,9 @@ PARAMS = (
           bounds=(2, 10_000_000)),
     Param('scale.smoothing', 0.0, 'median, ground_plane: weight of the previous scale in an '
           'exponential average across frames (0 uses each fit as it is).', bounds=(0.0, 0.999)),
+    Param('scale.window', 1, 'median, ground_plane: the scale in use follows the median of the '
+          'last N accepted fits (an odd N; 1 uses each fit), so that a few wild fits in a row do '
+          'not move it.', bounds=(1, 99)),
     Param('scale.timeout', 1.0, 'median: seconds after the last accepted fit (and largest age '
           'of sparse depth) before the scale is unknown again.', bounds=(0.0, 3600.0)),
     Param('scale.height', 0.0, 'ground_plane: camera height above the ground (metres, > 0).',

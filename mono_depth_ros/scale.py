@@ -44,6 +44,7 @@ image is :mod:`mono_depth_ros.geometry`'s job.
 """
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 import inspect
 import math
@@ -172,12 +173,18 @@ def ground_plane_depth(intrinsics: Intrinsics, height: float, pitch: float) -> n
 
 @dataclass(frozen=True)
 class Fit:
-    """The result of a robust fit: ``scale`` and ``shift``, the points offered and the inliers."""
+    """
+    The result of a robust fit: ``scale`` and ``shift``, the points offered and the inliers.
+
+    ``error`` is the typical relative residual of the inliers (1.4826 times their median
+    absolute residual): how far, relatively, the fitted prediction lies from the reference.
+    """
 
     scale: float
     shift: float
     points: int
     inliers: int
+    error: float = 0.0
 
 
 def fit_scale(x: np.ndarray, y: np.ndarray) -> Fit:
@@ -200,7 +207,8 @@ def fit_scale(x: np.ndarray, y: np.ndarray) -> Fit:
     first = math.exp(float(np.median(ordered[start:start + keep])))
     inliers = _inliers(first * x / y - 1.0)
     scale = float(np.median(ratio[inliers]))
-    return Fit(scale=scale, shift=0.0, points=int(x.size), inliers=int(inliers.sum()))
+    return Fit(scale=scale, shift=0.0, points=int(x.size), inliers=int(inliers.sum()),
+               error=_spread(scale * x[inliers] / y[inliers] - 1.0))
 
 
 def fit_scale_shift(x: np.ndarray, y: np.ndarray, seed: int = 0) -> Fit:
@@ -245,7 +253,7 @@ def fit_scale_shift(x: np.ndarray, y: np.ndarray, seed: int = 0) -> Fit:
             break
         best = refit
     return Fit(scale=float(best[0]), shift=float(best[1]), points=int(x.size),
-               inliers=int(inliers.sum()))
+               inliers=int(inliers.sum()), error=_spread(kept @ best - 1.0))
 
 
 def _fit_inputs(x: np.ndarray, y: np.ndarray, needed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -262,9 +270,13 @@ def _fit_inputs(x: np.ndarray, y: np.ndarray, needed: int) -> tuple[np.ndarray, 
     return x, y
 
 
+def _spread(residual: np.ndarray) -> float:
+    """Return the robust standard deviation of residuals around 0: 1.4826 median(|r|)."""
+    return 1.4826 * float(np.median(np.abs(residual)))
+
+
 def _inliers(residual: np.ndarray) -> np.ndarray:
-    sigma = 1.4826 * float(np.median(np.abs(residual)))
-    return np.abs(residual) <= max(_INLIER_SIGMAS * sigma, _MIN_INLIER_TOLERANCE)
+    return np.abs(residual) <= max(_INLIER_SIGMAS * _spread(residual), _MIN_INLIER_TOLERANCE)
 
 
 def _solve(design: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray | None:
@@ -304,7 +316,8 @@ class ScalePolicy:
     How a model's raw prediction becomes metres; see the module docstring for the interface.
 
     ``scale`` and ``shift`` are the parameters in use (``scale`` is None while unknown);
-    ``status`` is one line for diagnostics.
+    ``fit_error`` the typical relative residual of the fit they come from (None when they were
+    not fitted); ``status`` is one line for diagnostics.
     """
 
     name = ''
@@ -312,6 +325,7 @@ class ScalePolicy:
     def __init__(self) -> None:
         self.scale: float | None = None
         self.shift: float = 0.0
+        self.fit_error: float | None = None
 
     @property
     def status(self) -> str:
@@ -396,17 +410,29 @@ class FixedScale(ScalePolicy):
 
 
 class _FittedPolicy(ScalePolicy):
-    """Shared by the fitted policies: fitting per output kind, exponential smoothing."""
+    """
+    Shared by the fitted policies: fitting per output kind, a robust and smooth update.
 
-    def __init__(self, min_points: int, smoothing: float) -> None:
+    Each accepted fit joins the last ``window`` fits; the one with the median scale among them
+    (its scale and shift together) is the target, and the parameters in use move towards it by
+    exponential smoothing, ``new = smoothing * old + (1 - smoothing) * target``. A window of
+    ``2k + 1`` ignores up to ``k`` wild fits in a row (a LiDAR frame full of reflections, a
+    ground hidden by a crowd), where smoothing alone would still follow them part of the way.
+    """
+
+    def __init__(self, min_points: int, smoothing: float, window: int) -> None:
         super().__init__()
         _require(isinstance(min_points, int) and min_points >= 3, 'min_points', min_points,
                  'an integer >= 3')
         _require(0.0 <= smoothing < 1.0, 'smoothing', smoothing,
                  'a number in [0, 1): the weight of the previous value, 0 = no smoothing')
+        _require(isinstance(window, int) and window >= 1 and window % 2 == 1, 'window', window,
+                 'an odd integer >= 1: the number of recent fits the median is taken over')
         self.min_points = min_points
         self.smoothing = float(smoothing)
+        self.window = window
         self.last_fit: Fit | None = None
+        self._recent: deque[Fit] = deque(maxlen=window)
         self._reason = ''
 
     def _fit(self, prediction: np.ndarray, target_depth: np.ndarray, spec: ModelSpec,
@@ -448,13 +474,21 @@ class _FittedPolicy(ScalePolicy):
         return fit
 
     def _update(self, fit: Fit) -> None:
+        self._recent.append(fit)
+        target = sorted(self._recent, key=lambda recent: recent.scale)[len(self._recent) // 2]
         if self.scale is None or self.smoothing == 0.0:
-            self.scale, self.shift = fit.scale, fit.shift
+            self.scale, self.shift = target.scale, target.shift
         else:
             keep = self.smoothing
-            self.scale = keep * self.scale + (1.0 - keep) * fit.scale
-            self.shift = keep * self.shift + (1.0 - keep) * fit.shift
+            self.scale = keep * self.scale + (1.0 - keep) * target.scale
+            self.shift = keep * self.shift + (1.0 - keep) * target.shift
+        self.fit_error = target.error
         self.last_fit = fit
+
+    def _forget(self) -> None:
+        """Drop the parameters and the recent fits: the scale is unknown again."""
+        self.scale, self.shift, self.fit_error = None, 0.0, None
+        self._recent.clear()
 
     def _parameters(self) -> str:
         shift = f', shift {self.shift:.4g}' if self.shift else ''
@@ -469,8 +503,8 @@ class MedianScale(_FittedPolicy):
     moment): ``metric``/``disparity`` outputs get a depth-space median ratio (:func:`fit_scale`),
     ``inverse_relative`` outputs a robust scale-and-shift fit in inverse depth
     (:func:`fit_scale_shift`). Fits with fewer than ``min_points`` valid points or inliers, or a
-    non-positive scale, are rejected. Accepted fits are smoothed across frames,
-    ``new = smoothing * old + (1 - smoothing) * fit`` (0 = no smoothing; affine-invariant models
+    non-positive scale, are rejected. Accepted fits go through the median of the last ``window``
+    fits and the exponential ``smoothing`` of :class:`_FittedPolicy` (affine-invariant models
     have per-frame parameters, smooth those little). The parameters are applied to the
     predictions in between, until ``timeout`` seconds after the last accepted sparse depth; then
     the scale is unknown again and ``to_metres`` returns None.
@@ -478,8 +512,9 @@ class MedianScale(_FittedPolicy):
 
     name = 'median'
 
-    def __init__(self, min_points: int = 50, smoothing: float = 0.0, timeout: float = 1.0) -> None:
-        super().__init__(min_points, smoothing)
+    def __init__(self, min_points: int = 50, smoothing: float = 0.0, timeout: float = 1.0,
+                 window: int = 1) -> None:
+        super().__init__(min_points, smoothing, window)
         _require(math.isfinite(timeout) and timeout > 0, 'timeout', timeout,
                  'a number of seconds > 0')
         self.timeout = float(timeout)
@@ -541,7 +576,7 @@ class MedianScale(_FittedPolicy):
                         self._update(fit)
                         self._fit_stamp = sparse_stamp
             if self.scale is not None and stamp - self._fit_stamp > self.timeout:
-                self.scale, self.shift = None, 0.0
+                self._forget()
             if self.scale is None:
                 return None
             return apply_scale(pred, spec, self.scale, self.shift)
@@ -557,7 +592,8 @@ class GroundPlaneScale(_FittedPolicy):
     horizon; the fit uses the rows where that depth is at most ``max_range`` metres (the lower part
     of the image, where the plane assumption holds best), robustly, so that the objects standing
     there (closer than the ground behind them) are outliers as long as most pixels are ground.
-    Each prediction is fitted on its own; ``smoothing`` averages the parameters across frames.
+    Each prediction is fitted on its own; ``window`` and ``smoothing`` make the parameters
+    robust and steady across frames (:class:`_FittedPolicy`).
 
     Limits: the scale error follows the pitch error (on KITTI, 0.01 rad of pitch is about 5 % of
     scale), and objects whose depth is within the prediction's noise of the ground behind them
@@ -568,8 +604,8 @@ class GroundPlaneScale(_FittedPolicy):
     name = 'ground_plane'
 
     def __init__(self, height: float, pitch: float = 0.0, max_range: float = 20.0,
-                 min_points: int = 200, smoothing: float = 0.0) -> None:
-        super().__init__(min_points, smoothing)
+                 min_points: int = 200, smoothing: float = 0.0, window: int = 1) -> None:
+        super().__init__(min_points, smoothing, window)
         _require(math.isfinite(height) and height > 0, 'height', height,
                  'the camera height above the ground in metres, > 0')
         _require(math.isfinite(pitch) and abs(pitch) < math.pi / 2, 'pitch', pitch,

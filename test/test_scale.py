@@ -259,6 +259,47 @@ def test_median_policy_smooths_across_frames():
     assert policy.scale == pytest.approx(1.25 * TRUE_SCALE['disparity'], rel=1e-5)
 
 
+@pytest.mark.parametrize('kind', KINDS)
+def test_median_policy_window_ignores_a_wild_fit_and_follows_a_lasting_change(kind):
+    depth = scene_depth()
+    spec = make_spec(kind)
+    pred = to_prediction(depth, kind)
+    policy = MedianScale(min_points=20, window=3)
+    stamps = iter(np.arange(0.0, 10.0, 0.1))
+
+    def metres_after(sparse_depth):
+        stamp = next(stamps)
+        policy.observe_sparse_depth(sparse_depth, stamp)
+        return policy.to_metres(pred, spec, stamp=stamp)
+
+    for _ in range(3):
+        metres_after(sparse_sample(depth, 0.1))
+    # One frame whose sparse depth says everything is 3x farther (a wrong LiDAR pose, a glass
+    # wall): without the window the scale would jump to it; with it nothing moves.
+    assert relative_error(metres_after(sparse_sample(3 * depth, 0.1)), depth) < 1e-3
+    for _ in range(2):
+        assert relative_error(metres_after(sparse_sample(depth, 0.1)), depth) < 1e-3
+    # A change that lasts is followed from its second frame, when it is the window's median.
+    assert relative_error(metres_after(sparse_sample(2 * depth, 0.1)), depth) < 1e-3
+    assert relative_error(metres_after(sparse_sample(2 * depth, 0.1)), 2 * depth) < 1e-3
+    assert policy.fit_error == pytest.approx(0.0, abs=1e-4)
+    # Once stale, the old fits are forgotten: the next fit alone sets the scale.
+    assert policy.to_metres(pred, spec, stamp=9.0) is None
+    assert policy.fit_error is None
+    policy.observe_sparse_depth(sparse_sample(depth, 0.1), stamp=9.0)
+    assert relative_error(policy.to_metres(pred, spec, stamp=9.0), depth) < 1e-3
+
+
+def test_fit_error_is_the_typical_relative_residual_of_the_inliers():
+    rng = np.random.default_rng(3)
+    x = rng.uniform(1.0, 5.0, 20000)
+    noise = rng.normal(0.0, 0.05, x.size)
+    assert fit_scale(x, 2.0 * x * (1.0 + noise)).error == pytest.approx(0.05, rel=0.1)
+    assert fit_scale_shift(x, (0.5 * x + 1.0) * (1.0 + noise)).error == pytest.approx(
+        0.05, rel=0.1)
+    assert fit_scale(x, 2.0 * x).error == pytest.approx(0.0, abs=1e-12)
+
+
 def test_median_policy_input_errors():
     policy = MedianScale()
     spec = make_spec('disparity')
@@ -302,14 +343,16 @@ def test_make_policy_validates_names_and_parameters():
         make_policy('ground_plane')
     bad = [('fixed', 'scale', 0.0), ('fixed', 'scale', -1.0), ('ground_plane', 'height', -1.5),
            ('ground_plane', 'pitch', 2.0), ('median', 'smoothing', 1.0),
-           ('median', 'timeout', 0.0), ('median', 'min_points', 2)]
+           ('median', 'timeout', 0.0), ('median', 'min_points', 2), ('median', 'window', 2),
+           ('ground_plane', 'window', 0)]
     for name, parameter, value in bad:
         params = {'height': 1.5} if name == 'ground_plane' else {}
         params[parameter] = value
         with pytest.raises(ValueError, match=f'scale parameter {parameter} = '):
             make_policy(name, **params)
     assert policy_defaults('ground_plane') == {
-        'height': None, 'pitch': 0.0, 'max_range': 20.0, 'min_points': 200, 'smoothing': 0.0}
+        'height': None, 'pitch': 0.0, 'max_range': 20.0, 'min_points': 200, 'smoothing': 0.0,
+        'window': 1}
     assert isinstance(make_policy('none'), NoScale)
 
 
