@@ -15,9 +15,10 @@
 """
 mono_depth_node: a camera image in; depth image, point cloud and segmentation out.
 
-The subscription callbacks only store messages. A worker thread takes the newest image, hands it
-to mono_depth_ros.processing (the per-frame path, shared with offline processing) and publishes
-the outputs that have subscribers. This module is the ROS plumbing: parameters, QoS,
+The subscription callbacks only store messages. A two-stage pipeline (mono_depth_ros.pipeline)
+takes the newest image and hands it to mono_depth_ros.processing, the per-frame path shared with
+offline processing: one thread runs the network on frame N+1 while the other builds and
+publishes the outputs of frame N that have subscribers. This module is the ROS plumbing: parameters, QoS,
 subscriptions, publishers, threads and diagnostics. Every bad input is logged with its reason,
 counted in /diagnostics and dropped; the next good frame is processed as usual.
 """
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 from collections import Counter
 import dataclasses
+import gc
 import sys
 import threading
 
@@ -33,8 +35,9 @@ from mono_depth_ros import ros_io, scale
 from mono_depth_ros.estimator import BACKENDS, DepthEstimator, OUTPUT_SIZES
 from mono_depth_ros.models.registry import DEFAULT_MODEL
 from mono_depth_ros.params import ConfigError, declare_all, Param, run_node
-from mono_depth_ros.processing import (error_reason, FrameProcessor, FrameSettings, OUTPUTS,
-                                       SEGMENTATION_OUTPUTS, stamp_seconds)
+from mono_depth_ros.pipeline import TwoStagePipeline
+from mono_depth_ros.processing import (error_reason, FrameProcessor, FrameSettings, Inference,
+                                       OUTPUTS, SEGMENTATION_OUTPUTS, stamp_seconds)
 from mono_depth_ros.qos import parse_qos
 from mono_depth_ros.stats import RateMeter, Window
 from rcl_interfaces.msg import SetParametersResult
@@ -124,26 +127,49 @@ PARAMS = (
 )
 
 
-class MonoDepthNode(Node):
-    """Monocular depth estimation node."""
+class DepthNodeMixin:
+    """
+    What the plain and the lifecycle node share; mixed into an rclpy ``Node``.
 
-    def __init__(self, **node_options) -> None:
-        super().__init__('mono_depth_node', **node_options)
-        self._mailbox: object | None = None
-        self._mailbox_ready = threading.Condition()
-        self._stopping = False
-        self._worker = threading.Thread(target=self._work, name='mono_depth_worker', daemon=True)
-        try:
-            self._configure()
-        except Exception:
-            self.destroy_node()
-            raise
-        self._worker.start()
+    The parts, in the order of a lifecycle: :meth:`_declare_parameters` (constructor),
+    :meth:`_configure` (load the model, create the subscriptions and publishers),
+    :meth:`_start_processing` / :meth:`_stop_processing` (the two-stage pipeline and the
+    diagnostics timer), :meth:`_unconfigure` (destroy the entities, free the model).
+    """
 
-    def _configure(self) -> None:
-        """Declare and check the parameters, load the model, create the ROS entities."""
+    def _declare_parameters(self) -> None:
         declare_all(self, PARAMS)
         self.add_on_set_parameters_callback(self._on_set_parameters)
+        self.processor: FrameProcessor | None = None
+        self.output_pubs: dict[str, object] = {}
+        self.diagnostics_pub = None
+        self._subscriptions_made: list = []
+        self._pipeline: TwoStagePipeline | None = None
+        self._diagnostics_timer = None
+        self._counter_lock = threading.Lock()
+        self._reset_statistics()
+
+    def _reset_statistics(self) -> None:
+        self.input_rate = RateMeter()
+        self.output_rate = RateMeter()
+        self.latency_ms = Window()
+        self.inference_ms = Window()
+        self.counts: Counter[str] = Counter()
+        self.errors: Counter[str] = Counter()
+        self.last_error = ''
+
+    # Publisher factory and disposal: the lifecycle node makes managed publishers instead.
+
+    def _make_publisher(self, msg_type, topic: str, qos, **options):
+        return self.create_publisher(msg_type, topic, qos, **options)
+
+    def _remove_publisher(self, publisher) -> None:
+        self.destroy_publisher(publisher)
+
+    # -- configuration ------------------------------------------------------------------------
+
+    def _configure(self) -> None:
+        """Check the parameters, load the model, create the ROS entities; ConfigError if bad."""
         value = self._value
         if value('min_depth') >= value('max_depth'):
             raise ConfigError(f"parameter 'min_depth' ({value('min_depth')}) must be below "
@@ -181,37 +207,63 @@ class MonoDepthNode(Node):
             camera_info_wait=CAMERA_INFO_WAIT)
 
         overrides = QoSOverridingOptions.with_default_policies()
-        if value('input_transport') == 'compressed':
-            self.create_subscription(CompressedImage, 'image/compressed', self._on_image,
-                                     input_qos, qos_overriding_options=overrides)
-        else:
-            self.create_subscription(Image, 'image', self._on_image, input_qos,
-                                     qos_overriding_options=overrides)
-        self.create_subscription(CameraInfo, 'camera_info', self.processor.add_camera_info,
-                                 input_qos, qos_overriding_options=overrides)
-        if policy_name == 'median':
-            sparse_type, sparse_topic = ((PointCloud2, 'sparse_depth/points')
-                                         if value('scale.sparse_input') == 'points'
-                                         else (Image, 'sparse_depth/image'))
-            self.create_subscription(sparse_type, sparse_topic, self.processor.add_sparse_depth,
-                                     input_qos, qos_overriding_options=overrides)
 
+        def subscribe(msg_type, topic, callback) -> None:
+            self._subscriptions_made.append(self.create_subscription(
+                msg_type, topic, callback, input_qos, qos_overriding_options=overrides))
+
+        if value('input_transport') == 'compressed':
+            subscribe(CompressedImage, 'image/compressed', self._on_image)
+        else:
+            subscribe(Image, 'image', self._on_image)
+        subscribe(CameraInfo, 'camera_info', self.processor.add_camera_info)
+        if policy_name == 'median':
+            if value('scale.sparse_input') == 'points':
+                subscribe(PointCloud2, 'sparse_depth/points', self.processor.add_sparse_depth)
+            else:
+                subscribe(Image, 'sparse_depth/image', self.processor.add_sparse_depth)
         self.output_pubs = {
-            key: self.create_publisher(msg_type, topic,
-                                       points_qos if key == 'points' else output_qos,
-                                       qos_overriding_options=overrides)
+            key: self._make_publisher(msg_type, topic,
+                                      points_qos if key == 'points' else output_qos,
+                                      qos_overriding_options=overrides)
             for key, (topic, msg_type) in OUTPUTS.items()
             if self.processor.has_segmentation or key not in SEGMENTATION_OUTPUTS}
-        self.diagnostics_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
+        self.diagnostics_pub = self._make_publisher(DiagnosticArray, '/diagnostics', 10)
 
-        self.input_rate = RateMeter()
-        self.output_rate = RateMeter()
-        self.latency_ms = Window()
-        self.inference_ms = Window()
-        self.counts: Counter[str] = Counter()
-        self.errors: Counter[str] = Counter()
-        self.last_error = ''
-        self.create_timer(value('diagnostics_period'), self._publish_diagnostics)
+    def _unconfigure(self) -> None:
+        """Destroy the subscriptions and publishers and free the model (and its GPU memory)."""
+        for subscription in self._subscriptions_made:
+            self.destroy_subscription(subscription)
+        for publisher in [*self.output_pubs.values(), self.diagnostics_pub]:
+            if publisher is not None:
+                self._remove_publisher(publisher)
+        self._subscriptions_made, self.output_pubs, self.diagnostics_pub = [], {}, None
+        uses_cuda = (self.processor is not None
+                     and str(self.processor.estimator.backend.device).startswith('cuda'))
+        self.processor = None
+        gc.collect()
+        if uses_cuda:
+            import torch
+
+            torch.cuda.empty_cache()
+
+    # -- processing ---------------------------------------------------------------------------
+
+    def _start_processing(self) -> None:
+        self._reset_statistics()
+        self._pipeline = TwoStagePipeline(self._infer, self._publish_outputs, self._on_error,
+                                          name='mono_depth')
+        self._pipeline.start()
+        self._diagnostics_timer = self.create_timer(self._value('diagnostics_period'),
+                                                    self._publish_diagnostics)
+
+    def _stop_processing(self) -> None:
+        if self._diagnostics_timer is not None:
+            self.destroy_timer(self._diagnostics_timer)
+            self._diagnostics_timer = None
+        if self._pipeline is not None:
+            self._pipeline.stop()
+            self._pipeline = None
 
     # -- parameters ---------------------------------------------------------------------------
 
@@ -241,39 +293,15 @@ class MonoDepthNode(Node):
     # -- callbacks: store only ----------------------------------------------------------------
 
     def _on_image(self, msg) -> None:
+        pipeline = self._pipeline
+        if pipeline is None:  # configured but not active
+            return
         self.input_rate.tick()
-        with self._mailbox_ready:
-            if self._mailbox is not None:
-                self.counts['dropped_stale'] += 1
-            self._mailbox = msg
-            self._mailbox_ready.notify()
+        self._count(self.counts, 'received')
+        if pipeline.submit(msg):
+            self._count(self.counts, 'dropped_stale')
 
-    # -- worker ---------------------------------------------------------------------------------
-
-    def _work(self) -> None:
-        while True:
-            with self._mailbox_ready:
-                while self._mailbox is None and not self._stopping:
-                    self._mailbox_ready.wait()
-                if self._stopping:
-                    return
-                msg, self._mailbox = self._mailbox, None
-            try:
-                self._process(msg)
-            except (ros_io.ImageError, ros_io.CameraInfoError) as error:
-                self._reject(error_reason(error), error, msg)
-            except Exception as error:  # keep the node alive whatever one frame does
-                if not self.context.ok():
-                    return  # shutting down: publishers are gone
-                self._reject('processing_error', error, msg)
-                self.get_logger().error(f'frame processing failed: {error!r}')
-
-    def _reject(self, reason: str, error: Exception, msg) -> None:
-        stamp = msg.header.stamp
-        self.errors[reason] += 1
-        self.last_error = f'{reason}: {error}'
-        self.get_logger().warning(f'dropped frame {stamp.sec}.{stamp.nanosec:09d}: {error}',
-                                  throttle_duration_sec=1.0)
+    # -- the two stages -------------------------------------------------------------------------
 
     def _wanted(self, settings: FrameSettings) -> set[str]:
         """Return the outputs to build: those with subscribers (lazy, as image_pipeline does)."""
@@ -281,48 +309,65 @@ class MonoDepthNode(Node):
             {key for key, publisher in self.output_pubs.items()
              if publisher.get_subscription_count() > 0}, settings)
 
-    def _process(self, msg) -> None:
+    def _infer(self, msg) -> Inference | None:
+        """Stage one: the network, unless no output has a subscriber."""
         settings = self._frame_settings()
         if not self._wanted(settings):
-            self.counts['skipped_no_subscribers'] += 1
-            return
+            self._count(self.counts, 'skipped_no_subscribers')
+            return None
         inference = self.processor.infer(msg, settings)
         self.inference_ms.add(inference.result.timings_ms['inference'])
         for notice in inference.notices:
-            self.counts[notice.key] += 1
+            self._count(self.counts, notice.key)
             self.get_logger().warning(notice.message, throttle_duration_sec=5.0)
         if inference.sparse_depth_error is not None:
             self._reject('sparse_depth', inference.sparse_depth_error, msg)
+        return inference
+
+    def _publish_outputs(self, msg, inference: Inference) -> None:
+        """Stage two: build and publish the outputs that have subscribers now."""
+        settings = self._frame_settings()
         outputs = self.processor.build(inference, self._wanted(settings), settings)
         for key, message in outputs.messages.items():
             publisher = self.output_pubs[key]
             publisher.publish(message)
-            self.counts[f'published {publisher.topic_name}'] += 1
+            self._count(self.counts, f'published {publisher.topic_name}')
         if outputs.waiting_for_scale:
-            self.counts['waiting_for_scale'] += 1
+            self._count(self.counts, 'waiting_for_scale')
         if outputs.error is not None:
             raise outputs.error
         now = self.get_clock().now().nanoseconds * 1e-9
         self.latency_ms.add((now - stamp_seconds(msg.header.stamp)) * 1e3)
         self.output_rate.tick()
-        self.counts['processed'] += 1
+        self._count(self.counts, 'processed')
+
+    def _on_error(self, msg, error: Exception) -> None:
+        if not self.context.ok():
+            return  # shutting down: the publishers are gone
+        if isinstance(error, (ros_io.ImageError, ros_io.CameraInfoError)):
+            self._reject(error_reason(error), error, msg)
+            return
+        self._reject('processing_error', error, msg)  # keep the node alive whatever a frame does
+        self.get_logger().error(f'frame processing failed: {error!r}',
+                                throttle_duration_sec=1.0)
+
+    def _count(self, counter: Counter, key: str) -> None:
+        with self._counter_lock:
+            counter[key] += 1
+
+    def _reject(self, reason: str, error: Exception, msg) -> None:
+        stamp = msg.header.stamp
+        self._count(self.errors, reason)
+        self.last_error = f'{reason}: {error}'
+        self.get_logger().warning(f'dropped frame {stamp.sec}.{stamp.nanosec:09d}: {error}',
+                                  throttle_duration_sec=1.0)
 
     # -- diagnostics ------------------------------------------------------------------------------
 
-    def _publish_diagnostics(self) -> None:
+    def statistics(self) -> dict[str, str]:
+        """Return what /diagnostics reports: model, rates, latency, inference time, counters."""
         estimator = self.processor.estimator
         backend = estimator.backend
-        errors = sum(self.errors.values())
-        status = DiagnosticStatus(name=f'{self.get_name()}: monocular depth',
-                                  hardware_id=backend.device)
-        if self.last_error and self.errors:
-            status.level = DiagnosticStatus.WARN
-            status.message = f'{errors} frames rejected; last: {self.last_error}'
-        else:
-            status.level = DiagnosticStatus.OK
-            status.message = 'running'
-        if self.counts['waiting_for_scale']:
-            status.message += f'; {estimator.scale_policy.status}'
         values = {
             'model': estimator.spec.name, 'output kind': estimator.spec.output_kind,
             'device': backend.device, 'precision': backend.precision,
@@ -331,27 +376,54 @@ class MonoDepthNode(Node):
             'latency p50 (ms)': f'{self.latency_ms.percentile(50):.1f}',
             'latency p95 (ms)': f'{self.latency_ms.percentile(95):.1f}',
             'inference p50 (ms)': f'{self.inference_ms.percentile(50):.1f}',
+            'frames received': str(self.counts['received']),
             'frames processed': str(self.counts['processed']),
             'frames dropped (stale)': str(self.counts['dropped_stale']),
             'frames skipped (no subscribers)': str(self.counts['skipped_no_subscribers']),
             'frames without scale': str(self.counts['waiting_for_scale']),
             'camera_info unpaired': str(self.counts['camera_info_unpaired']),
-            'errors': str(errors), 'last error': self.last_error,
+            'errors': str(sum(self.errors.values())), 'last error': self.last_error,
             'scale': estimator.scale_policy.status,
         }
         values.update({f'errors: {reason}': str(n) for reason, n in sorted(self.errors.items())})
-        status.values = [KeyValue(key=k, value=v) for k, v in values.items()]
+        return values
+
+    def _publish_diagnostics(self) -> None:
+        estimator = self.processor.estimator
+        status = DiagnosticStatus(name=f'{self.get_name()}: monocular depth',
+                                  hardware_id=estimator.backend.device)
+        if self.last_error and self.errors:
+            status.level = DiagnosticStatus.WARN
+            status.message = (f'{sum(self.errors.values())} frames rejected; last: '
+                              f'{self.last_error}')
+        else:
+            status.level = DiagnosticStatus.OK
+            status.message = 'running'
+        if self.counts['waiting_for_scale']:
+            status.message += f'; {estimator.scale_policy.status}'
+        status.values = [KeyValue(key=k, value=v) for k, v in self.statistics().items()]
         array = DiagnosticArray(status=[status])
         array.header.stamp = self.get_clock().now().to_msg()
         self.diagnostics_pub.publish(array)
 
+
+class MonoDepthNode(DepthNodeMixin, Node):
+    """Monocular depth estimation node: configured and processing from the start."""
+
+    def __init__(self, **node_options) -> None:
+        super().__init__('mono_depth_node', **node_options)
+        try:
+            self._declare_parameters()
+            self._configure()
+        except Exception:
+            self.destroy_node()
+            raise
+        self._start_processing()
+
     def destroy_node(self) -> None:
-        """Stop the worker, then the ROS entities."""
-        with self._mailbox_ready:
-            self._stopping = True
-            self._mailbox_ready.notify()
-        if self._worker.is_alive():
-            self._worker.join(timeout=5.0)
+        """Stop the pipeline, then the ROS entities."""
+        if hasattr(self, '_pipeline'):
+            self._stop_processing()
         super().destroy_node()
 
 

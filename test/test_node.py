@@ -36,6 +36,7 @@ from mono_depth_ros.params import ConfigError
 import numpy as np
 import pytest
 from rclpy.parameter import Parameter
+from rclpy.qos import QoSProfile, ReliabilityPolicy
 from ros_rig import OUTPUTS, Rig
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
@@ -222,6 +223,38 @@ def test_no_inference_without_any_subscriber(graph, scene):
         rig.send(scene.rgb, scene.intrinsics, next(STAMPS))
     assert wait_until(lambda: node.counts['skipped_no_subscribers'] >= 1)
     assert node.counts['processed'] == 0
+
+
+def test_a_burst_faster_than_the_model_publishes_in_order_and_the_newest_frame_wins(graph,
+                                                                                    scene):
+    # Reliable input with a deep queue, so every frame of the burst reaches the node and each
+    # one is accounted for: published, or dropped as stale because a newer one came.
+    node = graph.add(MonoDepthNode(parameter_overrides=[
+        Parameter('input_qos', value='reliable:100')]))
+    rig = graph.add(Rig(outputs=('depth/image',)))
+    reliable = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
+    camera = rig.create_publisher(Image, 'image', reliable)
+    camera_info = rig.create_publisher(CameraInfo, 'camera_info', reliable)
+    assert wait_until(lambda: camera.get_subscription_count() > 0
+                      and camera_info.get_subscription_count() > 0
+                      and rig.count_publishers('/depth/image') > 0)
+    image = ros_io.rgb_to_image(scene.rgb, rig.header(0))
+    sent = []
+    for _ in range(40):
+        image.header = rig.header(next(STAMPS))
+        sent.append(image.header.stamp)
+        camera_info.publish(ros_io.camera_info_for(scene.intrinsics, image.header))
+        camera.publish(image)
+    assert rig.wait_for('depth/image', image.header) is not None  # the last frame always wins
+    counts = node.counts
+    assert wait_until(lambda: counts['processed'] + counts['dropped_stale'] == len(sent))
+    assert counts['received'] == len(sent)
+    published = [msg.header.stamp for msg in rig.received['depth/image']]
+    order = [sent.index(stamp) for stamp in published]
+    assert order == sorted(set(order))  # a subset of what was sent, in the order sent
+    assert counts['processed'] == len(published)
+    assert counts['dropped_stale'] >= 1 and not node.errors
+    assert int(rig.latest_diagnostics()['frames dropped (stale)']) == counts['dropped_stale']
 
 
 def test_compressed_transport(graph, scene, reference):
