@@ -18,9 +18,9 @@ mono_depth_node: a camera image in; depth image, point cloud and segmentation ou
 The subscription callbacks only store messages. A two-stage pipeline (mono_depth_ros.pipeline)
 takes the newest image and hands it to mono_depth_ros.processing, the per-frame path shared with
 offline processing: one thread runs the network on frame N+1 while the other builds and
-publishes the outputs of frame N that have subscribers. This module is the ROS plumbing: parameters, QoS,
-subscriptions, publishers, threads and diagnostics. Every bad input is logged with its reason,
-counted in /diagnostics and dropped; the next good frame is processed as usual.
+publishes the outputs of frame N that have subscribers. This module is the ROS plumbing:
+parameters, QoS, subscriptions, publishers, threads and diagnostics. Every bad input is logged
+with its reason, counted in /diagnostics and dropped; the next good frame is processed as usual.
 """
 from __future__ import annotations
 
