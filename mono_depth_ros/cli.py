@@ -34,6 +34,7 @@ COMMANDS = {
     'export': ('mono_depth_ros.export', 'export a model to ONNX or a TensorRT engine'),
     'parity': ('mono_depth_ros.parity', 'check an architecture against official golden outputs'),
     'demo': ('mono_depth_ros.demo', 'start the node and a camera, record its outputs to a folder'),
+    'download': ('mono_depth_ros.download', 'fetch the official weights of models into the cache'),
 }
 
 

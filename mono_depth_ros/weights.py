@@ -16,13 +16,18 @@
 Checkpoints: finding them, reading them safely and loading them strictly.
 
 Reading never executes pickled code: ``.safetensors`` files go through safetensors and everything
-else through ``torch.load(weights_only=True)``. Loading is strict: every key and every shape must
-match, and a mismatch is an error that names the file, the model and the keys that differ.
+else through ``torch.load(weights_only=True)`` (which also reads the legacy format of Python 2 era
+checkpoints). Loading is strict: every key and every shape must match, and a mismatch is an error
+that names the file, the model and the keys that differ. A path that cannot be a checkpoint (a
+folder, an empty file, a device) is an error that says what the path is.
 
 :func:`resolve_weights` turns what the user asked for (``'auto'``, a path, a URL) into a local
 file or folder: weights shipped in the package, or a download into the cache
 (``$MONO_DEPTH_CACHE``, else ``~/.cache/mono_depth_ros``, one folder per model) that is resumed
 when interrupted, checked against its sha256, and extracted safely when it is a zip archive.
+Models whose weights are a folder of files (Lite-Mono) take a zip or a folder under any name,
+from the command line or dropped into their cache folder; the files inside are checked against
+their sha256 where it is known.
 """
 from __future__ import annotations
 
@@ -30,12 +35,14 @@ import hashlib
 import http.client
 import os
 from pathlib import Path, PurePosixPath
+import pickle
 import re
 import shutil
 import stat
 import sys
 import tempfile
 import time
+from typing import Callable, Union
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -51,20 +58,70 @@ class CheckpointError(RuntimeError):
     """A checkpoint that cannot be used: unreadable, corrupt, or of another architecture."""
 
 
+# What to do with a checkpoint that pickles more than tensors: convert it once, on a machine
+# where running its code is acceptable, into a file that cannot hold code.
+CONVERT_COMMAND = ('python3 -c "import sys, torch, safetensors.torch as st; '
+                   "c = torch.load(sys.argv[1], weights_only=False); c = c.get('state_dict', c); "
+                   'st.save_file({k: v.contiguous() for k, v in c.items() if torch.is_tensor(v)}, '
+                   "sys.argv[1] + '.safetensors')\" FILE")
+
+
 def read_checkpoint(path: Path) -> dict:
     """Read a checkpoint file into a dict without executing pickled code."""
     path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f'checkpoint {path} does not exist')
+    problem = path_problem(path)
+    if problem:
+        raise CheckpointError(f'checkpoint {path} {problem}')
     try:
         if path.suffix == '.safetensors':
             from safetensors.torch import load_file
 
             return load_file(str(path))
         return torch.load(path, map_location='cpu', weights_only=True)
+    except pickle.UnpicklingError as error:
+        unsafe = re.search(r'Unsupported global: GLOBAL (\S+)', str(error))
+        if unsafe is None:
+            raise CheckpointError(f'cannot read checkpoint {path}: {error}. The file is corrupt, '
+                                  'truncated, or not a PyTorch/safetensors checkpoint') from error
+        raise CheckpointError(
+            f'cannot read checkpoint {path}: besides tensors it pickles {unsafe.group(1)}, and '
+            'unpickling that could run code, so it is not loaded. If you trust the file, '
+            'convert it once into a .safetensors file and pass that instead: '
+            f'{CONVERT_COMMAND}') from None
     except Exception as error:  # torch and safetensors raise many types for corrupt files
         raise CheckpointError(f'cannot read checkpoint {path}: {error}. The file is corrupt, '
                               'truncated, or not a PyTorch/safetensors checkpoint') from error
+
+
+def path_problem(path: Path) -> str | None:
+    """
+    Return why ``path`` cannot be a checkpoint file, or None when it is a non-empty file.
+
+    The reason describes what the path is: missing, a folder (and what it holds), a device or
+    another special file, or an empty file.
+    """
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return 'does not exist'
+    except OSError as error:
+        return f'cannot be read: {error.strerror}'
+    if stat.S_ISDIR(mode):
+        return f'is a folder ({folder_summary(path)}), not a checkpoint file'
+    if not stat.S_ISREG(mode):
+        kinds = ((stat.S_ISCHR, 'a character device'), (stat.S_ISBLK, 'a block device'),
+                 (stat.S_ISFIFO, 'a named pipe'), (stat.S_ISSOCK, 'a socket'))
+        kind = next((name for test, name in kinds if test(mode)), 'a special file')
+        return f'is {kind}, not a checkpoint file'
+    if path.stat().st_size == 0:
+        return ('is empty (0 bytes): an interrupted download or copy? Fetch the file again')
+    return None
+
+
+def folder_summary(folder: Path) -> str:
+    """Say what a folder holds: 'empty', or its first file names."""
+    names = sorted(p.name for p in folder.iterdir() if not p.name.startswith('.'))
+    return 'empty' if not names else f'it holds {_listing(names)}'
 
 
 def _listing(names: list[str]) -> str:
@@ -110,6 +167,9 @@ CHUNK_BYTES = 1 << 20
 EMBEDDED_DIR = Path(__file__).resolve().parent / 'models' / 'weights'
 
 
+ProgressReport = Callable[[int, Union[int, None]], None]
+
+
 class WeightsError(CheckpointError):
     """Weights that cannot be obtained: no source, a failed or corrupt download, a bad archive."""
 
@@ -130,25 +190,35 @@ def official_cache_path(spec: ModelSpec) -> Path:
     Return where the official download of ``spec`` lives in the cache once fetched.
 
     A file downloaded by hand from the variant's URL can be put there. For zip archives this is
-    the archive; it is extracted next to it, into ``<archive name without .zip>.d``.
+    the archive (``<model>.zip`` when the URL names no zip); it is extracted next to it, into
+    ``<archive name without .zip>.d``. A zip or folder of any name in the model's cache folder
+    is found too (:func:`cached_weights`).
     """
     if spec.weights is None or not spec.weights.url:
         raise WeightsError(f'model {spec.name!r} has no download URL')
-    return model_cache_dir(spec) / _url_filename(spec.weights.url)
+    name = _url_filename(spec.weights.url)
+    if _is_zip_format(spec) and not name.endswith('.zip'):
+        name = f'{spec.name}.zip'
+    return model_cache_dir(spec) / name
 
 
 def cached_weights(spec: ModelSpec) -> Path | None:
-    """Return the cached official weights of ``spec`` (file, or extracted folder), if present."""
+    """
+    Return the cached official weights of ``spec`` (file, or folder of files), if present.
+
+    For folder models the model's cache folder is searched for a folder holding the files, else a
+    zip archive (not extracted yet), whatever their names.
+    """
     if spec.weights is None or not spec.weights.url:
         return None
+    if _is_zip_format(spec):
+        return _cached_folder(spec, extract=False)
     path = official_cache_path(spec)
-    if spec.weights.file_format == 'zip':
-        folder = _extracted_dir(path)
-        return folder if folder.is_dir() else None
     return path if path.is_file() else None
 
 
-def resolve_weights(spec: ModelSpec, weights: str, *, progress: bool | None = None,
+def resolve_weights(spec: ModelSpec, weights: str, *,
+                    progress: bool | ProgressReport | None = None,
                     timeout: float = DEFAULT_TIMEOUT_S) -> Path:
     """
     Return a local file or folder holding the weights of ``spec``.
@@ -157,8 +227,9 @@ def resolve_weights(spec: ModelSpec, weights: str, *, progress: bool | None = No
     its URL downloaded once into the cache), an ``https://`` or ``http://`` URL (downloaded into
     the model's cache folder), or a local file or folder. Zip archives are extracted into the
     cache and the folder holding ``spec.weights.files`` is returned. ``progress`` shows a
-    download progress bar on stderr (default: only when stderr is a terminal); ``timeout`` is
-    the network timeout in seconds.
+    download progress bar on stderr (default: only when stderr is a terminal), or is a function
+    called with (bytes received, total bytes or None) at every tenth of the download (for a
+    log); ``timeout`` is the network timeout in seconds.
     """
     if weights == 'auto':
         return _resolve_auto(spec, progress, timeout)
@@ -169,19 +240,34 @@ def resolve_weights(spec: ModelSpec, weights: str, *, progress: bool | None = No
         digest = hashlib.sha256(weights.encode()).hexdigest()[:12]
         target = model_cache_dir(spec) / f'{digest}-{_url_filename(weights)}'
         return _fetch(spec, weights, target, sha256=None, progress=progress, timeout=timeout)
-    path = Path(weights).expanduser()
-    if not path.exists():
+    return _local_weights(spec, Path(weights).expanduser())
+
+
+def _local_weights(spec: ModelSpec, path: Path) -> Path:
+    """Check a user's path: one checkpoint file, or for folder models a folder or a zip."""
+    problem = path_problem(path)
+    expected = (f'model {spec.name!r} takes a folder or zip archive holding '
+                f'{", ".join(spec.weights.files)}' if spec.weights and spec.weights.files
+                else f'model {spec.name!r} takes one checkpoint file')
+    if problem == 'does not exist':
         raise WeightsError(f'weights path {path} for model {spec.name!r} does not exist. Pass an '
                            "existing checkpoint file or folder, an https:// URL, or 'auto' for "
                            'the official weights')
-    if path.is_file() and path.suffix == '.zip' and _is_zip_format(spec):
-        return _extract(spec, path, _extracted_dir(model_cache_dir(spec) / path.name))
-    if path.is_dir():
-        _check_files(spec, path, str(path))
+    if spec.weights is not None and spec.weights.files:
+        if path.is_dir():
+            return _check_files(spec, _find_files_dir(spec, path), str(path))
+        if problem is None and _holds_files(spec, path):
+            digest = sha256_of(path)[:12]
+            return _extract(spec, path, model_cache_dir(spec) / f'local-{digest}.d')
+        raise WeightsError(f'weights path {path} '
+                           f'{problem or "is a file but not a zip archive of those files"}; '
+                           f'{expected}')
+    if problem:
+        raise WeightsError(f'weights path {path} {problem}; {expected}')
     return path
 
 
-def _resolve_auto(spec: ModelSpec, progress: bool | None, timeout: float, *,
+def _resolve_auto(spec: ModelSpec, progress: bool | ProgressReport | None, timeout: float, *,
                   allow_embedded: bool = True) -> Path:
     source = spec.weights
     if source is None or not (source.url or source.embedded):
@@ -198,20 +284,23 @@ def _resolve_auto(spec: ModelSpec, progress: bool | None, timeout: float, *,
 
 
 def _fetch(spec: ModelSpec, url: str, target: Path, *, sha256: str | None,
-           progress: bool | None, timeout: float) -> Path:
+           progress: bool | ProgressReport | None, timeout: float) -> Path:
     """Download ``url`` to ``target`` unless cached, then extract it when it is a zip."""
     zipped = _is_zip_format(spec)
     if zipped and _extracted_dir(target).is_dir():
         return _check_files(spec, _find_files_dir(spec, _extracted_dir(target)), url)
+    if zipped and url == spec.weights.url and (cached := _cached_folder(spec)) is not None:
+        return _check_files(spec, cached, str(cached))
     if not target.is_file():
         download(url, target, sha256=sha256, model=spec.name, progress=progress, timeout=timeout)
     if zipped:
-        return _extract(spec, target, _extracted_dir(target))
+        return _extract(spec, target, _extracted_dir(target), in_cache=True)
     return target
 
 
 def download(url: str, target: Path, *, sha256: str | None = None, model: str = '',
-             progress: bool | None = None, timeout: float = DEFAULT_TIMEOUT_S) -> Path:
+             progress: bool | ProgressReport | None = None,
+             timeout: float = DEFAULT_TIMEOUT_S) -> Path:
     """
     Download ``url`` to ``target`` through ``target.part`` and return ``target``.
 
@@ -267,7 +356,7 @@ def download(url: str, target: Path, *, sha256: str | None = None, model: str = 
         raise WeightsError(f'download of {url} (model {model!r}) is truncated: got {received} of '
                            f'{expected} bytes. Run again to resume from {part}')
     if sha256 is not None:
-        actual = _sha256(part)
+        actual = sha256_of(part)
         if actual != sha256.lower():
             part.unlink()
             raise WeightsError(f'the file downloaded from {url} for model {model!r} has sha256 '
@@ -279,9 +368,16 @@ def download(url: str, target: Path, *, sha256: str | None = None, model: str = 
 
 def _offline_message(model: str, url: str, target: Path, error: Exception) -> str:
     reason = getattr(error, 'reason', error)
-    return (f'cannot download the weights of model {model!r} from {url}: {reason}. This machine '
-            f'looks offline. Download the file elsewhere and put it at {target}, or pass a local '
-            'checkpoint with weights:=/path/to/file (--weights /path/to/file on the command line)')
+    if target.suffix == '.zip':
+        place = (f'put the zip archive, or the folder it holds, under any name into '
+                 f'{target.parent}/')
+    else:
+        place = f'put it at {target}'
+    return (f'model {model!r} needs its weights file {target.name}, which is not in the cache '
+            f'and cannot be downloaded from {url} ({reason}): this machine looks offline. On a '
+            f'machine with internet run `mono-depth download {model}` (it prints where the file '
+            f'went; --cache DIR writes it into DIR), copy the file here and {place}; or pass a '
+            'local file with weights:=/path/to/file (--weights on the command line)')
 
 
 def _range_start(response: http.client.HTTPResponse) -> int | None:
@@ -290,7 +386,8 @@ def _range_start(response: http.client.HTTPResponse) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def _sha256(path: Path) -> str:
+def sha256_of(path: Path) -> str:
+    """Return the sha256 hex digest of a file."""
     digest = hashlib.sha256()
     with open(path, 'rb') as stream:
         while chunk := stream.read(CHUNK_BYTES):
@@ -311,8 +408,12 @@ def _extracted_dir(archive: Path) -> Path:
     return archive.with_name(archive.name.removesuffix('.zip') + '.d')
 
 
-def _extract(spec: ModelSpec, archive: Path, folder: Path) -> Path:
-    """Extract ``archive`` into ``folder`` refusing unsafe members; return the files' folder."""
+def _extract(spec: ModelSpec, archive: Path, folder: Path, *, in_cache: bool = False) -> Path:
+    """
+    Extract ``archive`` into ``folder`` refusing unsafe members; return the files' folder.
+
+    An unusable archive ``in_cache`` is deleted, so that the next attempt downloads it again.
+    """
     if not folder.is_dir():
         folder.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix='.extract-', dir=folder.parent))
@@ -322,7 +423,11 @@ def _extract(spec: ModelSpec, archive: Path, folder: Path) -> Path:
                     _check_member(member, staging, archive)
                 bundle.extractall(staging)
             staging.rename(folder)
-        except zipfile.BadZipFile as error:
+        except (zipfile.BadZipFile, WeightsError) as error:
+            if in_cache:
+                archive.unlink(missing_ok=True)
+            if isinstance(error, WeightsError):
+                raise
             raise WeightsError(f'{archive} (model {spec.name!r}) is not a valid zip archive: '
                                f'{error}. Delete it and download it again') from error
         finally:
@@ -339,6 +444,35 @@ def _check_member(member: zipfile.ZipInfo, root: Path, archive: Path) -> None:
                            'outside the extraction folder (path traversal)')
 
 
+def _cached_folder(spec: ModelSpec, *, extract: bool = True) -> Path | None:
+    """
+    Return a folder of any name in the model's cache holding its files, else a zip archive.
+
+    The archive (of any name) is extracted next to itself when ``extract`` is set.
+    """
+    root = model_cache_dir(spec)
+    if not root.is_dir():
+        return None
+    entries = sorted(p for p in root.iterdir() if not p.name.startswith('.'))
+    for folder in (p for p in entries if p.is_dir()):
+        found = _find_files_dir(spec, folder)
+        if all((found / name).is_file() for name in spec.weights.files):
+            return found
+    for archive in (p for p in entries if p.is_file() and _holds_files(spec, p)):
+        if not extract:
+            return archive
+        return _extract(spec, archive, _extracted_dir(archive), in_cache=True)
+    return None
+
+
+def _holds_files(spec: ModelSpec, path: Path) -> bool:
+    """Whether ``path`` is a zip archive with at least one of the variant's files inside."""
+    if not zipfile.is_zipfile(path):  # a .pth of PyTorch >= 1.6 is a zip too, of other files
+        return False
+    with zipfile.ZipFile(path) as bundle:
+        return any(PurePosixPath(name).name in spec.weights.files for name in bundle.namelist())
+
+
 def _find_files_dir(spec: ModelSpec, folder: Path) -> Path:
     """Return the folder under ``folder`` holding the most of ``spec.weights.files``."""
     files = spec.weights.files if spec.weights else ()
@@ -347,28 +481,45 @@ def _find_files_dir(spec: ModelSpec, folder: Path) -> Path:
 
 
 def _check_files(spec: ModelSpec, folder: Path, origin: str) -> Path:
+    """Check that ``folder`` holds the variant's files, with their sha256 where it is known."""
     files = spec.weights.files if spec.weights else ()
     missing = [name for name in files if not (folder / name).is_file()]
     if missing:
         raise WeightsError(f'the weights of model {spec.name!r} from {origin} lack '
-                           f'{", ".join(missing)} (looked in {folder}); expected files: '
-                           f'{", ".join(files)}')
+                           f'{", ".join(missing)} (looked in {folder}: {folder_summary(folder)}); '
+                           f'expected files: {", ".join(files)}')
+    for name, expected in spec.weights.files_sha256.items():
+        actual = sha256_of(folder / name)
+        if actual != expected.lower():
+            raise WeightsError(f'{folder / name} (model {spec.name!r}, from {origin}) has sha256 '
+                               f'{actual}, expected {expected}: it is not the official file or '
+                               'it is corrupted. Delete it and download the weights again')
     return folder
 
 
 class _Progress:
-    """A one-line download progress bar on stderr."""
+    """A one-line download progress bar on stderr, or reports at every tenth to a function."""
 
     WIDTH = 30
+    REPORT_BYTES = 10_000_000  # report interval when the total size is unknown
 
-    def __init__(self, label: str, total: int | None, start: int, enabled: bool | None) -> None:
-        self.enabled = sys.stderr.isatty() if enabled is None else enabled
+    def __init__(self, label: str, total: int | None, start: int,
+                 enabled: bool | ProgressReport | None) -> None:
+        self.report = enabled if callable(enabled) else None
+        self.enabled = sys.stderr.isatty() if enabled is None else bool(enabled)
         self.label = label
         self.total = total
         self.last = -1.0
+        self.reported = -1
         self.update(start)
 
     def update(self, done: int) -> None:
+        if self.report is not None:
+            step = (10 * done // self.total if self.total else done // self.REPORT_BYTES)
+            if step != self.reported:
+                self.reported = step
+                self.report(done, self.total)
+            return
         if not self.enabled:
             return
         now = time.monotonic()
@@ -387,6 +538,6 @@ class _Progress:
         sys.stderr.flush()
 
     def close(self) -> None:
-        if self.enabled:
+        if self.enabled and self.report is None:
             sys.stderr.write('\n')
             sys.stderr.flush()

@@ -15,11 +15,13 @@
 """Depth Anything V2: parity with the official code, the variants, the backbone, checkpoints."""
 import json
 import math
+import re
 
 from conftest import needs_shared
 from mono_depth_ros import parity
 from mono_depth_ros.models import depth_anything_v2 as dav2
 from mono_depth_ros.models.dinov2 import DinoVisionTransformer
+from mono_depth_ros.models.registry import get_spec
 from mono_depth_ros.weights import CheckpointError
 import numpy as np
 import pytest
@@ -52,6 +54,9 @@ def test_every_variant_is_registered():
     assert names == ({f'depth-anything-v2-{s}' for s in sizes}
                      | {f'depth-anything-v2-metric-{d}-{s}'
                         for d in ('hypersim', 'vkitti') for s in sizes})
+    # The default on GPUs: the hash of the official file, 99,222,290 bytes (checked on the Hub).
+    assert get_spec('depth-anything-v2-metric-hypersim-small').weights.sha256 == \
+        'b782898d8a3e8be1f639de33837ed85e9b4b73e40f8f5e5cd99067588d722545'
     for spec in dav2.SPECS:
         metric = '-metric-' in spec.name
         assert spec.output_kind == ('metric' if metric else 'inverse_relative')
@@ -62,7 +67,7 @@ def test_every_variant_is_registered():
         encoder = spec.extra['encoder']
         assert spec.weights.url.startswith('https://huggingface.co/depth-anything/')
         assert spec.weights.url.endswith(f'_{encoder}.pth') and spec.weights.file_format == 'torch'
-        assert spec.weights.sha256 is None or len(spec.weights.sha256) == 64
+        assert re.fullmatch('[0-9a-f]{64}', spec.weights.sha256), spec.name  # every hash known
         assert spec.license_terms == ('Apache-2.0' if encoder == 'vits' else 'CC-BY-NC-4.0')
         assert spec.paper and spec.source and spec.reported
 

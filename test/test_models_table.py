@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import json
+import zipfile
 
 from mono_depth_ros import cli
 from mono_depth_ros.models import get_spec, list_models
@@ -69,17 +70,19 @@ def test_cached_weights_are_reported(capsys):
     assert rows[spec.name]['cached_path'] == str(target)
 
 
-def test_zip_weights_count_as_cached_once_extracted(capsys):
+def test_zip_weights_count_as_cached_as_a_zip_or_folder_of_the_files(capsys):
     zipped = [spec for spec in list_models() if spec.weights and spec.weights.file_format == 'zip']
     if not zipped:
         pytest.skip('no registered model downloads a zip archive')
     spec = zipped[0]
     archive = official_cache_path(spec)
     archive.parent.mkdir(parents=True)
-    archive.write_bytes(b'not extracted yet')
+    archive.write_bytes(b'an error page, not the archive')
     rows = {row['name']: row for row in json.loads(run_models(capsys, '--json'))}
     assert rows[spec.name]['weights'] == 'not cached'
-    archive.with_name(archive.name.removesuffix('.zip') + '.d').mkdir()
+    with zipfile.ZipFile(archive.with_name('downloaded by hand'), 'w') as bundle:
+        for name in spec.weights.files:
+            bundle.writestr(f'{spec.name}/{name}', b'weights')
     rows = {row['name']: row for row in json.loads(run_models(capsys, '--json'))}
     assert rows[spec.name]['weights'] == 'cached'
 

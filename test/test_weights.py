@@ -19,13 +19,16 @@ Downloads go to a real HTTP server on 127.0.0.1 started by the tests, serving re
 """
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass, field
 import hashlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import io
+from pathlib import Path
 import pickle
 import re
 import socket
+import sys
 import threading
 import zipfile
 
@@ -302,11 +305,11 @@ def test_zip_missing_files_are_named(server):
 
 
 def test_local_paths(tmp_path):
-    spec = make_spec(files=('encoder.pth', 'depth.pth'), fmt='zip')
     checkpoint = tmp_path / 'mine.pth'
     checkpoint.write_bytes(torch_bytes({'a': torch.ones(1)}))
-    assert resolve_weights(spec, str(checkpoint)) == checkpoint
+    assert resolve_weights(make_spec(), str(checkpoint)) == checkpoint
 
+    spec = make_spec(files=('encoder.pth', 'depth.pth'), fmt='zip')
     with pytest.raises(WeightsError, match='does-not-exist.pth.*does not exist'):
         resolve_weights(spec, str(tmp_path / 'does-not-exist.pth'))
 
@@ -399,3 +402,191 @@ def test_load_state_dict_strict_names_every_problem():
     assert 'unexpected keys: extra.weight' in message
     assert '1.weight (5,) != (4,)' in message
     assert "'toy-net'" in message and 'toy.pth' in message
+
+
+# -- paths that cannot be checkpoints say what they are ----
+
+def test_unusable_paths_say_what_is_wrong(tmp_path):
+    spec = make_spec(url='https://example.org/toy.safetensors')
+    other_model = tmp_path / 'lite-mono'
+    other_model.mkdir()
+    (other_model / 'encoder.pth').write_bytes(torch_bytes({'a': torch.ones(1)}))
+    (other_model / 'depth.pth').write_bytes(torch_bytes({'b': torch.ones(1)}))
+    empty_folder = tmp_path / 'empty'
+    empty_folder.mkdir()
+    empty_file = tmp_path / 'zero.pth'
+    empty_file.write_bytes(b'')
+    cases = {other_model: 'is a folder (it holds depth.pth, encoder.pth), not a checkpoint file',
+             empty_folder: 'is a folder (empty), not a checkpoint file',
+             empty_file: 'is empty (0 bytes)'}
+    if Path('/dev/zero').exists():
+        cases[Path('/dev/zero')] = 'is a character device, not a checkpoint file'
+    for path, what in cases.items():
+        with pytest.raises(CheckpointError) as error:
+            read_checkpoint(path)
+        assert str(error.value).startswith(f'checkpoint {path} {what}')
+        assert 'does not exist' not in str(error.value)
+        with pytest.raises(WeightsError) as error:
+            resolve_weights(spec, str(path))
+        message = str(error.value)
+        assert f'weights path {path} {what}' in message
+        assert "model 'toy-net' takes one checkpoint file" in message
+
+
+def test_folder_models_refuse_a_single_file_and_list_what_a_folder_lacks(tmp_path):
+    spec = make_spec(files=('encoder.pth', 'depth.pth'), fmt='zip')
+    single = tmp_path / 'encoder.pth'
+    single.write_bytes(torch_bytes({'a': torch.ones(1)}))
+    with pytest.raises(WeightsError, match='not a zip archive of those files; .* holding encoder'):
+        resolve_weights(spec, str(single))
+    other = tmp_path / 'other'
+    other.mkdir()
+    (other / 'model.safetensors').write_bytes(b'x')
+    with pytest.raises(WeightsError) as error:
+        resolve_weights(spec, str(other))
+    assert 'lack encoder.pth, depth.pth' in str(error.value)
+    assert 'it holds model.safetensors' in str(error.value)
+
+
+# -- Lite-Mono style weights: zips built on the fly, any file name, hashes of the files inside ----
+
+def lite_mono_zip() -> tuple[bytes, bytes, bytes]:
+    """Return (zip, encoder.pth, depth.pth) laid out as the Lite-Mono share zips are."""
+    encoder, depth = torch_bytes({'a': torch.ones(2)}), torch_bytes({'b': torch.zeros(3)})
+    return zip_bytes({'lite-mono/encoder.pth': encoder, 'lite-mono/depth.pth': depth}), encoder, \
+        depth
+
+
+def test_hand_downloaded_zip_of_any_name_works(tmp_path):
+    data, encoder, depth = lite_mono_zip()
+    spec = make_spec(files=('encoder.pth', 'depth.pth'), fmt='zip',
+                     url='https://share.example.org/s/abc/download')
+    for name in ('download', 'lite-mono (1).zip', 'weights.bin'):
+        path = tmp_path / name
+        path.write_bytes(data)
+        folder = resolve_weights(spec, str(path))
+        assert (folder / 'encoder.pth').read_bytes() == encoder
+        assert (folder / 'depth.pth').read_bytes() == depth
+
+
+@pytest.mark.parametrize('kind', ['zip', 'folder'])
+def test_zip_or_folder_of_any_name_in_the_cache_is_found_offline(tmp_path, kind):
+    data, encoder, depth = lite_mono_zip()
+    spec = make_spec(files=('encoder.pth', 'depth.pth'), fmt='zip', url=closed_port_url())
+    with pytest.raises(WeightsError) as error:
+        resolve_weights(spec, 'auto')
+    assert 'under any name into' in str(error.value)
+    model_dir = official_cache_path(spec).parent
+    assert official_cache_path(spec).name == 'toy-net.zip'  # the URL names no file
+    model_dir.mkdir(parents=True, exist_ok=True)
+    if kind == 'zip':
+        (model_dir / 'Lite-Mono weights').write_bytes(data)
+    else:
+        (model_dir / 'my copy' / 'lite-mono').mkdir(parents=True)
+        (model_dir / 'my copy' / 'lite-mono' / 'encoder.pth').write_bytes(encoder)
+        (model_dir / 'my copy' / 'lite-mono' / 'depth.pth').write_bytes(depth)
+    folder = resolve_weights(spec, 'auto')
+    assert (folder / 'encoder.pth').read_bytes() == encoder
+    assert cached_weights(spec) == folder
+
+
+def test_files_inside_an_archive_are_checked_against_their_sha256(server):
+    data, encoder, depth = lite_mono_zip()
+    server.files['/s/download'] = data
+    good = make_spec(f'{server.url}/s/download', None, 'zip', ('encoder.pth', 'depth.pth'))
+    good = ModelSpec(**{**good.__dict__, 'weights': WeightsSource(
+        url=good.weights.url, files=good.weights.files, file_format='zip',
+        files_sha256={'encoder.pth': sha(encoder), 'depth.pth': sha(depth)})})
+    assert (resolve_weights(good, 'auto') / 'depth.pth').read_bytes() == depth
+
+    bad = ModelSpec(**{**good.__dict__, 'name': 'toy-net-2', 'weights': WeightsSource(
+        url=good.weights.url, files=good.weights.files, file_format='zip',
+        files_sha256={'encoder.pth': '0' * 64})})
+    with pytest.raises(WeightsError) as error:
+        resolve_weights(bad, 'auto')
+    assert sha(encoder) in str(error.value) and '0' * 64 in str(error.value)
+    assert 'encoder.pth' in str(error.value)
+
+
+# -- Python 2 era checkpoints (Multi-Task RefineNet) ----
+
+class Python2Pickler(pickle._Pickler):
+    """Write str as Python 2 did (byte strings), to make checkpoints like those of 2018."""
+
+    dispatch = dict(pickle._Pickler.dispatch)
+
+    def save_str(self, text):
+        data = text.encode('latin1')
+        assert len(data) < 256  # SHORT_BINSTRING, all a state dict needs
+        self.write(pickle.SHORT_BINSTRING + bytes([len(data)]) + data)
+        self.memoize(text)
+
+    dispatch[str] = save_str
+
+
+def save_like_python2_torch04(obj, path):
+    """torch.save in the legacy (pre-1.6, non-zip) format, with Python 2 string opcodes."""
+    def dump(value, stream, protocol=2):
+        Python2Pickler(stream, protocol).dump(value)
+
+    module = type(sys)('python2_pickle')
+    module.Pickler, module.dump = Python2Pickler, dump
+    with open(path, 'wb') as stream:
+        torch.save(obj, stream, pickle_module=module, pickle_protocol=2,
+                   _use_new_zipfile_serialization=False)
+
+
+def test_python2_era_multitask_refinenet_checkpoint_loads_safely(tmp_path):
+    from mono_depth_ros.models.registry import create_model
+
+    torch.manual_seed(1)
+    reference = create_model('mtrn-nyud')
+    state = OrderedDict((f'module.{key}', value) for key, value in reference.state_dict().items())
+    path = tmp_path / 'ExpNYUD_joint.ckpt'
+    save_like_python2_torch04({'state_dict': state}, path)
+    assert b'\x80\x02' in path.read_bytes()[:4] and not zipfile.is_zipfile(path)
+    assert pickle.SHORT_BINSTRING + bytes([len('state_dict')]) + b'state_dict' in \
+        path.read_bytes()
+
+    loaded = create_model('mtrn-nyud', weights=str(path))
+    for key, value in reference.state_dict().items():
+        assert torch.equal(loaded.state_dict()[key], value), key
+
+
+def test_checkpoint_with_python_objects_says_how_to_convert_it(tmp_path):
+    import numpy as np
+
+    marker = tmp_path / 'pwned'
+    path = tmp_path / 'old.ckpt'
+    save_like_python2_torch04({'state_dict': {'w': torch.zeros(1)}, 'best_val': np.float64(0.4),
+                               'payload': _Payload(marker)}, path)
+    with pytest.raises(CheckpointError) as error:
+        read_checkpoint(path)
+    message = str(error.value)
+    assert message.startswith(f'cannot read checkpoint {path}: besides tensors it pickles ')
+    assert 'could run code' in message and 'weights_only=False' in message
+    assert '.safetensors' in message
+    assert not marker.exists()
+
+
+# -- progress for logs, and the offline message ----
+
+def test_progress_reports_to_a_function_at_every_tenth(server, tmp_path):
+    data = safetensors_bytes({'w': torch.zeros(600_000)}, tmp_path)  # 2.4 MB: several chunks
+    server.files['/big.safetensors'] = data
+    reports = []
+    resolve_weights(make_spec(f'{server.url}/big.safetensors', sha(data)), 'auto',
+                    progress=lambda done, total: reports.append((done, total)))
+    assert reports[0] == (0, len(data)) and reports[-1] == (len(data), len(data))
+    assert len(reports) <= 11
+    assert [done for done, _ in reports] == sorted(done for done, _ in reports)
+
+
+def test_offline_message_names_the_download_command():
+    spec = make_spec(closed_port_url(), '1' * 64)
+    with pytest.raises(WeightsError) as error:
+        resolve_weights(spec, 'auto')
+    message = str(error.value)
+    assert "model 'toy-net' needs its weights file toy.safetensors" in message
+    assert '`mono-depth download toy-net`' in message
+    assert f'put it at {official_cache_path(spec)}' in message

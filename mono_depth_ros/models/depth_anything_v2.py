@@ -193,9 +193,9 @@ RELATIVE_REPORTED = {
 METRIC_REPORTED = ("no NYU/KITTI figures are published for this checkpoint: the paper's metric "
                    'results (Table 4) come from other models, fine-tuned on NYU-D or KITTI with '
                    'ZoeDepth (maintainer, DepthAnything/Depth-Anything-V2 issue 177)')
-# sha256 of the files on the Hub (their Git LFS object ids); None where it could not be found.
-# The vitl value was read from two independent Hub mirrors of the file (same size as the
-# official one), not from the official page.
+# sha256 of the files on the Hub (their Git LFS object ids). The vitl value was read from two
+# independent Hub mirrors of the file (same size as the official one), not from the official
+# page; the metric Hypersim vits value from the official page (99,222,290 bytes).
 SHA256 = {
     'depth_anything_v2_vits.pth':
         '715fade13be8f229f8a70cc02066f656f2423a59effd0579197bbf57860e1378',
@@ -203,7 +203,8 @@ SHA256 = {
         '0d2b7002e62d39d655571c371333340bd88f67ab95050c03591555aa05645328',
     'depth_anything_v2_vitl.pth':
         'a7ea19fa0ed99244e67b624c72b8580b7e9553043245905be58796a608eb9345',
-    'depth_anything_v2_metric_hypersim_vits.pth': None,
+    'depth_anything_v2_metric_hypersim_vits.pth':
+        'b782898d8a3e8be1f639de33837ed85e9b4b73e40f8f5e5cd99067588d722545',
     'depth_anything_v2_metric_hypersim_vitb.pth':
         '9dc9e274c5eff55c6daf27b660c0ced0eca4e8593a6da90cdcb04d2b4d3f3fa2',
     'depth_anything_v2_metric_hypersim_vitl.pth':

@@ -28,6 +28,8 @@ from __future__ import annotations
 
 from mono_depth_ros.models.spec import InputPolicy, ModelSpec, WeightsSource
 
+# The file lives on a commit of an open pull request of openmv/openmv, not on a branch: if it
+# disappears, a copy of the file passed as weights:=FILE works the same (same sha256).
 OPENMV_COMMIT = '49a017eafd3aebda9b6b827bd2a367ded1592efc'
 
 SPECS = (

@@ -466,6 +466,9 @@ def _spec(variant: str, height: int, width: int) -> ModelSpec:
         std=(1.0, 1.0, 1.0),
         min_depth=0.1,
         max_depth=100.0,
+        # The share's zip is built on the fly, so its bytes (and hash) change between downloads:
+        # only the files inside can be checked. Their sha256 are not published; once known they
+        # go into files_sha256.
         weights=WeightsSource(url=f'https://surfdrive.surf.nl/files/index.php/s/{share}/download',
                               sha256=None, files=('encoder.pth', 'depth.pth'), file_format='zip'),
         load_checkpoint=load_checkpoint,

@@ -75,12 +75,15 @@ class WeightsSource:
 
     ``url`` is an https URL (``''`` when the weights ship inside the package, see ``embedded``).
     ``sha256`` is the hash of the downloaded file where it is known. ``files`` names the checkpoint
-    files inside a downloaded archive or folder (Lite-Mono: ``encoder.pth`` and ``depth.pth``).
+    files inside a downloaded archive or folder (Lite-Mono: ``encoder.pth`` and ``depth.pth``);
+    ``files_sha256`` maps those of them whose hash is known to it (an archive built on the fly by
+    a file share has no stable hash of its own, the files inside do).
     """
 
     url: str = ''
     sha256: str | None = None
     files: tuple[str, ...] = ()
+    files_sha256: dict[str, str] = field(default_factory=dict)
     file_format: Literal['torch', 'safetensors', 'zip', 'tflite'] = 'torch'
     embedded: str | None = None
 
