@@ -16,9 +16,14 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Optional
+import math
+from typing import Optional, TYPE_CHECKING
 
+import cv2
 import numpy as np
+
+if TYPE_CHECKING:
+    import torch
 
 # Control points (position, R, G, B) of a turbo-like rainbow: dark indigo through blue, cyan,
 # green, yellow and orange to dark red. Lightness rises to the middle and falls again, so the
@@ -37,9 +42,13 @@ _TURBO_LIKE_ANCHORS = np.array([
     (1.00, 122, 4, 3),
 ], dtype=np.float64)
 
-# Percentiles of the valid depths that bound the colour range when none is given.
+# Percentiles of the valid depths that bound the colour range when none is given, and how many
+# pixels, at most, they are estimated from.
 _LOW_PERCENTILE = 2.0
 _HIGH_PERCENTILE = 98.0
+RANGE_SAMPLES = 16384
+_FLOAT32_TINY = float(np.finfo(np.float32).tiny)
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 @lru_cache(maxsize=1)
@@ -53,34 +62,138 @@ def turbo_like_lut() -> np.ndarray:
     return lut
 
 
+@lru_cache(maxsize=1)
+def depth_lut() -> np.ndarray:
+    """
+    Return the ``(256, 3)`` uint8 table that :func:`colorize_depth` indexes.
+
+    Index 0 is black (invalid); indices 1 (far) to 255 (near) resample :func:`turbo_like_lut`
+    over 255 steps, so its ends and middle are the turbo-like table's own colours.
+    """
+    source = np.rint(np.arange(255) * (255 / 254)).astype(np.intp)
+    lut = np.concatenate([np.zeros((1, 3), np.uint8), turbo_like_lut()[source]])
+    lut.flags.writeable = False
+    return lut
+
+
+@lru_cache(maxsize=4)
+def range_sample(height: int, width: int) -> np.ndarray:
+    """
+    Return the flat indices of the pixels that :func:`depth_range` looks at, cached per size.
+
+    Every pixel of an image of at most :data:`RANGE_SAMPLES` pixels; otherwise that many
+    pixels spread at random (seeded, so the same size always gives the same pixels) rather
+    than on a grid, which could fall entirely on the invalid rows of an interlaced image.
+    """
+    count = height * width
+    if count <= RANGE_SAMPLES:
+        indices = np.arange(count)
+    else:
+        indices = np.sort(np.random.default_rng(0).choice(count, RANGE_SAMPLES, replace=False))
+    indices.flags.writeable = False
+    return indices
+
+
+def depth_range(depth: np.ndarray) -> tuple[float, float]:
+    """
+    Return the robust colour range of a depth map: the 2nd and 98th percentile of its valid pixels.
+
+    Estimated on :func:`range_sample` (every pixel of small images), so a few outliers do not
+    wash the image out and large images cost no more than small ones. ``(nan, nan)`` when no
+    sampled pixel is valid.
+    """
+    height, width = np.shape(depth)
+    sample = np.take(np.asarray(depth, dtype=np.float32), range_sample(height, width))
+    with np.errstate(invalid='ignore'):
+        valid = sample[np.isfinite(sample) & (sample > 0)]
+    if not valid.size:
+        return math.nan, math.nan
+    low, high = np.percentile(valid, (_LOW_PERCENTILE, _HIGH_PERCENTILE))
+    return float(low), float(high)
+
+
 def colorize_depth(depth: np.ndarray, min_depth: Optional[float] = None,
                    max_depth: Optional[float] = None) -> np.ndarray:
     """
     Colour an ``(H, W)`` depth map in metres as ``(H, W, 3)`` uint8 RGB.
 
     Near is warm (red), far is cold (blue), linear in depth between ``min_depth`` and
-    ``max_depth`` (depths outside are clipped to the ends). A bound left as None is taken from
-    the 2nd / 98th percentile of the valid depths, so a few outliers do not wash the image out.
-    Invalid pixels (NaN, inf, <= 0) are black.
+    ``max_depth`` (depths outside are clipped to the ends). A bound left as None comes from
+    :func:`depth_range`. Invalid pixels (NaN, inf, <= 0) are black. Each pixel becomes an index
+    of :func:`depth_lut` in a few vectorised OpenCV passes: clip the far end, scale with rounding
+    and saturation (which clips the near end and sends NaN to 0), zero the other invalid pixels,
+    look the colours up.
     """
     if np.ndim(depth) != 2:
         raise ValueError(f'depth must have shape (H, W), got {np.shape(depth)}')
-    if min_depth is not None and max_depth is not None and not min_depth < max_depth:
-        raise ValueError(f'min_depth ({min_depth}) must be below max_depth ({max_depth})')
-    z = np.asarray(depth, dtype=np.float32)
-    with np.errstate(invalid='ignore'):
-        valid = np.isfinite(z) & (z > 0)
-    rgb = np.zeros(z.shape + (3,), dtype=np.uint8)
-    if not valid.any():
-        return rgb
+    _check_bounds(min_depth, max_depth)
+    z = np.ascontiguousarray(depth, dtype=np.float32)
     if min_depth is None or max_depth is None:
-        low, high = np.percentile(z[valid], (_LOW_PERCENTILE, _HIGH_PERCENTILE))
+        low, high = depth_range(z)
         min_depth = low if min_depth is None else min_depth
         max_depth = high if max_depth is None else max_depth
-    span = max(float(max_depth) - float(min_depth), 1e-6)
-    nearness = np.clip((float(max_depth) - z[valid]) / span, 0.0, 1.0)
-    rgb[valid] = turbo_like_lut()[np.rint(nearness * 255).astype(np.intp)]
-    return rgb
+    if not (math.isfinite(min_depth) and math.isfinite(max_depth)) or not z.size:
+        return np.zeros(z.shape + (3,), dtype=np.uint8)
+    high = float(max_depth)
+    scale = 254.0 / _span(float(min_depth), high)
+    clipped = cv2.threshold(z, high, 0.0, cv2.THRESH_TRUNC)[1]
+    # index = 1 + scale * (high - z), rounded and saturated to 0..255.
+    index = cv2.addWeighted(clipped, -scale, clipped, 0.0, 1.0 + scale * high, dtype=cv2.CV_8U)
+    cv2.bitwise_and(index, cv2.inRange(z, _FLOAT32_TINY, _FLOAT32_MAX), dst=index)
+    return cv2.applyColorMap(index, depth_lut()[:, None, :])
+
+
+def colorize_depth_torch(depth: torch.Tensor, min_depth: Optional[float] = None,
+                         max_depth: Optional[float] = None) -> torch.Tensor:
+    """
+    Torch version of :func:`colorize_depth`, on the device of ``depth`` (a GPU keeps the image).
+
+    ``depth`` is an ``(H, W)`` floating tensor; the result is an ``(H, W, 3)`` uint8 tensor of
+    the same colours (rounding ties aside: within one step of the table). The range stays on
+    the device: nothing waits for the GPU here.
+    """
+    import torch  # only here: the numpy path must not import torch
+
+    if depth.ndim != 2 or not torch.is_floating_point(depth):
+        raise ValueError(f'depth must be an (H, W) floating point tensor, got {depth.dtype} '
+                         f'{tuple(depth.shape)}')
+    _check_bounds(min_depth, max_depth)
+    z = depth.float()
+    valid = torch.isfinite(z) & (z > 0)
+    if min_depth is None or max_depth is None:
+        indices = torch.from_numpy(range_sample(*z.shape).copy()).to(z.device)
+        sample = torch.take(z, indices).double()
+        sample = torch.where(torch.take(valid, indices), sample,
+                             torch.full_like(sample, math.nan))
+        fractions = torch.tensor([_LOW_PERCENTILE / 100, _HIGH_PERCENTILE / 100],
+                                 dtype=torch.float64, device=z.device)
+        low, high = torch.nanquantile(sample.flatten(), fractions)
+        low = low if min_depth is None else torch.tensor(float(min_depth), device=z.device)
+        high = high if max_depth is None else torch.tensor(float(max_depth), device=z.device)
+    else:
+        low, high = (torch.tensor(float(b), device=z.device) for b in (min_depth, max_depth))
+    scale = 254.0 / _span(low, high)
+    index = torch.round(1.0 + (high - torch.minimum(z.double(), high)) * scale)
+    index = torch.nan_to_num(index.clamp(0, 255), nan=0.0)
+    index = torch.where(valid, index, torch.zeros_like(index)).long()
+    return torch.from_numpy(depth_lut().copy()).to(z.device)[index]
+
+
+def _span(low, high):
+    """
+    Return the width of the colour range, at least a millionth of its far end.
+
+    The floor keeps every index in range of OpenCV's integer rounding, which maps values beyond
+    the int32 range to 0 (black), even when almost every pixel has the same depth.
+    """
+    span = high - low
+    floor = abs(high) * 1e-6 + 1e-6
+    return max(span, floor) if isinstance(span, float) else span.clamp(min=floor)
+
+
+def _check_bounds(min_depth: Optional[float], max_depth: Optional[float]) -> None:
+    if min_depth is not None and max_depth is not None and not min_depth < max_depth:
+        raise ValueError(f'min_depth ({min_depth}) must be below max_depth ({max_depth})')
 
 
 @lru_cache(maxsize=8)
@@ -124,4 +237,8 @@ def colorize_labels(labels: np.ndarray, num_classes: int) -> np.ndarray:
     if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
         raise ValueError(f'labels range over {labels.min()}..{labels.max()} but num_classes is '
                          f'{num_classes}; pass the number of classes of the model')
-    return palette[labels]
+    if not labels.size:
+        return np.zeros(labels.shape + (3,), dtype=np.uint8)
+    table = np.zeros((256, 1, 3), dtype=np.uint8)
+    table[:num_classes, 0] = palette
+    return cv2.applyColorMap(np.ascontiguousarray(labels, dtype=np.uint8), table)

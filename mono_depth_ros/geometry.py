@@ -22,14 +22,18 @@ covers [u - 0.5, u + 0.5) x [v - 0.5, v + 0.5).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 import math
 from pathlib import Path
 from typing import Optional, Tuple, TYPE_CHECKING, Union
 
+import cv2
 import numpy as np
 
 if TYPE_CHECKING:
     import torch
+
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 @dataclass(frozen=True)
@@ -163,6 +167,46 @@ def _check_range(decimation: int, min_depth: float, max_depth: float) -> None:
         raise ValueError(f'min_depth ({min_depth}) must not exceed max_depth ({max_depth})')
 
 
+@lru_cache(maxsize=8)
+def ray_factors(intrinsics: Intrinsics, decimation: int = 1) -> Tuple[np.ndarray, np.ndarray]:
+    """
+    Return the per-column and per-row back-projection factors of the kept pixels, cached.
+
+    ``ax[j] = (u - cx) / fx`` for u = j * decimation and ``ay[i] = (v - cy) / fy`` for
+    v = i * decimation (float32, read-only), so the point of pixel (u, v) with depth z is
+    (ax[j] * z, ay[i] * z, z). Cached per intrinsics and decimation: computed once per camera.
+    """
+    _check_range(decimation, 0.0, 0.0)
+    k = int(decimation)
+    u = np.arange(0, intrinsics.width, k, dtype=np.float32)
+    v = np.arange(0, intrinsics.height, k, dtype=np.float32)
+    ax = (u - np.float32(intrinsics.cx)) / np.float32(intrinsics.fx)
+    ay = (v - np.float32(intrinsics.cy)) / np.float32(intrinsics.fy)
+    ax.flags.writeable = False
+    ay.flags.writeable = False
+    return ax, ay
+
+
+def clip_depth(depth: np.ndarray, min_depth: float = 0.0, max_depth: float = math.inf
+               ) -> np.ndarray:
+    """
+    Return ``depth`` as float32 with NaN where it is invalid (NaN, inf, <= 0) or out of range.
+
+    Kept: finite depths with z > 0 and ``min_depth`` <= z <= ``max_depth``. Three passes of
+    OpenCV's vectorised thresholds instead of numpy's chain of masks.
+    """
+    z = np.ascontiguousarray(depth, dtype=np.float32)
+    if not z.size:
+        return z.copy()
+    # Farther than max_depth (and +inf) becomes 0; NaN stays NaN.
+    bounded = cv2.threshold(z, min(float(max_depth), _FLOAT32_MAX), 0.0,
+                            cv2.THRESH_TOZERO_INV)[1]
+    # NaN where the bounded depth is not above the largest float32 below min_depth (or 0).
+    lowest = np.nextafter(np.float32(min_depth), np.float32(0)) if min_depth > 0 else 0.0
+    offset = cv2.threshold(bounded, float(lowest), math.nan, cv2.THRESH_BINARY_INV)[1]
+    return cv2.add(z, offset)
+
+
 def depth_to_points(depth: np.ndarray, intrinsics: Intrinsics, decimation: int = 1,
                     min_depth: float = 0.0, max_depth: float = math.inf) -> np.ndarray:
     """
@@ -180,15 +224,9 @@ def depth_to_points(depth: np.ndarray, intrinsics: Intrinsics, decimation: int =
     _check_depth_size(depth.shape, intrinsics)
     _check_range(decimation, min_depth, max_depth)
     k = int(decimation)
-    z = np.asarray(depth[..., ::k, ::k], dtype=np.float32)
-    with np.errstate(invalid='ignore'):
-        valid = np.isfinite(z) & (z > 0) & (z >= min_depth) & (z <= max_depth)
-    z = np.where(valid, z, np.float32(np.nan))
-    u = np.arange(0, intrinsics.width, k, dtype=np.float32)
-    v = np.arange(0, intrinsics.height, k, dtype=np.float32)
-    # Per-column and per-row factors, so each point costs two multiplications.
-    ax = (u - np.float32(intrinsics.cx)) / np.float32(intrinsics.fx)
-    ay = (v - np.float32(intrinsics.cy)) / np.float32(intrinsics.fy)
+    kept = depth[..., ::k, ::k]
+    z = clip_depth(kept.reshape(-1, kept.shape[-1]), min_depth, max_depth).reshape(kept.shape)
+    ax, ay = ray_factors(intrinsics, k)
     points = np.empty(z.shape + (3,), dtype=np.float32)
     np.multiply(z, ax, out=points[..., 0])
     np.multiply(z, ay[:, None], out=points[..., 1])
@@ -210,14 +248,144 @@ def depth_to_points_torch(depth: torch.Tensor, intrinsics: Intrinsics, decimatio
         raise ValueError(f'depth must be a floating point tensor, got {depth.dtype}')
     _check_depth_size(tuple(depth.shape), intrinsics)
     _check_range(decimation, min_depth, max_depth)
-    k = int(decimation)
-    z = depth[..., ::k, ::k]
-    valid = torch.isfinite(z) & (z > 0) & (z >= min_depth) & (z <= max_depth)
-    z = torch.where(valid, z, torch.full_like(z, math.nan))
-    opts = {'dtype': depth.dtype, 'device': depth.device}
-    ax = (torch.arange(0, intrinsics.width, k, **opts) - intrinsics.cx) / intrinsics.fx
-    ay = (torch.arange(0, intrinsics.height, k, **opts) - intrinsics.cy) / intrinsics.fy
+    z = _clip_depth_torch(depth[..., ::decimation, ::decimation], min_depth, max_depth)
+    ax, ay = (torch.tensor(f, dtype=depth.dtype, device=depth.device)
+              for f in ray_factors(intrinsics, int(decimation)))
     return torch.stack((z * ax, z * ay[:, None], z), dim=-1)
+
+
+def _clip_depth_torch(z: torch.Tensor, min_depth: float, max_depth: float) -> torch.Tensor:
+    import torch
+
+    valid = torch.isfinite(z) & (z > 0) & (z >= min_depth) & (z <= max_depth)
+    return torch.where(valid, z, torch.full_like(z, math.nan))
+
+
+# Organised cloud records as depth_image_proc publishes them (PCL's memory layout), in float32
+# lanes: PointXYZ is x y z and a zero pad (16 bytes); PointXYZRGB adds the packed rgb and three
+# zero pads (32 bytes).
+XYZ_LANES = 4
+XYZRGB_LANES = 8
+RGB_LANE = 4
+
+
+def pack_rgb(rgb: np.ndarray) -> np.ndarray:
+    """Pack ``(..., 3)`` uint8 RGB into uint32 0x00RRGGBB, the bits of PCL's float ``rgb``."""
+    rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
+    rows = rgb.reshape(-1, rgb.shape[-2] if rgb.ndim > 2 else 1, 3)  # images keep their rows
+    # BGRA bytes read as a little-endian uint32 are 0xAARRGGBB; then clear the alpha byte.
+    bgra = cv2.cvtColor(rows, cv2.COLOR_RGB2BGRA)
+    packed = bgra.view('<u4').reshape(rgb.shape[:-1])
+    np.bitwise_and(packed, np.uint32(0x00FFFFFF), out=packed)
+    return packed
+
+
+def unpack_rgb(packed: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`pack_rgb`: uint32 0x00RRGGBB to ``(..., 3)`` uint8 RGB."""
+    packed = np.asarray(packed, dtype=np.uint32)
+    return np.stack(((packed >> 16) & 0xFF, (packed >> 8) & 0xFF, packed & 0xFF),
+                    axis=-1).astype(np.uint8)
+
+
+def point_records(depth: np.ndarray, intrinsics: Intrinsics, decimation: int = 1,
+                  min_depth: float = 0.0, max_depth: float = math.inf,
+                  rgb: Optional[np.ndarray] = None, out: Optional[np.ndarray] = None
+                  ) -> np.ndarray:
+    """
+    Back-project ``(H, W)`` depth straight into organised cloud records (see :data:`XYZ_LANES`).
+
+    Same points as :func:`depth_to_points` (decimation, min/max clipping, NaN for invalid
+    points), but laid out as the bytes of a depth_image_proc PointCloud2: ``(H', W', 4)``
+    float32 lanes x y z 0, or with ``rgb`` (``(H, W, 3)`` uint8, the colour of each depth
+    pixel) ``(H', W', 8)`` lanes x y z 0 rgb 0 0 0 with rgb the bits 0x00RRGGBB. The rays come
+    from :func:`ray_factors` and the records are written in one interleaving pass into ``out``
+    (for instance a message's buffer) when given: no ``(H, W, 3)`` intermediate.
+    """
+    if np.ndim(depth) != 2:
+        raise ValueError(f'depth must have shape (H, W), got {np.shape(depth)}')
+    _check_depth_size(depth.shape, intrinsics)
+    _check_range(decimation, min_depth, max_depth)
+    k = int(decimation)
+    z = clip_depth(depth[::k, ::k], min_depth, max_depth)
+    ax, ay = ray_factors(intrinsics, k)
+    planes = [np.multiply(z, ax), np.multiply(z, ay[:, None]), z]
+    return merge_records(planes, _decimated_rgb(rgb, depth.shape, k), out)
+
+
+def merge_records(xyz: list, rgb: Optional[np.ndarray], out: Optional[np.ndarray] = None
+                  ) -> np.ndarray:
+    """
+    Interleave x, y, z planes (and packed ``rgb``) into cloud records in one pass.
+
+    ``xyz`` holds float32 arrays whose channels add up to three (three ``(H, W)`` planes, or one
+    ``(H, W, 3)`` array); ``rgb`` is ``(H, W)`` uint32 from :func:`pack_rgb` or None.
+    """
+    height, width = xyz[0].shape[:2]
+    zeros = np.zeros((height, width), np.float32)
+    planes = list(xyz) + [zeros]
+    if rgb is not None:
+        planes += [rgb.view(np.float32), zeros, zeros, zeros]
+    lanes = XYZ_LANES if rgb is None else XYZRGB_LANES
+    if out is None:
+        out = np.empty((height, width, lanes), np.float32)
+    elif out.shape != (height, width, lanes) or out.dtype != np.float32:
+        raise ValueError(f'out must be float32 of shape {(height, width, lanes)}, got '
+                         f'{out.dtype} {out.shape}')
+    merged = cv2.merge(planes, dst=out)
+    if merged.ctypes.data != out.ctypes.data:  # OpenCV wrote elsewhere: a layout it refused
+        out[...] = merged
+    return out
+
+
+def decimated_size(height: int, width: int, decimation: int) -> Tuple[int, int]:
+    """Return the (height, width) of the cloud of a ``height`` x ``width`` depth image."""
+    _check_range(decimation, 0.0, 0.0)
+    k = int(decimation)
+    return -(-int(height) // k), -(-int(width) // k)
+
+
+def _decimated_rgb(rgb: Optional[np.ndarray], shape: Tuple[int, ...], k: int
+                   ) -> Optional[np.ndarray]:
+    if rgb is None:
+        return None
+    if rgb.dtype != np.uint8 or rgb.shape != tuple(shape) + (3,):
+        raise ValueError(f'rgb must be uint8 of shape {tuple(shape) + (3,)}, got {rgb.dtype} '
+                         f'{rgb.shape}')
+    return pack_rgb(np.ascontiguousarray(rgb[::k, ::k]))
+
+
+def point_records_torch(depth: torch.Tensor, intrinsics: Intrinsics, decimation: int = 1,
+                        min_depth: float = 0.0, max_depth: float = math.inf,
+                        rgb: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """
+    Torch version of :func:`point_records`, on the device of ``depth`` (a GPU keeps the cloud).
+
+    ``depth`` is an ``(H, W)`` floating tensor, ``rgb`` an ``(H, W, 3)`` uint8 tensor or None;
+    the result is the same float32 records, ready for one copy into a message's buffer.
+    """
+    import torch
+
+    if depth.ndim != 2 or not torch.is_floating_point(depth):
+        raise ValueError(f'depth must be an (H, W) floating point tensor, got {depth.dtype} '
+                         f'{tuple(depth.shape)}')
+    _check_depth_size(tuple(depth.shape), intrinsics)
+    _check_range(decimation, min_depth, max_depth)
+    k = int(decimation)
+    z = _clip_depth_torch(depth[::k, ::k].float(), min_depth, max_depth)
+    ax, ay = (torch.tensor(f, device=depth.device) for f in ray_factors(intrinsics, k))
+    lanes = XYZ_LANES if rgb is None else XYZRGB_LANES
+    records = torch.zeros(z.shape + (lanes,), dtype=torch.float32, device=depth.device)
+    records[..., 0] = z * ax
+    records[..., 1] = z * ay[:, None]
+    records[..., 2] = z
+    if rgb is not None:
+        if rgb.dtype != torch.uint8 or tuple(rgb.shape) != tuple(depth.shape) + (3,):
+            raise ValueError(f'rgb must be uint8 of shape {tuple(depth.shape) + (3,)}, got '
+                             f'{rgb.dtype} {tuple(rgb.shape)}')
+        colour = rgb[::k, ::k].to(torch.int32)
+        packed = (colour[..., 0] << 16) | (colour[..., 1] << 8) | colour[..., 2]
+        records[..., RGB_LANE] = packed.view(torch.float32)
+    return records
 
 
 def project_points(points: np.ndarray, intrinsics: Intrinsics

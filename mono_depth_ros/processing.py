@@ -166,6 +166,7 @@ class FrameProcessor:
         self.camera_info_topic = camera_info_topic
         self.camera_infos = CameraInfoBuffer(wait=camera_info_wait)
         self._sparse_msg: Image | PointCloud2 | None = None
+        self._cloud_buffers = ros_io.MessageBuffers()
 
     @property
     def has_segmentation(self) -> bool:
@@ -294,18 +295,17 @@ class FrameProcessor:
             messages['camera_info'] = ros_io.camera_info_for(result.intrinsics, header)
         if 'points' in wanted:
             messages['points'] = _cloud(depth, inference.rgb, result.intrinsics, header,
-                                        settings)
+                                        settings, self._cloud_buffers)
         return outputs
 
 
 def _cloud(depth: np.ndarray, rgb: np.ndarray, intrinsics: geometry.Intrinsics, header,
-           settings: FrameSettings) -> PointCloud2:
-    step = settings.points_decimation
-    points = geometry.depth_to_points(depth, intrinsics, step, settings.min_depth,
-                                      settings.max_depth)
+           settings: FrameSettings, buffers: ros_io.MessageBuffers) -> PointCloud2:
     colours = None
     if settings.points_rgb:
+        colours = rgb
         if rgb.shape[:2] != depth.shape:
-            rgb = cv2.resize(rgb, (depth.shape[1], depth.shape[0]), interpolation=cv2.INTER_AREA)
-        colours = rgb[::step, ::step]
-    return ros_io.points_to_cloud(points, header, colours)
+            colours = cv2.resize(rgb, (depth.shape[1], depth.shape[0]),
+                                 interpolation=cv2.INTER_AREA)
+    return ros_io.depth_to_cloud(depth, intrinsics, header, settings.points_decimation,
+                                 settings.min_depth, settings.max_depth, colours, buffers)

@@ -25,10 +25,12 @@ from __future__ import annotations
 import array
 from dataclasses import dataclass
 import math
+import sys
 from typing import Dict, Optional, Tuple
 
 import cv2
-from mono_depth_ros.geometry import Intrinsics
+from mono_depth_ros import geometry
+from mono_depth_ros.geometry import Intrinsics, pack_rgb, unpack_rgb
 import numpy as np
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2, PointField
 from std_msgs.msg import Header
@@ -343,58 +345,63 @@ def labels_to_image(labels: np.ndarray, header: Header) -> Image:
 
 
 _XYZ_FIELDS = ('x', 'y', 'z')
-_POINT_STEP_XYZ = 16
-_POINT_STEP_XYZRGB = 32
-_RGB_OFFSET = 16
 _FIELD_DTYPES: Dict[int, str] = {
     PointField.INT8: 'i1', PointField.UINT8: 'u1', PointField.INT16: 'i2',
     PointField.UINT16: 'u2', PointField.INT32: 'i4', PointField.UINT32: 'u4',
     PointField.FLOAT32: 'f4', PointField.FLOAT64: 'f8',
 }
+# References to a pooled buffer when nothing outside the pool holds it: the pool's list, the
+# loop variable and getrefcount's own argument.
+_POOL_ONLY_REFERENCES = 3
 
 
-def pack_rgb(rgb: np.ndarray) -> np.ndarray:
-    """Pack ``(..., 3)`` uint8 RGB into uint32 0x00RRGGBB, the bits of PCL's float ``rgb``."""
-    rgb = np.asarray(rgb, dtype=np.uint8)
-    # BGRA bytes read as a little-endian uint32 are 0xAARRGGBB; then clear the alpha byte.
-    bgra = cv2.cvtColor(rgb.reshape(-1, 1, 3), cv2.COLOR_RGB2BGRA)
-    return (bgra.view('<u4') & np.uint32(0x00FFFFFF)).reshape(rgb.shape[:-1])
-
-
-def unpack_rgb(packed: np.ndarray) -> np.ndarray:
-    """Inverse of :func:`pack_rgb`: uint32 0x00RRGGBB to ``(..., 3)`` uint8 RGB."""
-    packed = np.asarray(packed, dtype=np.uint32)
-    return np.stack(((packed >> 16) & 0xFF, (packed >> 8) & 0xFF, packed & 0xFF),
-                    axis=-1).astype(np.uint8)
-
-
-def points_to_cloud(points: np.ndarray, header: Header,
-                    rgb: Optional[np.ndarray] = None) -> PointCloud2:
+class MessageBuffers:
     """
-    Pack an organised ``(H, W, 3)`` float32 cloud (NaN = invalid) into a PointCloud2.
+    Data buffers for outgoing messages, handed out again once nothing else refers to them.
+
+    A published message that its publisher dropped leaves its buffer here; the next message of
+    the same size is written into it instead of a freshly allocated and zero-filled one (which
+    costs more than the writing itself for camera-sized clouds). A buffer that a message still
+    holds is never handed out. At most ``keep`` buffers are kept, all of the current size, so a
+    single large frame leaves nothing large behind.
+    """
+
+    def __init__(self, keep: int = 2) -> None:
+        self._keep = keep
+        self._buffers: list = []
+
+    def get(self, size: int) -> array.array:
+        """Return an ``array.array('B')`` of ``size`` bytes that nothing else refers to."""
+        for buffer in self._buffers:
+            if len(buffer) == size and sys.getrefcount(buffer) <= _POOL_ONLY_REFERENCES:
+                return buffer
+        buffer = _zeroed_bytes(size)
+        same_size = [b for b in self._buffers if len(b) == size]
+        self._buffers = same_size[len(same_size) + 1 - self._keep:] + [buffer]
+        return buffer
+
+
+def cloud_message(header: Header, height: int, width: int, with_rgb: bool,
+                  buffers: Optional[MessageBuffers] = None) -> Tuple[PointCloud2, np.ndarray]:
+    """
+    Return an organised PointCloud2 and a writable float32 view of its records.
 
     Same layout as depth_image_proc's point_cloud_xyz / point_cloud_xyzrgb (PCL's PointXYZ and
     PointXYZRGB): little-endian, x y z FLOAT32 at offsets 0 4 8 and ``point_step`` 16; with
-    ``rgb`` ((H, W, 3) uint8) an ``rgb`` FLOAT32 field at offset 16 holding the bits
-    0x00RRGGBB and ``point_step`` 32. Padding bytes are zero. ``is_dense`` is False.
+    ``with_rgb`` an ``rgb`` FLOAT32 field at offset 16 holding the bits 0x00RRGGBB and
+    ``point_step`` 32; ``is_dense`` False. The view is ``(height, width, lanes)`` as
+    :func:`mono_depth_ros.geometry.point_records` writes them, pads included: the caller fills
+    every byte (the buffer may come from ``buffers`` and hold an older cloud).
     """
-    if points.ndim != 3 or points.shape[2] != 3:
-        raise CloudError(f'points must have shape (H, W, 3), got {points.shape}')
-    height, width = points.shape[:2]
-    if rgb is not None and (rgb.shape != points.shape or rgb.dtype != np.uint8):
-        raise CloudError(f'rgb must be uint8 of shape {points.shape}, got {rgb.dtype} '
-                         f'{rgb.shape}')
-    point_step = _POINT_STEP_XYZ if rgb is None else _POINT_STEP_XYZRGB
-    # Fill the message buffer in place: one zeroed allocation, no Python loop over points.
-    data = _zeroed_bytes(height * width * point_step)
-    words = np.frombuffer(data, dtype='<f4').reshape(height, width, point_step // 4)
-    words[..., :3] = points
+    lanes = geometry.XYZRGB_LANES if with_rgb else geometry.XYZ_LANES
+    point_step = 4 * lanes
+    size = int(height) * int(width) * point_step
+    data = buffers.get(size) if buffers is not None else _zeroed_bytes(size)
     fields = [PointField(name=name, offset=4 * i, datatype=PointField.FLOAT32, count=1)
               for i, name in enumerate(_XYZ_FIELDS)]
-    if rgb is not None:
-        words.view('<u4')[..., _RGB_OFFSET // 4] = pack_rgb(rgb)
-        fields.append(PointField(name='rgb', offset=_RGB_OFFSET, datatype=PointField.FLOAT32,
-                                 count=1))
+    if with_rgb:
+        fields.append(PointField(name='rgb', offset=4 * geometry.RGB_LANE,
+                                 datatype=PointField.FLOAT32, count=1))
     msg = _message(PointCloud2)
     msg.header = header
     msg.height, msg.width = int(height), int(width)
@@ -404,6 +411,48 @@ def points_to_cloud(points: np.ndarray, header: Header,
     msg.row_step = point_step * int(width)
     msg.is_dense = False
     msg.data = data
+    records = np.frombuffer(data, dtype='<f4').reshape(int(height), int(width), lanes)
+    return msg, records
+
+
+def points_to_cloud(points: np.ndarray, header: Header,
+                    rgb: Optional[np.ndarray] = None) -> PointCloud2:
+    """
+    Pack an organised ``(H, W, 3)`` float32 cloud (NaN = invalid) into a PointCloud2.
+
+    The layout of :func:`cloud_message`; ``rgb`` is ``(H, W, 3)`` uint8 or None.
+    """
+    if points.ndim != 3 or points.shape[2] != 3:
+        raise CloudError(f'points must have shape (H, W, 3), got {points.shape}')
+    height, width = points.shape[:2]
+    if rgb is not None and (rgb.shape != points.shape or rgb.dtype != np.uint8):
+        raise CloudError(f'rgb must be uint8 of shape {points.shape}, got {rgb.dtype} '
+                         f'{rgb.shape}')
+    msg, records = cloud_message(header, height, width, rgb is not None)
+    packed = None if rgb is None else pack_rgb(rgb)
+    geometry.merge_records([np.ascontiguousarray(points, dtype=np.float32)], packed, records)
+    return msg
+
+
+def depth_to_cloud(depth: np.ndarray, intrinsics: Intrinsics, header: Header,
+                   decimation: int = 1, min_depth: float = 0.0, max_depth: float = math.inf,
+                   rgb: Optional[np.ndarray] = None,
+                   buffers: Optional[MessageBuffers] = None) -> PointCloud2:
+    """
+    Back-project ``(H, W)`` depth in metres into an organised PointCloud2, as depth_image_proc.
+
+    The points of :func:`mono_depth_ros.geometry.depth_to_points` (``decimation``, NaN below
+    ``min_depth``, above ``max_depth`` or invalid), written once into the message's buffer
+    (:func:`mono_depth_ros.geometry.point_records`); ``rgb`` (``(H, W, 3)`` uint8, the colour
+    of each depth pixel) adds the packed ``rgb`` field. ``buffers`` lets consecutive clouds
+    reuse the buffers of messages already published and dropped.
+    """
+    if np.ndim(depth) != 2:
+        raise CloudError(f'depth must have shape (H, W), got {np.shape(depth)}')
+    height, width = geometry.decimated_size(depth.shape[0], depth.shape[1], decimation)
+    msg, records = cloud_message(header, height, width, rgb is not None, buffers)
+    geometry.point_records(depth, intrinsics, decimation, min_depth, max_depth, rgb,
+                           out=records)
     return msg
 
 

@@ -103,6 +103,104 @@ def test_torch_agrees_with_numpy(device, dtype, k):
         geometry.depth_to_points_torch(torch.ones(7, 9, dtype=torch.int32), INTRINSICS)
 
 
+def reference_points(depth, intrinsics, k=1, min_depth=0.0, max_depth=math.inf):
+    """Back-project as the first version did: numpy masks, no cache, no OpenCV."""
+    z = depth[::k, ::k].astype(np.float32)
+    with np.errstate(invalid='ignore'):
+        valid = np.isfinite(z) & (z > 0) & (z >= min_depth) & (z <= max_depth)
+    z = np.where(valid, z, np.float32(np.nan))
+    u = np.arange(0, intrinsics.width, k, dtype=np.float32)
+    v = np.arange(0, intrinsics.height, k, dtype=np.float32)
+    ax = (u - np.float32(intrinsics.cx)) / np.float32(intrinsics.fx)
+    ay = (v - np.float32(intrinsics.cy)) / np.float32(intrinsics.fy)
+    return np.stack((z * ax, z * ay[:, None], z), axis=-1)
+
+
+def camera_depth(height=120, width=160, seed=1) -> tuple[np.ndarray, Intrinsics]:
+    """Return a depth map with every kind of invalid value, and its camera."""
+    depth = np.random.default_rng(seed).uniform(0.05, 30.0, (height, width)).astype(np.float32)
+    depth.flat[::37] = np.nan
+    depth.flat[5::41] = 0.0
+    depth.flat[7::43] = -1.5
+    depth.flat[9::47] = np.inf
+    depth.flat[11::53] = 2.0  # exactly on a bound below
+    intrinsics = Intrinsics(fx=150.0, fy=151.5, cx=79.3, cy=61.2, width=width, height=height)
+    return depth, intrinsics
+
+
+@pytest.mark.parametrize('bounds', [(0.0, math.inf), (2.0, 12.0), (0.0, 2.0)])
+def test_clip_depth_keeps_the_valid_depths_in_range(bounds):
+    depth, _ = camera_depth()
+    with np.errstate(invalid='ignore'):
+        keep = np.isfinite(depth) & (depth > 0) & (depth >= bounds[0]) & (depth <= bounds[1])
+    clipped = geometry.clip_depth(depth, *bounds)
+    assert clipped.dtype == np.float32 and 0 < keep.sum() < keep.size
+    np.testing.assert_array_equal(np.isnan(clipped), ~keep)
+    np.testing.assert_array_equal(clipped[keep], depth[keep])
+
+
+def test_ray_factors_are_cached_per_camera():
+    first = geometry.ray_factors(INTRINSICS, 2)
+    assert geometry.ray_factors(INTRINSICS, 2) is first
+    ax, ay = first
+    np.testing.assert_allclose(ax, (np.arange(0, 9, 2) - 4.3) / 40.0, rtol=1e-6)
+    np.testing.assert_allclose(ay, (np.arange(0, 7, 2) - 2.8) / 44.0, rtol=1e-6)
+    assert not ax.flags.writeable
+    with pytest.raises(ValueError, match='decimation'):
+        geometry.ray_factors(INTRINSICS, 0)
+
+
+@pytest.mark.parametrize('k', [1, 2, 3])
+@pytest.mark.parametrize('bounds', [(0.0, math.inf), (2.0, 12.0)])
+@pytest.mark.parametrize('with_rgb', [False, True])
+def test_point_records_match_the_reference_back_projection(k, bounds, with_rgb):
+    depth, intrinsics = camera_depth()
+    colours = np.random.default_rng(5).integers(0, 256, depth.shape + (3,), dtype=np.uint8)
+    expected = reference_points(depth, intrinsics, k, *bounds)
+    np.testing.assert_array_equal(geometry.depth_to_points(depth, intrinsics, k, *bounds),
+                                  expected)
+    lanes = 8 if with_rgb else 4
+    # Written into a buffer that holds garbage: every byte, pads included, is overwritten.
+    out = np.full(expected.shape[:2] + (lanes,), np.float32(7.25))
+    records = geometry.point_records(depth, intrinsics, k, *bounds,
+                                     rgb=colours if with_rgb else None, out=out)
+    assert records is out
+    np.testing.assert_array_equal(records[..., :3], expected)
+    words = records.view(np.uint32)
+    assert not words[..., 3].any()
+    if with_rgb:
+        r, g, b = (colours[::k, ::k, c].astype(np.uint32) for c in range(3))
+        np.testing.assert_array_equal(words[..., 4], (r << 16) | (g << 8) | b)
+        assert not words[..., 5:].any()
+
+
+def test_point_records_errors():
+    depth, intrinsics = camera_depth()
+    with pytest.raises(ValueError, match='out must be float32 of shape'):
+        geometry.point_records(depth, intrinsics, out=np.empty((120, 160, 3), np.float32))
+    with pytest.raises(ValueError, match='rgb must be uint8'):
+        geometry.point_records(depth, intrinsics, rgb=np.zeros((120, 160, 3), np.float32))
+    with pytest.raises(ValueError, match='scaled'):
+        geometry.point_records(depth[:, 1:], intrinsics)
+
+
+@pytest.mark.parametrize('device', DEVICES)
+@pytest.mark.parametrize('k', [1, 3])
+def test_point_records_torch_agrees_with_numpy(device, k):
+    depth, intrinsics = camera_depth()
+    colours = np.random.default_rng(5).integers(0, 256, depth.shape + (3,), dtype=np.uint8)
+    expected = geometry.point_records(depth, intrinsics, k, 2.0, 12.0, colours)
+    records = geometry.point_records_torch(torch.from_numpy(depth).to(device), intrinsics, k,
+                                           2.0, 12.0, torch.from_numpy(colours).to(device))
+    assert records.device.type == device and records.dtype == torch.float32
+    records = records.cpu().numpy()
+    np.testing.assert_allclose(records[..., :3], expected[..., :3], rtol=1e-6, equal_nan=True)
+    np.testing.assert_array_equal(records[..., 3:].view(np.uint32),
+                                  expected[..., 3:].view(np.uint32))
+    plain = geometry.point_records_torch(torch.from_numpy(depth).to(device), intrinsics, k)
+    assert plain.shape[-1] == 4 and not plain[..., 3].any()
+
+
 def test_project_points_inverts_back_projection():
     depth = scene_depth()
     points = geometry.depth_to_points(depth, INTRINSICS).reshape(-1, 3)
@@ -242,6 +340,78 @@ def test_colorize_depth_range_ignores_outliers():
     a = colormap.colorize_depth(depth).astype(int)
     b = colormap.colorize_depth(with_outlier).astype(int)
     assert np.abs(a - b)[1:].mean() < 3
+
+
+def reference_colours(depth, min_depth=None, max_depth=None):
+    """Return nearness and validity as first written: percentiles of every valid pixel."""
+    valid = np.isfinite(depth) & (depth > 0)
+    if min_depth is None:
+        min_depth, max_depth = np.percentile(depth[valid], (2.0, 98.0))
+    nearness = np.clip((max_depth - depth) / max(max_depth - min_depth, 1e-6), 0.0, 1.0)
+    return nearness, valid
+
+
+@pytest.mark.parametrize('fixed', [True, False])
+def test_colorize_depth_follows_the_reference_maths(fixed):
+    # A smooth scene, as a network predicts, with invalid pixels of every kind.
+    v, u = np.mgrid[0:480, 0:640].astype(np.float32)
+    depth = 1.0 + 8.0 * (v / 480) ** 2 + 0.5 * np.sin(u / 40)
+    depth[100:110, :] = np.nan
+    depth[200, ::3] = 0.0
+    depth[300, ::5] = np.inf
+    depth[400, ::7] = -3.0
+    bounds = (2.0, 7.0) if fixed else (None, None)
+    with np.errstate(invalid='ignore'):
+        nearness, valid = reference_colours(depth, *bounds)
+    rgb = colormap.colorize_depth(depth, *bounds)
+    assert not rgb[~valid].any()
+    # The table of the new path: index 1 + 254 * nearness, ends and middle on the old table.
+    lut = colormap.depth_lut()
+    index = np.rint(1 + 254 * nearness[valid]).astype(int)
+    turbo = colormap.turbo_like_lut().astype(int)
+    assert np.abs(lut[index].astype(int) - turbo[np.rint(255 * nearness[valid]).astype(int)]
+                  ).max() <= 8  # within one step of the 256-level table
+    found = rgb[valid].astype(int)
+    same = (found == lut[index]).all(axis=1)
+    if fixed:
+        assert same.mean() > 0.999  # only float rounding ties may differ
+    else:
+        # The range comes from a sample of the pixels: colours within two table steps.
+        neighbours = np.abs(found[:, None] - lut[np.clip(index[:, None] + np.arange(-2, 3), 1,
+                                                         255)].astype(int)).sum(-1).min(1)
+        assert same.mean() > 0.5 and neighbours.max() == 0
+
+
+def test_depth_range_is_the_percentiles_of_a_sample_of_pixels():
+    depth = np.random.default_rng(3).uniform(1.0, 9.0, (1000, 1500)).astype(np.float32)
+    depth[::2] = np.nan  # interlaced: a grid of pixels could see only these rows
+    low, high = colormap.depth_range(depth)
+    sample = depth.ravel()[colormap.range_sample(1000, 1500)]
+    assert sample.size == colormap.RANGE_SAMPLES
+    np.testing.assert_allclose((low, high),
+                               np.percentile(sample[np.isfinite(sample)], (2, 98)), rtol=1e-6)
+    assert abs(low - 1.16) < 0.05 and abs(high - 8.84) < 0.05  # those of every pixel
+    small = depth[:100, :100]
+    assert colormap.depth_range(small) == tuple(np.percentile(small[np.isfinite(small)],
+                                                              (2, 98)))
+    assert all(math.isnan(b) for b in colormap.depth_range(np.full((3, 3), np.nan)))
+
+
+@pytest.mark.parametrize('device', DEVICES)
+@pytest.mark.parametrize('bounds', [(None, None), (2.0, 6.0), (3.0, None)])
+def test_colorize_depth_torch_agrees_with_numpy(device, bounds):
+    depth, _ = camera_depth(240, 320)
+    expected = colormap.colorize_depth(depth, *bounds)
+    rgb = colormap.colorize_depth_torch(torch.from_numpy(depth).to(device), *bounds)
+    assert rgb.dtype == torch.uint8 and rgb.device.type == device
+    rgb = rgb.cpu().numpy()
+    lut = colormap.depth_lut().astype(int)
+    index = {tuple(colour): i for i, colour in enumerate(lut)}
+    found = np.array([index[tuple(c)] for c in rgb.reshape(-1, 3).astype(int)])
+    wanted = np.array([index[tuple(c)] for c in expected.reshape(-1, 3).astype(int)])
+    assert np.abs(found - wanted).max() <= 1 and (found != wanted).mean() < 0.001
+    black = torch.full((4, 4), math.nan, device=device)
+    assert not colormap.colorize_depth_torch(black).any()
 
 
 def test_label_palette():

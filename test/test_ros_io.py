@@ -13,9 +13,11 @@
 # limitations under the License.
 
 """Tests of mono_depth_ros.ros_io with real sensor_msgs messages."""
+import array
 import json
 import math
 import struct
+import weakref
 
 from conftest import needs_shared
 import cv2
@@ -420,6 +422,82 @@ def test_cloud_round_trip(rgb):
     back, back_rgb = ros_io.cloud_to_points(ros_io.points_to_cloud(points, header()))
     np.testing.assert_array_equal(back, points)
     assert back_rgb is None
+
+
+def reference_cloud_bytes(depth, intrinsics, k, min_depth, max_depth, colours):
+    """Return the cloud records as first written: an (H, W, 3) array, then a strided copy."""
+    z = depth[::k, ::k].astype(np.float32)
+    with np.errstate(invalid='ignore'):
+        valid = np.isfinite(z) & (z > 0) & (z >= min_depth) & (z <= max_depth)
+    z = np.where(valid, z, np.float32(np.nan))
+    ax = (np.arange(0, intrinsics.width, k, dtype=np.float32) - np.float32(intrinsics.cx)) \
+        / np.float32(intrinsics.fx)
+    ay = (np.arange(0, intrinsics.height, k, dtype=np.float32) - np.float32(intrinsics.cy)) \
+        / np.float32(intrinsics.fy)
+    points = np.stack((z * ax, z * ay[:, None], z), axis=-1)
+    words = np.zeros(z.shape + (4 if colours is None else 8,), '<f4')
+    words[..., :3] = points
+    if colours is not None:
+        r, g, b = (colours[::k, ::k, c].astype(np.uint32) for c in range(3))
+        words.view('<u4')[..., 4] = (r << 16) | (g << 8) | b
+    return words
+
+
+@pytest.mark.parametrize('k', [1, 2, 5])
+@pytest.mark.parametrize('with_rgb', [False, True])
+def test_depth_to_cloud_writes_the_bytes_of_the_reference(k, with_rgb):
+    rng = np.random.default_rng(k)
+    depth = rng.uniform(0.1, 12.0, (48, 64)).astype(np.float32)
+    depth.flat[::11] = np.nan
+    depth.flat[3::13] = 0.0
+    depth.flat[5::17] = np.inf
+    colours = rng.integers(0, 256, (48, 64, 3), dtype=np.uint8) if with_rgb else None
+    intrinsics = Intrinsics(fx=60.0, fy=61.0, cx=31.7, cy=23.2, width=64, height=48)
+    buffers = ros_io.MessageBuffers()
+    buffer_ids = []
+    for attempt in range(2):  # the second cloud is written into the first one's buffer
+        msg = ros_io.depth_to_cloud(depth, intrinsics, header(), k, 0.5, 10.0, colours, buffers)
+        buffer_ids.append(id(msg.data))
+        expected = reference_cloud_bytes(depth, intrinsics, k, 0.5, 10.0, colours)
+        step = 32 if with_rgb else 16
+        assert (msg.height, msg.width) == expected.shape[:2]
+        assert (msg.point_step, msg.row_step) == (step, step * expected.shape[1])
+        assert [f.name for f in msg.fields] == ['x', 'y', 'z'] + (['rgb'] if with_rgb else [])
+        words = np.frombuffer(msg.data, '<f4').reshape(expected.shape)
+        nan = np.isnan(expected)
+        np.testing.assert_array_equal(np.isnan(words), nan)
+        np.testing.assert_array_equal(words.view('<u4')[~nan], expected.view('<u4')[~nan])
+        msg.data[:] = array.array('B', [0xFF]) * len(msg.data)  # garbage for the next cloud
+        del msg, words
+    assert buffer_ids[0] == buffer_ids[1]  # the pool kept it alive: the very same buffer
+
+
+def test_message_buffers_never_hand_out_a_buffer_a_message_holds():
+    buffers = ros_io.MessageBuffers(keep=2)
+    held = buffers.get(64)
+    second = buffers.get(64)
+    assert second is not held
+    third = buffers.get(64)
+    assert third is not held and third is not second  # both still referenced here
+    second_id = id(second)
+    del second, third
+    reused = buffers.get(64)
+    assert id(reused) == second_id and len(reused) == 64
+    kept = weakref.ref(reused)
+    del reused
+    assert kept() is not None  # the pool keeps it for the next message of its size
+    assert len(buffers.get(128)) == 128
+    assert kept() is None  # a frame of another size: the pool let go of the old buffers
+
+
+def test_cloud_message_layout_without_data():
+    msg, records = ros_io.cloud_message(header(), 3, 4, with_rgb=True)
+    assert records.shape == (3, 4, 8) and records.dtype == np.float32
+    records[...] = 1.5
+    assert bytes(msg.data[:4]) == struct.pack('<f', 1.5)
+    with pytest.raises(ValueError, match='decimation'):
+        ros_io.depth_to_cloud(np.ones((4, 4), np.float32), Intrinsics(1, 1, 1, 1, 4, 4),
+                              header(), 0)
 
 
 def test_pack_rgb_bits():
