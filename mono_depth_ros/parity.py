@@ -44,6 +44,7 @@ FAMILY_MODULES = {
     'lite-mono': 'mono_depth_ros.models.lite_mono',
     'depth-anything-v2': 'mono_depth_ros.models.depth_anything_v2',
     'multitask-refinenet': 'mono_depth_ros.models.joint_refinenet',
+    'dpt': 'mono_depth_ros.models.dpt',
 }
 
 

@@ -307,8 +307,9 @@ def download(url: str, target: Path, *, sha256: str | None = None, model: str = 
     A ``.part`` left by an interrupted download is resumed with an HTTP Range request when the
     server supports it (otherwise the download restarts). A body shorter than its
     Content-Length is an error (the ``.part`` stays for the next attempt to resume). When
-    ``sha256`` is given, a file with another hash is deleted and reported. The finished file is
-    renamed into place atomically.
+    ``sha256`` is given (the full hex digest, or its first digits as torch.hub file names carry
+    them), a file with another hash is deleted and reported. The finished file is renamed into
+    place atomically.
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -357,11 +358,12 @@ def download(url: str, target: Path, *, sha256: str | None = None, model: str = 
                            f'{expected} bytes. Run again to resume from {part}')
     if sha256 is not None:
         actual = sha256_of(part)
-        if actual != sha256.lower():
+        if not actual.startswith(sha256.lower()):
             part.unlink()
+            expected = sha256 if len(sha256) == len(actual) else f'one starting with {sha256}'
             raise WeightsError(f'the file downloaded from {url} for model {model!r} has sha256 '
-                               f'{actual}, expected {sha256}; it was deleted. The download was '
-                               'corrupted or the file changed upstream')
+                               f'{actual}, expected {expected}; it was deleted. The download '
+                               'was corrupted or the file changed upstream')
     os.replace(part, target)
     return target
 

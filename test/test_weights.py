@@ -193,6 +193,21 @@ def test_sha256_mismatch_deletes_and_names_both_hashes(server, tmp_path):
     assert not official_cache_path(spec).with_name('toy.safetensors.part').exists()
 
 
+def test_torch_hub_hash_prefix_is_checked(server, tmp_path):
+    # torch.hub names files <name>-<first 8 hex digits of the sha256>.pt: only those are known
+    data = torch_bytes(trained_state())
+    prefix = sha(data)[:8]
+    server.files[f'/toy-{prefix}.pt'] = data
+    good = make_spec(f'{server.url}/toy-{prefix}.pt', prefix, fmt='torch')
+    assert resolve_weights(good, 'auto').read_bytes() == data
+    wrong = 'deadbeef' if prefix != 'deadbeef' else 'cafebabe'
+    server.files[f'/bad-{wrong}.pt'] = data
+    bad = make_spec(f'{server.url}/bad-{wrong}.pt', wrong, fmt='torch', name='bad-net')
+    with pytest.raises(WeightsError, match=f'expected one starting with {wrong}; it was deleted'):
+        resolve_weights(bad, 'auto')
+    assert not official_cache_path(bad).exists()
+
+
 @pytest.mark.parametrize('misbehaviour', [{'claim_extra': 100}, {'send_only': 500}])
 def test_truncated_body_is_an_error_then_resumes(server, tmp_path, misbehaviour):
     data = safetensors_bytes(trained_state(), tmp_path)

@@ -32,6 +32,7 @@ FAMILY_MODULES = (
     'mono_depth_ros.models.lite_mono',
     'mono_depth_ros.models.depth_anything_v2',
     'mono_depth_ros.models.fastdepth',
+    'mono_depth_ros.models.dpt',
 )
 
 DEFAULT_MODEL = 'joint-mnv3-synthetic'

@@ -74,10 +74,11 @@ class WeightsSource:
     Where a variant's official checkpoint comes from.
 
     ``url`` is an https URL (``''`` when the weights ship inside the package, see ``embedded``).
-    ``sha256`` is the hash of the downloaded file where it is known. ``files`` names the checkpoint
-    files inside a downloaded archive or folder (Lite-Mono: ``encoder.pth`` and ``depth.pth``);
-    ``files_sha256`` maps those of them whose hash is known to it (an archive built on the fly by
-    a file share has no stable hash of its own, the files inside do).
+    ``sha256`` is the hash of the downloaded file where it is known, or its first hex digits
+    where only those are (torch.hub file names end in ``-<first 8 hex digits>.pt``). ``files``
+    names the checkpoint files inside a downloaded archive or folder (Lite-Mono: ``encoder.pth``
+    and ``depth.pth``); ``files_sha256`` maps those of them whose hash is known to it (an archive
+    built on the fly by a file share has no stable hash of its own, the files inside do).
     """
 
     url: str = ''

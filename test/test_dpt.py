@@ -1,0 +1,270 @@
+# Copyright 2026 The mono_depth_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+DPT-Hybrid and the study's accelerations.
+
+Configuration, checkpoints in both namings, starting a variant from the official weights,
+Performer attention. Parity with the official code is in test_parity.py (the three DPT cases of
+../shared/parity).
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+import threading
+import warnings
+
+from mono_depth_ros.models import dpt, efficientnet
+from mono_depth_ros.models.registry import create_model, get_spec
+from mono_depth_ros.models.vit_hybrid import Attention, same_padding
+from mono_depth_ros.weights import CheckpointError
+import pytest
+import torch
+
+KITTI = dpt.DPTConfig(**dpt.KITTI)
+SMALL_INPUT = (1, 3, 64, 96)
+
+
+def count(config: dpt.DPTConfig) -> int:
+    with torch.device('meta'):
+        return sum(p.numel() for p in dpt.DPT(config).parameters())
+
+
+def random_model(config: dpt.DPTConfig, seed: int = 0) -> dpt.DPT:
+    torch.manual_seed(seed)
+    return dpt.DPT(config).eval()
+
+
+@pytest.fixture(scope='module')
+def official():
+    """Return a randomly initialised official DPT-Hybrid KITTI model."""
+    return random_model(KITTI, seed=1)
+
+
+@pytest.fixture(scope='module')
+def official_file(official, tmp_path_factory):
+    """Save the official model as isl-org/DPT saves it: a plain state dict."""
+    path = tmp_path_factory.mktemp('weights') / 'dpt_hybrid_kitti.pt'
+    torch.save(official.state_dict(), path)
+    return path
+
+
+def test_parameter_counts_are_those_of_the_checkpoints():
+    # shared/parity: 123,146,985 for dpt_hybrid (368 keys), 52,268,265 for the study's model A
+    assert count(dpt.DPTConfig()) == 123_146_985
+    assert count(get_spec('dpt-hybrid-kitti-a').extra['config']) == 52_268_265
+    assert len(dpt.DPT(get_spec('dpt-hybrid-kitti-a').extra['config']).pretrained.model
+               .blocks) == 2
+
+
+def test_official_variants_check_the_hash_in_their_file_names():
+    for name, digest in (('dpt-hybrid-midas', '501f0c75'), ('dpt-hybrid-kitti', 'cb926ef4'),
+                         ('dpt-hybrid-nyu', '2ce69ec7')):
+        weights = get_spec(name).weights
+        assert weights.url.startswith('https://github.com/isl-org/DPT/releases/download/1_0/')
+        assert weights.url.endswith(f'-{digest}.pt') and weights.sha256 == digest
+    with pytest.raises(ValueError, match='torch.hub hash'):
+        dpt.hub_hash('model.pt')
+
+
+@pytest.mark.parametrize('name, metric, size', [
+    ('dpt-hybrid-midas', False, (384, 384)), ('dpt-hybrid-kitti', True, (352, 1216)),
+    ('dpt-hybrid-nyu', True, (480, 640)), ('dpt-hybrid-kitti-r', True, (192, 640)),
+    ('dpt-hybrid-kitti-a', True, (192, 640))])
+def test_variants(name, metric, size):
+    spec = get_spec(name)
+    assert (spec.output_kind == 'metric') == metric
+    assert spec.input_policy.network_size(375, 1242) == size
+    assert spec.mean == spec.std == (0.5, 0.5, 0.5)
+
+
+def test_metric_output_is_the_official_affine_inverse():
+    with torch.device('meta'):
+        model = dpt.DPT(KITTI)
+    inverse = torch.tensor([0.0, 100.0, 1e4])
+    expected = 1.0 / (6.016e-5 * inverse + 0.00579)
+    assert torch.allclose(model.to_depth(inverse), expected)
+    model.config = dpt.DPTConfig(depth_scale=-1.0)  # the official clamp at 1e-8
+    assert model.to_depth(torch.tensor([5.0])).item() == pytest.approx(1e8)
+
+
+def test_forward_shapes_and_stride_check():
+    model = create_model('dpt-hybrid-kitti-a')
+    with torch.inference_mode():
+        depth = model(torch.randn(SMALL_INPUT))['depth']
+    assert depth.shape == (1, 1, 64, 96) and bool((depth > 0).all())
+    with pytest.raises(ValueError, match='multiples of 32'):
+        model(torch.randn(1, 3, 64, 80))
+
+
+@pytest.mark.parametrize('fields, message', [
+    ({'hooks': (0, 12)}, 'hooks'), ({'hooks': (5, 2)}, 'hooks'), ({'heads': 5}, 'divide'),
+    ({'attention': 'linformer'}, 'attention'), ({'backbone': 'vgg'}, 'backbone')])
+def test_bad_configurations_are_named(fields, message):
+    with pytest.raises(ValueError, match=message):
+        dpt.DPTConfig(**fields)
+
+
+def test_tf_same_padding_puts_the_odd_pixel_after():
+    assert same_padding(192, 7, 2) == (2, 3)
+    assert same_padding(96, 3, 2) == (0, 1)
+    assert same_padding(95, 3, 2) == (1, 1)
+    assert same_padding(48, 1, 2) == (0, 0)
+
+
+def test_official_checkpoint_loads_strictly(official, official_file):
+    model = random_model(KITTI, seed=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
+        get_spec('dpt-hybrid-kitti').load_checkpoint(model, official_file)
+    for name, value in official.state_dict().items():
+        assert torch.equal(model.state_dict()[name], value), name
+
+
+def test_fork_checkpoint_loads_strictly_with_its_own_names(tmp_path):
+    spec = get_spec('dpt-hybrid-kitti-a')
+    model = random_model(spec.extra['config'], seed=3)
+    state = dpt.fork_layout(model).state_dict()
+    assert len(state) == 248 and 'pretrained.readout_oper3.0.project.0.weight' in state
+    assert 'pretrained.act_postprocess4.1.weight' in state
+    torch.save(state, tmp_path / 'model_a.pt')
+    loaded = random_model(spec.extra['config'], seed=4)
+    spec.load_checkpoint(loaded, tmp_path / 'model_a.pt')
+    for name, value in model.state_dict().items():
+        assert torch.equal(loaded.state_dict()[name], value), name
+
+    del state['pretrained.readout_oper4.0.project.0.bias']
+    torch.save(state, tmp_path / 'broken.pt')
+    with pytest.raises(CheckpointError, match='readout_oper4.0.project.0.bias'):
+        spec.load_checkpoint(loaded, tmp_path / 'broken.pt')
+
+
+def test_model_a_starts_from_the_official_weights(official, official_file):
+    spec = get_spec('dpt-hybrid-kitti-a')
+    model = random_model(spec.extra['config'], seed=5)
+    with pytest.warns(dpt.AdaptedCheckpointWarning) as caught:
+        spec.load_checkpoint(model, official_file)
+    message = str(caught[0].message)
+    assert 'blocks 2..11 are dropped' in message and '1 attention head(s) of 768' in message
+    ours, theirs = model.state_dict(), official.state_dict()
+    assert set(ours) < set(theirs)
+    assert not any(name.startswith('pretrained.model.blocks.2.') for name in ours)
+    for name, value in ours.items():
+        assert torch.equal(value, theirs[name]), name
+    with torch.inference_mode():
+        assert torch.isfinite(model(torch.randn(SMALL_INPUT))['depth']).all()
+
+
+def test_performer_starts_from_the_softmax_weights(official, official_file):
+    config = dpt.DPTConfig(**dpt.KITTI, hooks=(0, 1), attention='performer')
+    model = random_model(config, seed=6)
+    features = model.pretrained.model.blocks[1].attn.projection_matrix.clone()
+    with pytest.warns(dpt.AdaptedCheckpointWarning, match='Performer'):
+        dpt.load_checkpoint(model, official_file)
+    block = model.pretrained.model.blocks[1].attn
+    assert torch.equal(block.qkv.weight, official.pretrained.model.blocks[1].attn.qkv.weight)
+    assert torch.equal(block.proj.bias, official.pretrained.model.blocks[1].attn.proj.bias)
+    assert torch.equal(block.projection_matrix, features) and features.shape == (266, 64)
+
+
+def test_favor_estimates_softmax_attention():
+    torch.manual_seed(7)
+    softmax = Attention(64, heads=4)
+    performer = Attention(64, heads=4, kind='performer', features=4096, seed=1)
+    performer.load_state_dict({**softmax.state_dict(),
+                               'projection_matrix': performer.projection_matrix})
+    x = torch.randn(1, 50, 64) * 0.5
+    with torch.no_grad():
+        exact, estimate = softmax(x), performer(x)
+    error = (estimate - exact).norm() / exact.norm()
+    assert error < 0.05
+    few = Attention(64, heads=4, kind='performer', features=8, seed=1)
+    few.load_state_dict({**softmax.state_dict(), 'projection_matrix': few.projection_matrix})
+    with torch.no_grad():
+        assert (few(x) - exact).norm() / exact.norm() > error  # more features, better estimate
+
+
+def test_fork_performer_checkpoint_is_fused_into_qkv(tmp_path):
+    # the fork's Performer: performer-pytorch SelfAttention, 64-wide heads, q/k/v without bias
+    config = dpt.DPTConfig(**dpt.KITTI, pos_embed_align_corners=True, hooks=(0, 1), heads=1,
+                           attention='performer', head_dim=64)
+    model = random_model(config, seed=8)
+    state = {}
+    for name, value in dpt.fork_layout(model).state_dict().items():
+        block, _, part = name.partition('.attn.')
+        if not part:
+            state[name] = value
+        elif part == 'qkv.weight':
+            for letter, chunk in zip('qkv', value.chunk(3)):
+                state[f'{block}.attn.to_{letter}.weight'] = chunk
+        elif part == 'qkv.bias':
+            value.zero_()  # the fork's projections have no bias (this zeroes the model's too)
+        elif part == 'projection_matrix':
+            state[f'{block}.attn.fast_attention.projection_matrix'] = value
+        else:
+            state[f'{block}.attn.to_out.{part.split(".")[1]}'] = value
+    assert 'pretrained.model.blocks.0.attn.to_q.weight' in state
+    assert state['pretrained.model.blocks.0.attn.to_q.weight'].shape == (64, 768)
+    torch.save(state, tmp_path / 'performer.pt')
+    loaded = random_model(config, seed=9)
+    dpt.load_checkpoint(loaded, tmp_path / 'performer.pt')
+    x = torch.randn(SMALL_INPUT)
+    with torch.inference_mode():
+        assert torch.equal(loaded(x)['depth'], model(x)['depth'])
+
+
+@pytest.fixture
+def imagenet_server(tmp_path, monkeypatch):
+    """Serve a timm-named EfficientNet-B0 checkpoint over HTTP; point the cache to tmp_path."""
+    torch.manual_seed(10)
+    ours = efficientnet.EfficientNetB0().state_dict()
+    timm_named = {name.replace('stages.', 'blocks.', 1): value for name, value in ours.items()}
+    timm_named['classifier.weight'] = torch.randn(1000, 1280)
+    source = tmp_path / 'files' / 'raw.pth'
+    source.parent.mkdir()
+    torch.save(timm_named, source)
+    digest = hashlib.sha256(source.read_bytes()).hexdigest()[:8]
+    source.rename(source.with_name(f'efficientnet_b0_ra-{digest}.pth'))
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(source.parent))
+    handler.log_message = lambda *args: None
+    httpd = ThreadingHTTPServer(('127.0.0.1', 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    monkeypatch.setenv('MONO_DEPTH_CACHE', str(tmp_path / 'cache'))
+    base = f'http://127.0.0.1:{httpd.server_address[1]}'
+    yield base, f'efficientnet_b0_ra-{digest}.pth', ours
+    httpd.shutdown()
+    httpd.server_close()
+    thread.join()
+
+
+def test_efficientnet_variant_starts_from_imagenet_weights(official_file, imagenet_server,
+                                                           monkeypatch):
+    base, filename, imagenet = imagenet_server
+    monkeypatch.setattr(efficientnet, 'IMAGENET_URL', f'{base}/{filename}')
+    config = dpt.DPTConfig(**dpt.KITTI, hooks=(0, 1), backbone='efficientnet_b0')
+    model = random_model(config, seed=11)
+    with pytest.warns(dpt.AdaptedCheckpointWarning, match='from its ImageNet weights'):
+        dpt.load_checkpoint(model, official_file)
+    backbone = model.pretrained.model.patch_embed.backbone.state_dict()
+    for name, value in imagenet.items():
+        assert torch.equal(backbone[name], value), name
+    assert model.scratch.layer1_rn.weight.shape[1] == 24
+
+    monkeypatch.setattr(efficientnet, 'IMAGENET_URL', f'{base}/missing-0123abcd.pth')
+    monkeypatch.setenv('MONO_DEPTH_CACHE', str(official_file.parent / 'empty-cache'))
+    with pytest.warns(dpt.AdaptedCheckpointWarning, match='starts from random weights.*404'):
+        dpt.load_checkpoint(random_model(config, seed=12), official_file)
