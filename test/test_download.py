@@ -54,6 +54,18 @@ def test_fetch_downloads_once_and_rechecks_the_cached_copy(server, tmp_path, cac
         fetch(spec)
 
 
+def test_fetch_checks_a_torch_hub_hash_prefix(server, tmp_path):  # noqa: F811
+    data = safetensors_bytes(trained_state(), tmp_path)
+    prefix = sha(data)[:8]
+    server.files[f'/toy-{prefix}.safetensors'] = data
+    spec = make_spec(f'{server.url}/toy-{prefix}.safetensors', prefix)
+    path, check = fetch(spec)
+    assert check == 'sha256 verified against the 8 hex digits published'
+    path.write_bytes(data[:-1] + b'\0')
+    with pytest.raises(WeightsError, match='delete it'):
+        fetch(spec)
+
+
 def test_fetch_without_a_published_hash_says_so(server, tmp_path):  # noqa: F811
     server.files['/toy.safetensors'] = safetensors_bytes(trained_state(), tmp_path)
     _, check = fetch(make_spec(f'{server.url}/toy.safetensors'))
