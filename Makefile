@@ -1,18 +1,19 @@
 # The two commands of the README: `make run` (the main job) and `make test` (the test suite).
 # Both create .venv on first use and install everything into it; no GPU or internet access to
-# model hubs is needed.
+# model hubs is needed. `make colcon-test` (CI) builds and tests the package with colcon.
 
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+COLCON_STAMP := $(VENV)/.colcon-installed
 
 # Keep DDS traffic on this machine, on a domain of our own, with the 64 MB shared-memory profile.
 export ROS_AUTOMATIC_DISCOVERY_RANGE ?= LOCALHOST
 export ROS_DOMAIN_ID ?= $(shell $(PYTHON) -c 'import random; print(random.randint(1, 100))')
 export FASTDDS_DEFAULT_PROFILES_FILE ?= $(CURDIR)/config/fastdds_shm.xml
 
-.PHONY: run test lint clean
+.PHONY: run test lint colcon-test clean
 
 $(STAMP): setup.py setup.cfg requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +32,14 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/python -m pytest -m linter
+
+$(COLCON_STAMP): $(STAMP) requirements-ci.txt
+	$(BIN)/pip install --quiet -r requirements-ci.txt
+	touch $@
+
+# colcon build + colcon test in a temporary workspace, with the venv's Python and colcon.
+colcon-test: $(COLCON_STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" .ci/colcon-test
 
 clean:
 	rm -rf $(VENV) out build install log *.egg-info

@@ -39,6 +39,8 @@ setup(
     extras_require={
         'tflite': ['ai-edge-litert'],
         'onnx': ['onnx', 'onnxruntime'],
+        # colcon test runs pytest (not unittest) for a package with a pytest test dependency.
+        'test': ['pytest'],
     },
     zip_safe=False,
     maintainer='mono_depth_ros maintainers',

@@ -23,6 +23,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 import random
+import shutil
+import sys
 import threading
 import time
 
@@ -69,6 +71,27 @@ def shared_params(pattern: str, *parts: str) -> list:
 def kitti_000008() -> Path:
     """KITTI frame 000008 (image, LiDAR scan, projected depth, calib.json) in ../shared."""
     return needs_shared('testdata', 'kitti_000008')
+
+
+def executable(name: str) -> str:
+    """
+    Return the path of one of the package's executables, wherever the installation put it.
+
+    As ``ros2 run`` finds it: ``<prefix>/lib/mono_depth_ros/<name>`` of the package in the ament
+    index (a colcon workspace's install); else the console script of a pip install, next to the
+    interpreter or on PATH.
+    """
+    from ament_index_python.packages import get_package_prefix, PackageNotFoundError
+
+    try:
+        installed = Path(get_package_prefix('mono_depth_ros')) / 'lib' / 'mono_depth_ros' / name
+    except (PackageNotFoundError, OSError):  # not in an ament index, or AMENT_PREFIX_PATH unset
+        installed = None
+    for path in (installed, Path(sys.executable).with_name(name), shutil.which(name)):
+        if path is not None and os.access(path, os.X_OK):
+            return str(path)
+    raise FileNotFoundError(f'executable {name!r} not found in the ament index (colcon install), '
+                            f'next to {sys.executable} or on PATH: is mono_depth_ros installed?')
 
 
 def wait_until(condition, timeout: float = 20.0, period: float = 0.01) -> bool:

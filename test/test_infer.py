@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from pathlib import Path
 import subprocess
-import sys
 
+from conftest import executable
 import cv2
 from mono_depth_ros import cli, infer
 from mono_depth_ros.camera_player import intrinsics_from_fov
@@ -343,10 +343,8 @@ def test_camera_info_of_another_aspect_ratio_is_refused(capsys, tmp_path, inputs
 def test_console_script_reports_an_unreadable_file_without_a_traceback(tmp_path):
     broken = tmp_path / 'broken.jpg'
     broken.write_bytes(b'\xff\xd8 truncated')
-    script = Path(sys.executable).with_name('mono-depth')
-    command = [str(script)] if script.exists() else [sys.executable, '-m', 'mono_depth_ros.cli']
-    done = subprocess.run(command + ['infer', str(broken), '--out', str(tmp_path / 'out')],
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run([executable('mono-depth'), 'infer', str(broken), '--out',
+                           str(tmp_path / 'out')], capture_output=True, text=True, timeout=120)
     assert done.returncode == 2
     assert 'Traceback' not in done.stderr
     assert f'cannot read image {broken}' in done.stderr

@@ -21,13 +21,10 @@ shared-memory profile), as it does on a robot.
 from __future__ import annotations
 
 import json
-from pathlib import Path
-import shutil
 import signal
 import subprocess
-import sys
 
-from conftest import random_official_weights, REPO, wait_until
+from conftest import executable, random_official_weights, REPO, wait_until
 import cv2
 from mono_depth_ros import ros_io
 from mono_depth_ros.data.synthetic import SyntheticScenes
@@ -42,10 +39,24 @@ PRESETS = sorted(p for p in (REPO / 'config').glob('*.yaml') if not p.stem.start
 QOS_PRESETS = sorted((REPO / 'config').glob('qos_*.yaml'))
 
 
-def executable(name: str) -> str:
-    """Path of an installed console script (next to the test's Python)."""
-    path = Path(sys.executable).with_name(name)
-    return str(path) if path.exists() else shutil.which(name)
+def test_executables_are_found_where_ros2_run_finds_them(tmp_path, monkeypatch):
+    # A colcon install: the package in the ament index, its scripts in lib/mono_depth_ros.
+    prefix = tmp_path / 'install'
+    marker = prefix / 'share' / 'ament_index' / 'resource_index' / 'packages' / 'mono_depth_ros'
+    marker.parent.mkdir(parents=True)
+    marker.touch()
+    script = prefix / 'lib' / 'mono_depth_ros' / 'camera_player'
+    script.parent.mkdir(parents=True)
+    script.write_text('#!/bin/sh\n')
+    script.chmod(0o755)
+    monkeypatch.setenv('AMENT_PREFIX_PATH', str(prefix))
+    assert executable('camera_player') == str(script)
+    # A pip install: the console script of the environment.
+    monkeypatch.delenv('AMENT_PREFIX_PATH')
+    found = executable('camera_player')
+    assert found != str(script) and found.endswith('/camera_player')
+    with pytest.raises(FileNotFoundError, match="'no_such_script' not found"):
+        executable('no_such_script')
 
 
 class Process:
