@@ -23,10 +23,21 @@ For example::
 All the logic lives in mono_depth_ros.launch_config, which is tested without launch.
 """
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, OpaqueFunction
+from launch.actions import DeclareLaunchArgument, OpaqueFunction, Shutdown
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
-from mono_depth_ros.launch_config import LAUNCH_ARGUMENTS, node_configuration
+from mono_depth_ros.launch_config import (LAUNCH_ARGUMENTS, node_configuration,
+                                          node_exit_reason, NodeExitedError)
+
+
+def _on_node_exit(event, context):
+    reason = node_exit_reason(event.returncode, context.is_shutdown)
+    if reason is None:
+        return None
+    if event.returncode != 0:
+        # launch shuts down with this as the reason, and ros2 launch exits non-zero.
+        raise NodeExitedError(reason)
+    return Shutdown(reason=reason)
 
 
 def _nodes(context):
@@ -35,7 +46,8 @@ def _nodes(context):
     nodes = [Node(package='mono_depth_ros', executable='mono_depth_node',
                   name='mono_depth_node', namespace=configuration.namespace,
                   parameters=configuration.parameters, remappings=configuration.remappings,
-                  additional_env=configuration.environment, output='screen')]
+                  additional_env=configuration.environment, output='screen',
+                  on_exit=_on_node_exit)]
     if configuration.rviz_config is not None:
         nodes.append(Node(package='rviz2', executable='rviz2', name='rviz2',
                           namespace=configuration.namespace,

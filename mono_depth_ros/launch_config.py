@@ -17,7 +17,9 @@ What launch/mono_depth.launch.py does, as plain tested Python.
 
 The launch file only declares :data:`LAUNCH_ARGUMENTS` and hands their values to
 :func:`node_configuration`, which returns the node's parameters, remappings, namespace and
-environment. launch and launch_ros are needed only by the launch file itself.
+environment, or refuses bad arguments (and rviz:=true without RViz) before anything starts; when
+the node exits, :func:`node_exit_reason` says whether the launch shuts down and why. launch and
+launch_ros are needed only by the launch file itself.
 """
 from __future__ import annotations
 
@@ -31,8 +33,8 @@ PACKAGE = 'mono_depth_ros'
 # name -> (default, description). '' means "not given": the config file or the node decides.
 LAUNCH_ARGUMENTS = {
     'model': ('', 'Zoo variant (mono-depth models lists them); overrides the config file.'),
-    'config': ('', 'YAML parameter file: a path, or the name of a shipped preset in config/ '
-               '(e.g. lite_mono_kitti).'),
+    'config': ('default', 'YAML parameter file: a path, or the name of a shipped preset in '
+               "config/ (e.g. lite_mono_kitti); '' for none (the node's defaults)."),
     'namespace': ('', 'Namespace of the node (and of its relative topics).'),
     'image': ('image', 'Camera image topic (for compressed input, its /compressed is used).'),
     'camera_info': ('camera_info', 'Camera info topic.'),
@@ -86,6 +88,40 @@ def config_file(name: str) -> Path:
                      f'that name; presets: {", ".join(shipped)}')
 
 
+def rviz_executable() -> Path:
+    """Return RViz 2's executable as ``ros2 run rviz2 rviz2`` finds it; ValueError if absent."""
+    try:
+        from ament_index_python.packages import get_package_prefix
+
+        path = Path(get_package_prefix('rviz2')) / 'lib' / 'rviz2' / 'rviz2'
+    except (ImportError, LookupError, ValueError, OSError):  # not installed, or no ament index
+        path = None
+    if path is None or not os.access(path, os.X_OK):
+        raise ValueError("launch argument rviz:=true: RViz 2 (package 'rviz2') is not installed "
+                         'in this ROS environment; install it (e.g. apt install '
+                         'ros-$ROS_DISTRO-rviz2) or launch with rviz:=false')
+    return path
+
+
+class NodeExitedError(RuntimeError):
+    """mono_depth_node stopped with an error: raised in the launch so that it exits non-zero."""
+
+
+def node_exit_reason(returncode: int, shutting_down: bool) -> str | None:
+    """
+    Say why the launch shuts down when mono_depth_node exits, or None when the launch stopped it.
+
+    The node runs until it is stopped: exiting on its own (a bad parameter at start, a crash)
+    ends the launch, RViz included, instead of leaving a launch that serves nothing.
+    """
+    if shutting_down:
+        return None
+    if returncode == 0:
+        return 'mono_depth_node exited'
+    return (f'mono_depth_node exited with code {returncode}; its error is in the log above '
+            '(a bad parameter or launch argument stops it at start)')
+
+
 def _boolean(name: str, text: str) -> bool:
     if text.lower() not in BOOLEANS:
         raise ValueError(f'launch argument {name}:={text} must be true or false')
@@ -102,6 +138,9 @@ def node_configuration(arguments: dict[str, str]) -> NodeConfiguration:
         raise ValueError(f'unknown launch arguments: {", ".join(unknown)}; known: '
                          f'{", ".join(LAUNCH_ARGUMENTS)}')
     configuration = NodeConfiguration(namespace=given('namespace'))
+    if _boolean('rviz', given('rviz')):  # refused here, before the launch starts a process
+        rviz_executable()
+        configuration.rviz_config = share_directory() / 'config' / 'mono_depth.rviz'
     if given('config'):
         configuration.parameters.append(str(config_file(given('config'))))
     overrides = {name: given(name) for name in STRING_PARAMETERS if given(name)}
@@ -118,6 +157,4 @@ def node_configuration(arguments: dict[str, str]) -> NodeConfiguration:
                 else 'FASTDDS_DEFAULT_PROFILES_FILE')
     if variable not in os.environ and profile.is_file():
         configuration.environment = {variable: str(profile)}
-    if _boolean('rviz', given('rviz')):
-        configuration.rviz_config = share_directory() / 'config' / 'mono_depth.rviz'
     return configuration

@@ -16,19 +16,52 @@
 from __future__ import annotations
 
 import ast
+import os
+from pathlib import Path
+import signal
+import subprocess
+import sys
 
-from conftest import REPO
-from mono_depth_ros.launch_config import LAUNCH_ARGUMENTS, node_configuration
+from ament_index_python.packages import get_package_prefix
+from conftest import executable, REPO, wait_until
+from mono_depth_ros.launch_config import (LAUNCH_ARGUMENTS, node_configuration,
+                                          node_exit_reason, rviz_executable, share_directory)
 from mono_depth_ros.node import PARAMS
 import pytest
+from rcl_interfaces.srv import GetParameters
+from ros_rig import Rig
 import yaml
 
 LAUNCH_FILE = REPO / 'launch' / 'mono_depth.launch.py'
 
 
-def test_defaults_remap_nothing_and_set_no_parameters():
+@pytest.fixture
+def rviz2(tmp_path, monkeypatch) -> Path:
+    """Put an RViz 2 (a script in an ament prefix of its own) in the ament index; return it."""
+    return install_in_ament_prefix(tmp_path / 'rviz_prefix', 'rviz2', {'rviz2': '#!/bin/sh\n'},
+                                   monkeypatch)
+
+
+def install_in_ament_prefix(prefix: Path, package: str, scripts: dict[str, str],
+                            monkeypatch) -> Path:
+    """Lay ``package`` out in ``prefix`` as colcon installs it and prepend it to the index."""
+    marker = prefix / 'share' / 'ament_index' / 'resource_index' / 'packages' / package
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.touch()
+    lib = prefix / 'lib' / package
+    lib.mkdir(parents=True, exist_ok=True)
+    for name, text in scripts.items():
+        (lib / name).write_text(text)
+        (lib / name).chmod(0o755)
+    monkeypatch.setenv('AMENT_PREFIX_PATH', os.pathsep.join(
+        filter(None, [str(prefix), os.environ.get('AMENT_PREFIX_PATH')])))
+    return lib
+
+
+def test_defaults_load_the_default_preset_and_remap_nothing():
     configuration = node_configuration({})
-    assert configuration.parameters == []
+    assert configuration.parameters == [str(share_directory() / 'config' / 'default.yaml')]
+    assert node_configuration({'config': ''}).parameters == []
     assert configuration.namespace == ''
     assert configuration.rviz_config is None
     assert dict(configuration.remappings) == {'image': 'image',
@@ -36,7 +69,7 @@ def test_defaults_remap_nothing_and_set_no_parameters():
                                               'camera_info': 'camera_info'}
 
 
-def test_arguments_become_parameters_and_remappings():
+def test_arguments_become_parameters_and_remappings(rviz2):
     configuration = node_configuration({
         'model': 'lite-mono', 'config': 'lite_mono_kitti', 'namespace': 'front',
         'image': '/camera/color/image_raw', 'camera_info': '/camera/color/camera_info',
@@ -74,6 +107,33 @@ def test_bad_arguments_are_named(arguments, message):
         node_configuration(arguments)
 
 
+def test_rviz_without_rviz2_is_refused_with_what_to_do(tmp_path, monkeypatch):
+    monkeypatch.setenv('AMENT_PREFIX_PATH', str(tmp_path))  # an ament index without rviz2
+    with pytest.raises(ValueError, match=r"rviz:=true: RViz 2 \(package 'rviz2'\) is not "
+                       r'installed.*ros-\$ROS_DISTRO-rviz2\) or launch with rviz:=false'):
+        node_configuration({'rviz': 'true'})
+    assert node_configuration({'rviz': 'false'}).rviz_config is None
+
+
+def test_rviz_found_as_ros2_run_finds_it(rviz2):
+    assert rviz_executable() == rviz2 / 'rviz2'
+    (rviz2 / 'rviz2').chmod(0o644)  # present but not executable: not usable
+    with pytest.raises(ValueError, match='rviz2'):
+        rviz_executable()
+
+
+@pytest.mark.parametrize('returncode, shutting_down, reason', [
+    (1, False, 'mono_depth_node exited with code 1; its error is in the log above'),
+    (-11, False, 'mono_depth_node exited with code -11'),
+    (0, False, 'mono_depth_node exited'),
+    (0, True, None),
+    (-2, True, None),  # stopped by the launch's own shutdown (Ctrl-C)
+])
+def test_the_launch_ends_when_the_node_exits_on_its_own(returncode, shutting_down, reason):
+    found = node_exit_reason(returncode, shutting_down)
+    assert found == reason if reason is None else found.startswith(reason)
+
+
 def test_every_preset_sets_only_declared_parameters():
     declared = {param.name for param in PARAMS}
     for preset in (REPO / 'config').glob('*.yaml'):
@@ -96,3 +156,108 @@ def test_launch_file_declares_every_argument_and_uses_the_tested_mapping():
     assert set(LAUNCH_ARGUMENTS) >= {'model', 'config', 'namespace', 'image', 'camera_info',
                                      'device', 'precision', 'input_qos', 'output_qos',
                                      'publish_points', 'rviz'}
+
+
+# The real launch file, run as `ros2 launch` runs it (when launch and launch_ros are installed)
+
+# What ros2launch's launch_a_launch_file does: include the file with its arguments, run, exit with
+# the launch service's return code.
+LAUNCHER = """
+import sys
+from launch import LaunchService
+from launch.actions import IncludeLaunchDescription
+from launch.launch_description_sources import PythonLaunchDescriptionSource
+service = LaunchService(argv=sys.argv[2:])
+service.include_launch_description(IncludeLaunchDescription(
+    PythonLaunchDescriptionSource(sys.argv[1]),
+    launch_arguments=[argument.split(':=', 1) for argument in sys.argv[2:]]))
+sys.exit(service.run())
+"""
+
+
+@pytest.fixture
+def ros2_launch(tmp_path, monkeypatch):
+    """Return a function that runs the launch file with arguments in a process of its own."""
+    for module in ('launch', 'launch_ros'):
+        pytest.importorskip(module, reason=f'{module} is not installed (it has no wheel; a ROS 2 '
+                            'installation or a source install provides it)')
+    try:  # a colcon install under test is in the index already; a pip install is not
+        get_package_prefix('mono_depth_ros')
+    except (LookupError, OSError):
+        share = share_directory()  # the source checkout: config/ and launch/
+        lib = install_in_ament_prefix(tmp_path / 'prefix', 'mono_depth_ros', {}, monkeypatch)
+        (lib / 'mono_depth_node').symlink_to(executable('mono_depth_node'))
+        (lib.parents[1] / 'share' / 'mono_depth_ros').symlink_to(share)
+
+    def start(*arguments: str) -> subprocess.Popen:
+        return subprocess.Popen([sys.executable, '-c', LAUNCHER, str(LAUNCH_FILE), *arguments],
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                cwd=tmp_path, start_new_session=True)
+    return start
+
+
+def finish(process: subprocess.Popen, timeout: float = 120) -> str:
+    """Wait for the launch to end by itself; return its output."""
+    try:
+        output, _ = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        output, _ = process.communicate()
+        pytest.fail(f'the launch did not end within {timeout} s:\n{output}')
+    return output
+
+
+def test_launch_without_rviz2_fails_before_starting_anything(ros2_launch, tmp_path, monkeypatch):
+    try:
+        pytest.skip(f'RViz 2 is installed here ({rviz_executable()})')
+    except ValueError:
+        pass
+    output = finish(ros2_launch('rviz:=true'))
+    assert "rviz:=true: RViz 2 (package 'rviz2') is not installed" in output
+    assert 'process started' not in output  # neither the node nor anything else ran
+
+
+def test_a_node_that_dies_at_start_ends_the_launch_and_rviz_with_an_error(
+        ros2_launch, tmp_path, monkeypatch):
+    # An RViz that says where it runs and then waits like the real one.
+    started = tmp_path / 'rviz_started'
+    install_in_ament_prefix(tmp_path / 'rviz_prefix', 'rviz2', {
+        'rviz2': f'#!/bin/sh\necho $$ "$@" > {started}\nexec sleep 600\n'}, monkeypatch)
+    params = tmp_path / 'bad.yaml'
+    params.write_text(yaml.safe_dump({'/**': {'ros__parameters': {'depth_encoding': '8UC1'}}}))
+    launch = ros2_launch(f'config:={params}', 'rviz:=true')
+    output = finish(launch)
+    assert launch.returncode != 0, output
+    assert "parameter 'depth_encoding' is '8UC1'; allowed: 32FC1, 16UC1" in output
+    assert 'mono_depth_node exited with code 1' in output
+    # RViz ran with the shipped display and was stopped with the launch: nothing is left behind.
+    assert wait_until(started.exists, 5), output
+    pid, *arguments = started.read_text().split()
+    assert arguments[:2] == ['-d', str(share_directory() / 'config' / 'mono_depth.rviz')]
+    with pytest.raises(ProcessLookupError):
+        os.kill(int(pid), 0)
+
+
+def test_the_default_launch_runs_the_default_preset_until_ctrl_c(ros2_launch, graph):
+    launch = ros2_launch()
+    rig = graph.add(Rig(outputs=()))
+    client = rig.create_client(GetParameters, '/mono_depth_node/get_parameters')
+    try:
+        assert wait_until(lambda: client.service_is_ready() or launch.poll() is not None,
+                          120) and launch.poll() is None, finish_after_sigint(launch)
+        future = client.call_async(GetParameters.Request(names=['points_rgb', 'max_depth']))
+        assert wait_until(future.done, 30), finish_after_sigint(launch)
+    finally:
+        output = finish_after_sigint(launch)
+    # config/default.yaml's values, not the node's defaults (false, 100.0)
+    points_rgb, max_depth = future.result().values
+    assert (points_rgb.bool_value, max_depth.double_value) == (True, 20.0), output
+    assert launch.returncode == 0, output
+    assert '[mono_depth_node-1]: process has finished cleanly' in output, output
+
+
+def finish_after_sigint(launch: subprocess.Popen) -> str:
+    """Press Ctrl-C in the launch's terminal (its whole process group); return its output."""
+    if launch.poll() is None:
+        os.killpg(launch.pid, signal.SIGINT)
+    return finish(launch, timeout=60)
