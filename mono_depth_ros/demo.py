@@ -17,9 +17,10 @@
 
 Starts ``mono_depth_node`` and ``camera_player`` (synthetic scenes with exact ground truth by
 default, or a folder of images or a video) over real DDS, records what the node publishes for a
-while, and writes to ``--out``: the last depth image (16-bit PNG in millimetres and a colour
-PNG), the cloud as a PLY file, the segmentation, an overview image, and ``summary.json`` with
-rates, latency and, for synthetic scenes, the accuracy against ground truth.
+while, and writes to ``--out``, all from one recent frame: the depth image (16-bit PNG in
+millimetres and a colour PNG), the cloud as a PLY file, the segmentation, an overview image; and
+``summary.json`` with rates, latency and, for synthetic scenes, the accuracy against ground
+truth.
 """
 from __future__ import annotations
 
@@ -79,6 +80,12 @@ def _ros_args(parameters: dict[str, object]) -> list[str]:
     return args
 
 
+# What the output files are made of, kept per stamp so that they all show one frame.
+FRAME_TOPICS = ('image', 'ground_truth/depth', 'ground_truth/labels', 'depth/image',
+                'depth/points', 'segmentation/labels')
+KEPT_FRAMES = 30  # a few seconds of frames: longer than the node takes to answer one
+
+
 class Recorder:
     """Subscribes to the node's outputs (and the ground truth) and keeps what it needs."""
 
@@ -92,8 +99,8 @@ class Recorder:
         self.node = Node('mono_depth_demo_recorder')
         reliable = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
         self.lock = threading.Lock()
-        self.latest: dict[str, object] = {}
-        self.truth: dict[tuple[int, int], dict[str, object]] = {}
+        # stamp -> topic -> message, oldest stamp first
+        self.frames: dict[tuple[int, int], dict[str, object]] = {}
         self.scorer = Scorer(num_classes, max_depth=max_depth)
         self.depth_count = 0
         self.latencies_ms: list[float] = []
@@ -114,27 +121,36 @@ class Recorder:
     def _on_message(self, topic: str, msg) -> None:
         from mono_depth_ros import ros_io
 
+        if topic not in FRAME_TOPICS:
+            return  # the colour views: subscribed so that the node builds them, as for RViz
         key = (msg.header.stamp.sec, msg.header.stamp.nanosec)
         with self.lock:
-            self.latest[topic] = msg
-            if topic.startswith('ground_truth/'):
-                self.truth.setdefault(key, {})[topic] = msg
-                while len(self.truth) > 100:
-                    self.truth.pop(next(iter(self.truth)))
+            frame = self.frames.setdefault(key, {})
+            frame[topic] = msg
+            while len(self.frames) > KEPT_FRAMES:
+                self.frames.pop(next(iter(self.frames)))
             if topic == 'depth/image':
                 now = time.time()
                 self.first_output = self.first_output or now
                 self.depth_count += 1
                 self.latencies_ms.append((now - key[0] - key[1] * 1e-9) * 1e3)
-            truth = self.truth.get(key, {})
-            if topic == 'depth/image' and 'ground_truth/depth' in truth:
-                labels = self.latest.get('segmentation/labels')
-                labels = (_mono8(labels) if labels is not None
-                          and labels.header.stamp == msg.header.stamp else None)
-                true_labels = truth.get('ground_truth/labels')
+            if topic == 'depth/image' and 'ground_truth/depth' in frame:
+                labels = frame.get('segmentation/labels')
+                true_labels = frame.get('ground_truth/labels')
                 self.scorer.add(ros_io.depth_from_image(msg),
-                                ros_io.depth_from_image(truth['ground_truth/depth']), labels,
+                                ros_io.depth_from_image(frame['ground_truth/depth']),
+                                None if labels is None else _mono8(labels),
                                 None if true_labels is None else _mono8(true_labels))
+
+    def output_frame(self) -> dict[str, object]:
+        """
+        Return the messages of the frame to write: the newest depth with the most of its topics.
+
+        Outputs of one stamp arrive one after the other, and the camera runs ahead of the node:
+        the newest message of each topic would mix frames.
+        """
+        with_depth = [frame for frame in reversed(self.frames.values()) if 'depth/image' in frame]
+        return max(with_depth, key=len)
 
     def _on_diagnostics(self, msg) -> None:
         for status in msg.status:
@@ -148,36 +164,36 @@ def _mono8(msg) -> np.ndarray:
 
 
 def write_outputs(recorder: Recorder, out: Path, num_classes: int) -> dict[str, str]:
-    """Write the last outputs to ``out``; return the files written, by what they hold."""
+    """Write the outputs of one recent frame to ``out``; return the files, by what they hold."""
     from mono_depth_ros import colormap, ros_io
     from mono_depth_ros.geometry import write_ply
 
     out.mkdir(parents=True, exist_ok=True)
-    latest = recorder.latest
+    frame = recorder.output_frame()
     files = {}
-    depth = ros_io.depth_from_image(latest['depth/image'])
+    depth = ros_io.depth_from_image(frame['depth/image'])
     millimetres = ros_io.metres_to_depth_values(depth, '16UC1')
     cv2.imwrite(str(out / 'depth.png'), millimetres)
     files['depth (16-bit PNG, millimetres, 0 = invalid)'] = 'depth.png'
     panels = []
-    if 'image' in latest:
-        camera = ros_io.image_to_rgb(latest['image'])
+    if 'image' in frame:
+        camera = ros_io.image_to_rgb(frame['image'])
         panels.append(cv2.resize(camera, depth.shape[::-1]))
     depth_colour = colormap.colorize_depth(depth)
     cv2.imwrite(str(out / 'depth_colorized.png'), cv2.cvtColor(depth_colour, cv2.COLOR_RGB2BGR))
     files['depth (colour)'] = 'depth_colorized.png'
     panels.append(depth_colour)
-    if 'ground_truth/depth' in latest:
-        truth = ros_io.depth_from_image(latest['ground_truth/depth'])
+    if 'ground_truth/depth' in frame:
+        truth = ros_io.depth_from_image(frame['ground_truth/depth'])
         low, high = np.nanpercentile(depth, [2, 98])
         panels.append(cv2.resize(colormap.colorize_depth(truth, low, high), depth.shape[::-1],
                                  interpolation=cv2.INTER_NEAREST))
-    if 'depth/points' in latest:
-        points, colours = ros_io.cloud_to_points(latest['depth/points'])
+    if 'depth/points' in frame:
+        points, colours = ros_io.cloud_to_points(frame['depth/points'])
         count = write_ply(out / 'points.ply', points, colours)
         files[f'cloud ({count} points, PLY)'] = 'points.ply'
-    if 'segmentation/labels' in latest:
-        labels = _mono8(latest['segmentation/labels'])
+    if 'segmentation/labels' in frame:
+        labels = _mono8(frame['segmentation/labels'])
         colour = colormap.colorize_labels(labels, num_classes)
         cv2.imwrite(str(out / 'segmentation.png'), cv2.cvtColor(colour, cv2.COLOR_RGB2BGR))
         files['segmentation (colour)'] = 'segmentation.png'
