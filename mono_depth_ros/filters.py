@@ -79,12 +79,16 @@ class EdgeFilter:
         self._kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (side, side))
         self._buffers: tuple[np.ndarray, ...] = ()
 
-    def _extremes(self, depth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Return the largest and smallest valid depth of each window (work buffers)."""
+    def _mask_buffer(self, depth: np.ndarray) -> np.ndarray:
         depth = _check_depth(depth)
         if not self._buffers or self._buffers[0].shape != depth.shape:
             self._buffers = tuple(np.empty(depth.shape, np.float32) for _ in range(3)) + (
                 np.empty(depth.shape, bool),)
+        return self._buffers[3]
+
+    def _extremes(self, depth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Return the largest and smallest valid depth of each window (work buffers)."""
+        self._mask_buffer(depth)
         patched, largest, smallest, _ = self._buffers
         np.copyto(patched, depth)
         cv2.patchNaNs(patched, 0.0)
@@ -102,21 +106,21 @@ class EdgeFilter:
         """
         largest, smallest = self._extremes(depth)
         smallest *= np.float32(1.0 + self.threshold)
-        return np.greater(largest, smallest, out=self._buffers[3])
+        return np.greater(largest, smallest, out=self._mask_buffer(depth))
 
-    def apply(self, depth: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    def apply(self, depth: np.ndarray, out: np.ndarray | None = None,
+              span: np.ndarray | None = None) -> np.ndarray:
         """
         Return ``depth`` with NaN at the flying pixels, written into ``out`` if given.
 
-        ``out`` (float32, the shape of ``depth``) saves allocating a new image per frame.
+        ``out`` (float32, the shape of ``depth``) saves allocating a new image per frame;
+        ``span``, this depth's :meth:`span` when it is known already, saves computing it again.
         """
-        mask = self.mask(depth)
-        if out is None:
-            out = depth.copy()
+        if span is None:
+            mask = self.mask(depth)
         else:
-            np.copyto(out, depth)
-        np.copyto(out, _NAN, where=mask)
-        return out
+            mask = np.greater(span, np.float32(self.threshold), out=self._mask_buffer(depth))
+        return invalidate(depth, mask, out)
 
     def span(self, depth: np.ndarray) -> np.ndarray:
         """
@@ -128,6 +132,16 @@ class EdgeFilter:
         span = np.divide(largest, smallest)
         span -= np.float32(1.0)
         return np.maximum(span, np.float32(0.0), out=span)
+
+
+def invalidate(depth: np.ndarray, mask: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """Return ``depth`` with NaN where ``mask`` is true: a new array, or ``out`` if given."""
+    if out is None:
+        out = depth.copy()
+    else:
+        np.copyto(out, depth)
+    np.copyto(out, _NAN, where=mask)
+    return out
 
 
 class TemporalFilter:

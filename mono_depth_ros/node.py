@@ -31,7 +31,7 @@ import sys
 import threading
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from mono_depth_ros import ros_io, scale
+from mono_depth_ros import compressed_depth, filters, ros_io, scale, scan
 from mono_depth_ros.estimator import BACKENDS, DepthEstimator, OUTPUT_SIZES
 from mono_depth_ros.models.registry import DEFAULT_MODEL
 from mono_depth_ros.params import ConfigError, declare_all, Param, run_node
@@ -85,6 +85,49 @@ PARAMS = (
           read_only=False),
     Param('max_depth', 100.0, 'Cloud points farther than this (metres) are NaN.',
           bounds=(0.0, 1e4), read_only=False),
+    Param('points_edge_filter', False, 'Drop flying pixels (points a network smears between a '
+          'foreground and the background behind it) from depth/points and depth/scan.',
+          read_only=False),
+    Param('points_edge_threshold', 0.1, 'Edge filter: a pixel is flying when the depths within '
+          'points_edge_radius of it span more than this, relative (0.1 = 10 %).',
+          bounds=(0.001, 10.0), read_only=False),
+    Param('points_edge_radius', 2, 'Edge filter: half the side of the window (pixels of the '
+          'depth image); about the width of the smeared edges.', bounds=(1, 16),
+          read_only=False),
+    Param('depth_edge_filter', False, 'Drop the flying pixels from every output: depth/image and '
+          'its views too, not only the cloud and the scan.', read_only=False),
+    Param('points_min_confidence', 0.0, 'Cloud and scan points whose depth/confidence is below '
+          'this are dropped (0 keeps every valid point).', bounds=(0.0, 1.0), read_only=False),
+    Param('temporal_filter', 'off', "'ema': average the depth over frames per pixel to stop "
+          'flicker, restarting where the depth or the image changed; off: each frame alone.',
+          choices=filters.TEMPORAL_MODES, read_only=False),
+    Param('temporal_alpha', 0.5, 'Temporal filter: weight of the new frame in the average (1 = '
+          'no smoothing).', bounds=(0.01, 1.0), read_only=False),
+    Param('temporal_delta', 0.1, 'Temporal filter: a pixel whose new depth differs from the '
+          'average by more than this, relative, takes the new depth as it is.',
+          bounds=(0.001, 10.0), read_only=False),
+    Param('temporal_reset', 0.1, 'Temporal filter: every pixel restarts when the mean grey-level '
+          'change of the downscaled image exceeds this fraction of full scale (a cut, a fast '
+          'pan).', bounds=(0.001, 1.0), read_only=False),
+    Param('compressed_depth_max', compressed_depth.DEFAULT_DEPTH_MAX, 'depth/image/'
+          'compressedDepth: depths from this (metres) on are sent as invalid (the plugin '
+          'parameter depth_max).', bounds=(0.1, 1000.0), read_only=False),
+    Param('compressed_depth_quantization', compressed_depth.DEFAULT_QUANTIZATION, 'depth/image/'
+          'compressedDepth, 32FC1: inverse-depth resolution; the depth step is depth^2 / (q (q + '
+          "1)) (the plugin's depth_quantization).", bounds=(1.0, 150.0), read_only=False),
+    Param('compressed_depth_png_level', compressed_depth.DEFAULT_PNG_LEVEL, 'depth/image/'
+          'compressedDepth: PNG compression level, 0 (fast) to 9 (small).', bounds=(0, 9),
+          read_only=False),
+    Param('scan_height', 1, 'depth/scan: rows of the band around the principal point whose '
+          'nearest point per column makes the scan.', bounds=(1, 4096), read_only=False),
+    Param('scan_range_min', scan.DEFAULT_RANGE_MIN, 'depth/scan: nearest range kept (m).',
+          bounds=(0.0, 1000.0), read_only=False),
+    Param('scan_range_max', scan.DEFAULT_RANGE_MAX, 'depth/scan: farthest range kept (m).',
+          bounds=(0.0, 1000.0), read_only=False),
+    Param('scan_time', 0.033, 'depth/scan: scan_time field (s between scans).',
+          bounds=(0.0, 10.0), read_only=False),
+    Param('scan_frame_id', 'camera_depth_frame', 'depth/scan: frame of the scan, at the camera '
+          'with x forward and z up (not the optical frame).', read_only=False),
     Param('camera_info_tolerance', 0.001, 'Largest stamp difference (s) at which a camera_info '
           'pairs with an image; otherwise the latest camera_info is used with a warning.',
           bounds=(0.0, 10.0), read_only=False),
@@ -174,6 +217,9 @@ class DepthNodeMixin:
         if value('min_depth') >= value('max_depth'):
             raise ConfigError(f"parameter 'min_depth' ({value('min_depth')}) must be below "
                               f"'max_depth' ({value('max_depth')})")
+        if value('scan_range_min') >= value('scan_range_max'):
+            raise ConfigError(f"parameter 'scan_range_min' ({value('scan_range_min')}) must be "
+                              f"below 'scan_range_max' ({value('scan_range_max')})")
         input_qos = parse_qos(value('input_qos'), 'input_qos')
         output_qos = parse_qos(value('output_qos'), 'output_qos')
         points_qos = parse_qos(value('points_qos'), 'points_qos')
@@ -283,6 +329,9 @@ class DepthNodeMixin:
         if current['min_depth'] >= current['max_depth']:
             return SetParametersResult(successful=False,
                                        reason='min_depth must be below max_depth')
+        if current['scan_range_min'] >= current['scan_range_max']:
+            return SetParametersResult(successful=False,
+                                       reason='scan_range_min must be below scan_range_max')
         return SetParametersResult(successful=True)
 
     def _frame_settings(self) -> FrameSettings:

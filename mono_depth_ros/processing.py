@@ -33,17 +33,21 @@ import threading
 from typing import Collection
 
 import cv2
-from mono_depth_ros import colormap, geometry, ros_io, scale
+from mono_depth_ros import colormap, filters, geometry, ros_io, scale
 from mono_depth_ros.estimator import DepthEstimator, DepthResult
+from mono_depth_ros.scan import depth_to_scan
 import numpy as np
-from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image, LaserScan, PointCloud2
 
 # Output key -> (topic relative to the node, message type). Every output carries the input's
-# stamp and frame_id.
+# stamp and frame_id, but the scan: its frame is FrameSettings.scan_frame_id.
 OUTPUTS: dict[str, tuple[str, type]] = {
     'depth': ('depth/image', Image),
+    'compressed_depth': ('depth/image/compressedDepth', CompressedImage),
     'camera_info': ('depth/camera_info', CameraInfo),
+    'confidence': ('depth/confidence', Image),
     'points': ('depth/points', PointCloud2),
+    'scan': ('depth/scan', LaserScan),
     'depth_colorized': ('depth/colorized', Image),
     'labels': ('segmentation/labels', Image),
     'labels_colorized': ('segmentation/colorized', Image),
@@ -62,6 +66,23 @@ class FrameSettings:
     min_depth: float = 0.0
     max_depth: float = 100.0
     camera_info_tolerance: float = 0.001
+    points_edge_filter: bool = False
+    points_edge_threshold: float = 0.1
+    points_edge_radius: int = 2
+    depth_edge_filter: bool = False
+    points_min_confidence: float = 0.0
+    temporal_filter: str = 'off'
+    temporal_alpha: float = 0.5
+    temporal_delta: float = 0.1
+    temporal_reset: float = 0.1
+    compressed_depth_max: float = 10.0
+    compressed_depth_quantization: float = 100.0
+    compressed_depth_png_level: int = 3
+    scan_height: int = 1
+    scan_range_min: float = 0.45
+    scan_range_max: float = 10.0
+    scan_time: float = 0.033
+    scan_frame_id: str = 'camera_depth_frame'
 
 
 @dataclass(frozen=True)
@@ -96,6 +117,15 @@ class FrameOutputs:
     messages: dict[str, object] = field(default_factory=dict)
     error: ValueError | None = None
     waiting_for_scale: bool = False
+
+
+@dataclass
+class FilteredDepth:
+    """A frame's depth after the filters: for the depth image, for the cloud and scan."""
+
+    image: np.ndarray
+    cloud: np.ndarray
+    confidence: np.ndarray | None
 
 
 def error_reason(error: Exception) -> str:
@@ -167,6 +197,10 @@ class FrameProcessor:
         self.camera_infos = CameraInfoBuffer(wait=camera_info_wait)
         self._sparse_msg: Image | PointCloud2 | None = None
         self._cloud_buffers = ros_io.MessageBuffers()
+        self._edge_filter = filters.EdgeFilter()
+        self.temporal: filters.TemporalFilter | None = None
+        self._temporal_settings: tuple[float, float, float] | None = None
+        self._cleaned: np.ndarray | None = None
 
     @property
     def has_segmentation(self) -> bool:
@@ -277,26 +311,87 @@ class FrameProcessor:
                 colour = colormap.colorize_labels(result.labels,
                                                   len(self.estimator.spec.classes))
                 messages['labels_colorized'] = ros_io.rgb_to_image(colour, header)
-        depth = result.depth
-        if depth is None:
+        if result.depth is None:
             outputs.waiting_for_scale = True
             return outputs
+        depth = self._filtered(result.depth, inference.rgb, wanted, settings)
         if 'depth' in wanted:
-            messages['depth'] = ros_io.depth_to_image(depth, header, settings.depth_encoding)
+            messages['depth'] = ros_io.depth_to_image(depth.image, header,
+                                                      settings.depth_encoding)
+        if 'compressed_depth' in wanted:
+            messages['compressed_depth'] = ros_io.depth_to_compressed_depth(
+                depth.image, header, settings.depth_encoding, settings.compressed_depth_max,
+                settings.compressed_depth_quantization, settings.compressed_depth_png_level)
         if 'depth_colorized' in wanted:
-            messages['depth_colorized'] = ros_io.rgb_to_image(colormap.colorize_depth(depth),
-                                                              header)
+            messages['depth_colorized'] = ros_io.rgb_to_image(
+                colormap.colorize_depth(depth.image), header)
+        if 'confidence' in wanted:
+            messages['confidence'] = ros_io.confidence_to_image(depth.confidence, header)
         if result.intrinsics is None:
             outputs.error = ros_io.CameraInfoError(
-                f'no camera_info received on {self.camera_info_topic}: depth/camera_info and '
-                'depth/points need the intrinsics')
+                f'no camera_info received on {self.camera_info_topic}: depth/camera_info, '
+                'depth/points and depth/scan need the intrinsics')
             return outputs
         if 'camera_info' in wanted:
             messages['camera_info'] = ros_io.camera_info_for(result.intrinsics, header)
         if 'points' in wanted:
-            messages['points'] = _cloud(depth, inference.rgb, result.intrinsics, header,
+            messages['points'] = _cloud(depth.cloud, inference.rgb, result.intrinsics, header,
                                         settings, self._cloud_buffers)
+        if 'scan' in wanted:
+            scan = depth_to_scan(depth.cloud, result.intrinsics, settings.scan_height,
+                                 settings.scan_range_min, settings.scan_range_max)
+            messages['scan'] = ros_io.scan_to_message(scan, header, settings.scan_frame_id,
+                                                      settings.scan_time)
         return outputs
+
+    def _filtered(self, depth: np.ndarray, rgb: np.ndarray, wanted: Collection[str],
+                  settings: FrameSettings) -> FilteredDepth:
+        """
+        Apply the temporal and edge filters the settings ask for; rate each pixel's confidence.
+
+        The temporal filter smooths every output; flying pixels leave the cloud and the scan
+        (``points_edge_filter``), or every output (``depth_edge_filter``); points below
+        ``points_min_confidence`` leave the cloud and the scan. The confidence is computed only
+        when it is published or used.
+        """
+        disagreement = None
+        if settings.temporal_filter == 'ema':
+            temporal_settings = (settings.temporal_alpha, settings.temporal_delta,
+                                 settings.temporal_reset)
+            if self.temporal is None or self._temporal_settings != temporal_settings:
+                self.temporal = filters.TemporalFilter(*temporal_settings)
+                self._temporal_settings = temporal_settings
+            depth = self.temporal.update(depth, rgb)
+            disagreement = self.temporal.disagreement
+        else:
+            self.temporal = None
+        edge = self._edge_filter
+        if (edge.threshold, edge.radius) != (settings.points_edge_threshold,
+                                             settings.points_edge_radius):
+            edge = self._edge_filter = filters.EdgeFilter(settings.points_edge_threshold,
+                                                          settings.points_edge_radius)
+        rated = 'confidence' in wanted or settings.points_min_confidence > 0.0
+        span = edge.span(depth) if rated else None
+        # The cleaned depth lives only while this frame's messages are built (they copy it), so
+        # one buffer serves every frame.
+        if self._cleaned is None or self._cleaned.shape != depth.shape:
+            self._cleaned = np.empty_like(depth)
+        image = cloud = depth
+        if settings.depth_edge_filter or settings.points_edge_filter:
+            cloud = edge.apply(depth, out=self._cleaned, span=span)
+            if settings.depth_edge_filter:
+                image = cloud
+        confidence = None
+        if rated:
+            confidence = filters.confidence(image, span=span, disagreement=disagreement,
+                                            fit_error=self.estimator.scale_policy.fit_error)
+            if settings.points_min_confidence > 0.0:
+                if image is self._cleaned:
+                    image = image.copy()  # the depth image keeps the points of low confidence
+                cloud = filters.invalidate(
+                    cloud, confidence < np.float32(settings.points_min_confidence),
+                    out=self._cleaned)
+        return FilteredDepth(image=image, cloud=cloud, confidence=confidence)
 
 
 def _cloud(depth: np.ndarray, rgb: np.ndarray, intrinsics: geometry.Intrinsics, header,

@@ -29,10 +29,11 @@ import sys
 from typing import Dict, Optional, Tuple
 
 import cv2
-from mono_depth_ros import geometry
+from mono_depth_ros import compressed_depth, geometry
 from mono_depth_ros.geometry import Intrinsics, pack_rgb, unpack_rgb
+from mono_depth_ros.scan import Scan
 import numpy as np
-from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2, PointField
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image, LaserScan, PointCloud2, PointField
 from std_msgs.msg import Header
 
 
@@ -505,3 +506,50 @@ def cloud_to_points(msg: PointCloud2) -> Tuple[np.ndarray, Optional[np.ndarray]]
     points = np.stack([table[name].astype(np.float32) for name in _XYZ_FIELDS], axis=-1)
     rgb = unpack_rgb(table[colour]) if colour else None
     return points, rgb
+
+
+def confidence_to_image(confidence: np.ndarray, header: Header) -> Image:
+    """Encode an ``(H, W)`` per-pixel confidence in [0, 1] as a ``32FC1`` Image."""
+    if confidence.ndim != 2:
+        raise ImageError(f'confidence must have shape (H, W), got {confidence.shape}')
+    return _new_image(header, '32FC1', np.asarray(confidence, dtype=np.float32))
+
+
+def depth_to_compressed_depth(depth: np.ndarray, header: Header, encoding: str = '32FC1',
+                              depth_max: float = compressed_depth.DEFAULT_DEPTH_MAX,
+                              quantization: float = compressed_depth.DEFAULT_QUANTIZATION,
+                              png_level: int = compressed_depth.DEFAULT_PNG_LEVEL
+                              ) -> CompressedImage:
+    """
+    Encode depth in metres (NaN invalid) as compressed_depth_image_transport does.
+
+    The depth is first stored as the ``encoding`` REP 118 image would store it
+    (:func:`metres_to_depth_values`), then compressed by :func:`compressed_depth.encode`; the
+    message is what an image_transport ``compressedDepth`` publisher of that image sends.
+    """
+    if np.ndim(depth) != 2:
+        raise ImageError(f'depth must have shape (H, W), got {np.shape(depth)}')
+    msg = _message(CompressedImage)
+    msg.header = header
+    msg.format, data = compressed_depth.encode(metres_to_depth_values(depth, encoding),
+                                               encoding, depth_max, quantization, png_level)
+    msg.data = array.array('B', data)
+    return msg
+
+
+def scan_to_message(scan: Scan, header: Header, frame_id: str, scan_time: float) -> LaserScan:
+    """
+    Build the sensor_msgs/LaserScan of a :class:`~mono_depth_ros.scan.Scan`.
+
+    The stamp is the depth image's; ``frame_id`` is the scan's frame (x forward, z up at the
+    camera), not the optical frame; ``time_increment`` is 0 (every range is of one instant).
+    """
+    msg = LaserScan()
+    msg.header = Header(stamp=header.stamp, frame_id=frame_id)
+    msg.angle_min, msg.angle_max = scan.angle_min, scan.angle_max
+    msg.angle_increment = scan.angle_increment
+    msg.time_increment = 0.0
+    msg.scan_time = float(scan_time)
+    msg.range_min, msg.range_max = scan.range_min, scan.range_max
+    msg.ranges = array.array('f', scan.ranges.astype(np.float32).tobytes())
+    return msg

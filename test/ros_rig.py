@@ -25,12 +25,17 @@ from mono_depth_ros.geometry import Intrinsics
 import numpy as np
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
-from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image, LaserScan, PointCloud2
 from std_msgs.msg import Header
 
 OUTPUTS = {
     'depth/image': Image, 'depth/camera_info': CameraInfo, 'depth/points': PointCloud2,
     'depth/colorized': Image, 'segmentation/labels': Image, 'segmentation/colorized': Image,
+}
+# Outputs a test subscribes to by name only (not part of every-output checks).
+MORE_OUTPUTS = {
+    'depth/confidence': Image, 'depth/image/compressedDepth': CompressedImage,
+    'depth/scan': LaserScan,
 }
 # RViz's default subscription: reliable, keep last.
 RVIZ_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
@@ -49,7 +54,7 @@ class Rig(Node):
         self.diagnostics: list[DiagnosticArray] = []
         self._lock = threading.Lock()
         for topic in outputs:
-            self.create_subscription(OUTPUTS[topic], topic,
+            self.create_subscription((OUTPUTS | MORE_OUTPUTS)[topic], topic,
                                      lambda msg, topic=topic: self._store(topic, msg), RVIZ_QOS)
         self.create_subscription(DiagnosticArray, '/diagnostics', self._on_diagnostics, 10)
 

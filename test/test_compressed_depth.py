@@ -118,10 +118,11 @@ def test_32fc1_inverse_depth_quantisation_round_trips_within_one_step():
     quant_a = 100.0 * 101.0
     coded = np.isfinite(depth) & (depth > quant_a / 65535.0) & (depth < 10.0)
     np.testing.assert_array_equal(np.isfinite(decoded), coded)
-    # One code step in depth is d^2 / A; truncation puts the decoded depth up to one step away.
-    step = depth[coded].astype(np.float64) ** 2 / quant_a
-    error = np.abs(decoded[coded].astype(np.float64) - depth[coded])
-    assert np.all(error <= step * 1.001 + 1e-6)
+    # One code step in depth is d^2 / A; truncation puts the decoded depth d' up to one step
+    # (at d') beyond the depth, never before it.
+    error = decoded[coded].astype(np.float64) - depth[coded]
+    assert np.all(error >= -1e-6)
+    assert np.all(error <= 1.001 * decoded[coded].astype(np.float64) ** 2 / quant_a)
     assert np.median(error / depth[coded]) < 0.005  # 0.5 % at these indoor depths
 
 

@@ -89,6 +89,8 @@ def test_edge_filter_reuses_its_buffers_and_writes_into_out():
     assert edge.apply(first, out=out) is out
     assert edge.mask(second).shape == second.shape  # another size reallocates
     np.testing.assert_array_equal(np.isnan(edge.apply(first)), np.isnan(out))
+    # Given the span already computed (for the confidence), apply() gives the same result.
+    np.testing.assert_array_equal(edge.apply(first, span=edge.span(first)), out)
 
 
 def test_edge_filter_arguments():

@@ -66,10 +66,13 @@ def test_every_output_of_a_frame(processor, scene):
     processor.add_camera_info(info)
     outputs = processor.process(image, OUTPUTS, FrameSettings(points_rgb=True))
     assert outputs.error is None and not outputs.waiting_for_scale
-    assert list(outputs.messages) == ['labels', 'labels_colorized', 'depth', 'depth_colorized',
-                                      'camera_info', 'points']
-    for msg in outputs.messages.values():
-        assert msg.header == image.header
+    assert list(outputs.messages) == ['labels', 'labels_colorized', 'depth', 'compressed_depth',
+                                      'depth_colorized', 'confidence', 'camera_info', 'points',
+                                      'scan']
+    for key, msg in outputs.messages.items():
+        assert msg.header.stamp == image.header.stamp
+        # The scan lies in a frame with x forward and z up, not in the optical frame.
+        assert msg.header.frame_id == ('camera_depth_frame' if key == 'scan' else 'cam_optical')
     expected = processor.estimator.estimate(scene.rgb, scene.intrinsics)
     np.testing.assert_array_equal(ros_io.depth_from_image(outputs.messages['depth']),
                                   expected.depth)
@@ -105,8 +108,9 @@ def test_a_live_topic_and_offline_processing_give_identical_messages(graph, proc
     image, info = frame(scene)
     image.header = info.header = header
     processor.add_camera_info(info)
-    offline = processor.process(image, OUTPUTS, FrameSettings(points_rgb=True,
-                                                              depth_encoding='16UC1'))
+    subscribed = {key for key, topic in TOPIC_OF.items() if topic in RIG_OUTPUTS}
+    offline = processor.process(image, subscribed, FrameSettings(points_rgb=True,
+                                                                 depth_encoding='16UC1'))
     assert {TOPIC_OF[key] for key in offline.messages} == set(live)
     for key, msg in offline.messages.items():
         assert msg == live[TOPIC_OF[key]], key
