@@ -88,15 +88,21 @@ def config_file(name: str) -> Path:
                      f'that name; presets: {", ".join(shipped)}')
 
 
-def rviz_executable() -> Path:
-    """Return RViz 2's executable as ``ros2 run rviz2 rviz2`` finds it; ValueError if absent."""
+def installed_executable(package: str, name: str) -> Path | None:
+    """Return ``<prefix>/lib/<package>/<name>`` as ``ros2 run`` finds it, or None if absent."""
     try:
         from ament_index_python.packages import get_package_prefix
 
-        path = Path(get_package_prefix('rviz2')) / 'lib' / 'rviz2' / 'rviz2'
+        path = Path(get_package_prefix(package)) / 'lib' / package / name
     except (ImportError, LookupError, ValueError, OSError):  # not installed, or no ament index
-        path = None
-    if path is None or not os.access(path, os.X_OK):
+        return None
+    return path if os.access(path, os.X_OK) else None
+
+
+def rviz_executable() -> Path:
+    """Return RViz 2's executable; ValueError, saying what to do, when it is not installed."""
+    path = installed_executable('rviz2', 'rviz2')
+    if path is None:
         raise ValueError("launch argument rviz:=true: RViz 2 (package 'rviz2') is not installed "
                          'in this ROS environment; install it (e.g. apt install '
                          'ros-$ROS_DISTRO-rviz2) or launch with rviz:=false')

@@ -81,17 +81,34 @@ def executable(name: str) -> str:
     index (a colcon workspace's install); else the console script of a pip install, next to the
     interpreter or on PATH.
     """
-    from ament_index_python.packages import get_package_prefix, PackageNotFoundError
+    from mono_depth_ros.launch_config import installed_executable
 
-    try:
-        installed = Path(get_package_prefix('mono_depth_ros')) / 'lib' / 'mono_depth_ros' / name
-    except (PackageNotFoundError, OSError):  # not in an ament index, or AMENT_PREFIX_PATH unset
-        installed = None
-    for path in (installed, Path(sys.executable).with_name(name), shutil.which(name)):
+    for path in (installed_executable('mono_depth_ros', name),
+                 Path(sys.executable).with_name(name), shutil.which(name)):
         if path is not None and os.access(path, os.X_OK):
             return str(path)
     raise FileNotFoundError(f'executable {name!r} not found in the ament index (colcon install), '
                             f'next to {sys.executable} or on PATH: is mono_depth_ros installed?')
+
+
+def install_in_ament_prefix(prefix: Path, package: str, scripts: dict[str, str],
+                            monkeypatch) -> Path:
+    """
+    Lay ``package`` out in ``prefix`` as colcon installs it and put it first in the ament index.
+
+    ``scripts`` (name -> text) become its executables; return their folder, lib/<package>.
+    """
+    marker = prefix / 'share' / 'ament_index' / 'resource_index' / 'packages' / package
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.touch()
+    lib = prefix / 'lib' / package
+    lib.mkdir(parents=True, exist_ok=True)
+    for name, text in scripts.items():
+        (lib / name).write_text(text)
+        (lib / name).chmod(0o755)
+    monkeypatch.setenv('AMENT_PREFIX_PATH', os.pathsep.join(
+        filter(None, [str(prefix), os.environ.get('AMENT_PREFIX_PATH')])))
+    return lib
 
 
 def wait_until(condition, timeout: float = 20.0, period: float = 0.01) -> bool:

@@ -22,10 +22,10 @@ import signal
 import subprocess
 import sys
 
-from ament_index_python.packages import get_package_prefix
-from conftest import executable, REPO, wait_until
-from mono_depth_ros.launch_config import (LAUNCH_ARGUMENTS, node_configuration,
-                                          node_exit_reason, rviz_executable, share_directory)
+from conftest import executable, install_in_ament_prefix, REPO, wait_until
+from mono_depth_ros.launch_config import (installed_executable, LAUNCH_ARGUMENTS,
+                                          node_configuration, node_exit_reason, rviz_executable,
+                                          share_directory)
 from mono_depth_ros.node import PARAMS
 import pytest
 from rcl_interfaces.srv import GetParameters
@@ -40,22 +40,6 @@ def rviz2(tmp_path, monkeypatch) -> Path:
     """Put an RViz 2 (a script in an ament prefix of its own) in the ament index; return it."""
     return install_in_ament_prefix(tmp_path / 'rviz_prefix', 'rviz2', {'rviz2': '#!/bin/sh\n'},
                                    monkeypatch)
-
-
-def install_in_ament_prefix(prefix: Path, package: str, scripts: dict[str, str],
-                            monkeypatch) -> Path:
-    """Lay ``package`` out in ``prefix`` as colcon installs it and prepend it to the index."""
-    marker = prefix / 'share' / 'ament_index' / 'resource_index' / 'packages' / package
-    marker.parent.mkdir(parents=True, exist_ok=True)
-    marker.touch()
-    lib = prefix / 'lib' / package
-    lib.mkdir(parents=True, exist_ok=True)
-    for name, text in scripts.items():
-        (lib / name).write_text(text)
-        (lib / name).chmod(0o755)
-    monkeypatch.setenv('AMENT_PREFIX_PATH', os.pathsep.join(
-        filter(None, [str(prefix), os.environ.get('AMENT_PREFIX_PATH')])))
-    return lib
 
 
 def test_defaults_load_the_default_preset_and_remap_nothing():
@@ -181,9 +165,7 @@ def ros2_launch(tmp_path, monkeypatch):
     for module in ('launch', 'launch_ros'):
         pytest.importorskip(module, reason=f'{module} is not installed (it has no wheel; a ROS 2 '
                             'installation or a source install provides it)')
-    try:  # a colcon install under test is in the index already; a pip install is not
-        get_package_prefix('mono_depth_ros')
-    except (LookupError, OSError):
+    if installed_executable('mono_depth_ros', 'mono_depth_node') is None:  # a pip install
         share = share_directory()  # the source checkout: config/ and launch/
         lib = install_in_ament_prefix(tmp_path / 'prefix', 'mono_depth_ros', {}, monkeypatch)
         (lib / 'mono_depth_node').symlink_to(executable('mono_depth_node'))

@@ -24,7 +24,8 @@ import json
 import signal
 import subprocess
 
-from conftest import executable, random_official_weights, REPO, wait_until
+from conftest import (executable, install_in_ament_prefix, random_official_weights, REPO,
+                      wait_until)
 import cv2
 from mono_depth_ros import ros_io
 from mono_depth_ros.data.synthetic import SyntheticScenes
@@ -41,15 +42,9 @@ QOS_PRESETS = sorted((REPO / 'config').glob('qos_*.yaml'))
 
 def test_executables_are_found_where_ros2_run_finds_them(tmp_path, monkeypatch):
     # A colcon install: the package in the ament index, its scripts in lib/mono_depth_ros.
-    prefix = tmp_path / 'install'
-    marker = prefix / 'share' / 'ament_index' / 'resource_index' / 'packages' / 'mono_depth_ros'
-    marker.parent.mkdir(parents=True)
-    marker.touch()
-    script = prefix / 'lib' / 'mono_depth_ros' / 'camera_player'
-    script.parent.mkdir(parents=True)
-    script.write_text('#!/bin/sh\n')
-    script.chmod(0o755)
-    monkeypatch.setenv('AMENT_PREFIX_PATH', str(prefix))
+    lib = install_in_ament_prefix(tmp_path / 'install', 'mono_depth_ros',
+                                  {'camera_player': '#!/bin/sh\n'}, monkeypatch)
+    script = lib / 'camera_player'
     assert executable('camera_player') == str(script)
     # A pip install: the console script of the environment.
     monkeypatch.delenv('AMENT_PREFIX_PATH')
