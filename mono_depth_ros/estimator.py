@@ -84,7 +84,8 @@ class DepthEstimator:
     def from_name(cls, model: str, weights: str | None = 'auto', device: str = 'auto',
                   precision: str = 'fp32', scale_policy: scale.ScalePolicy | None = None,
                   output_size: str = 'input', backend: str = 'torch',
-                  model_file: str | None = None, **backend_options) -> DepthEstimator:
+                  model_file: str | None = None, input_size: int | None = None,
+                  **backend_options) -> DepthEstimator:
         """
         Build the estimator of a registered variant on the requested runtime.
 
@@ -93,9 +94,12 @@ class DepthEstimator:
         ``'tensorrt'``; the last two run ``model_file``, written by ``mono-depth export`` for
         this variant. Without ``model_file``, ``'onnx'`` exports the variant with its ``weights``
         once into the cache (fixed-size input policies only). TFLite variants always run on
-        the TFLite runtime.
+        the TFLite runtime. ``input_size`` resizes frames to that short side instead of the
+        variant's own (Depth Anything V2: a multiple of 14, trained at 518).
         """
         spec = get_spec(model)
+        if input_size is not None:
+            spec = spec.with_input_size(input_size)
         if spec.backend == 'tflite':
             from mono_depth_ros.backends.tflite import TFLiteBackend
             from mono_depth_ros.weights import resolve_weights

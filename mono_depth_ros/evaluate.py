@@ -19,6 +19,12 @@
 :class:`~mono_depth_ros.estimator.DepthEstimator` over any sequence of
 :class:`~mono_depth_ros.data.Sample` and averages the per-image metrics of
 :mod:`mono_depth_ros.metrics`.
+
+:func:`evaluate_manifest` scores real RGB-D frames listed in a manifest (docs/MANIFEST.md) three
+ways, per source, per environment and in total: the depth as the model publishes it (metric
+models), median-scaled (any model: the shape of the depth, whatever its scale), and the
+constant-median baseline beside them, which predicts every pixel at the median of the frame's
+ground truth. A model that does not beat that constant has learnt nothing usable about depth.
 """
 from __future__ import annotations
 
@@ -33,6 +39,11 @@ from mono_depth_ros.data import Sample
 import numpy as np
 
 DATASETS = ('synthetic', 'folder', 'kitti')
+MANIFEST_MODES = ('metric', 'median_scaled', 'constant')
+MANIFEST_MODE_TITLES = {'metric': 'metric, as published', 'median_scaled': 'median-scaled',
+                        'constant': 'constant median (baseline)'}
+MANIFEST_COLUMNS = ('abs_rel', 'rmse', 'd1')
+MANIFEST_MAX_DEPTH = 80.0
 TABLE_KEYS = metrics.DEPTH_METRICS + ('miou', 'pixel_accuracy', 'scale')
 IGNORE_INDEX = 255
 
@@ -131,13 +142,92 @@ class Scorer:
         return out
 
 
+def evaluate_manifest(estimator, manifest, min_depth: float = 1e-3,
+                      max_depth: float = MANIFEST_MAX_DEPTH,
+                      limit: int | None = None) -> dict:
+    """
+    Score ``estimator`` on the frames of a :class:`~mono_depth_ros.data.manifest.Manifest`.
+
+    Ground truth counts inside ``(min_depth, max_depth)`` metres. Returns ``{'frames': [...],
+    'groups': {...}}``: per frame its ``id``, ``source``, ``env`` and the metrics of each mode of
+    :data:`MANIFEST_MODES` (``metric`` only for metric models); per group (each source, each
+    environment, ``'all'``) the means over its frames and ``'images'``. An error names the frame.
+    """
+    from mono_depth_ros.data.manifest import ManifestError
+
+    metric_model = estimator.spec.output_kind == 'metric'
+    scorers = {'metric': Scorer(0, False, min_depth, max_depth),
+               'median_scaled': Scorer(0, True, min_depth, max_depth),
+               'constant': Scorer(0, True, min_depth, max_depth)}
+    frames = []
+    for index, frame in enumerate(manifest.frames[:limit]):
+        sample = manifest[index]
+        try:
+            result = estimator.estimate(sample.rgb, sample.intrinsics)
+            scores = {'median_scaled': scorers['median_scaled'].add(result.unscaled_depth,
+                                                                    sample.depth),
+                      # any constant, median-scaled, is the constant median of the ground truth
+                      'constant': scorers['constant'].add(np.ones_like(sample.depth),
+                                                          sample.depth)}
+            if metric_model:
+                scores['metric'] = scorers['metric'].add(result.depth, sample.depth)
+        except ValueError as error:
+            raise ManifestError(f'manifest {manifest.path}, frame {frame.name}: {error}') from None
+        frames.append({'id': frame.name, 'source': frame.source, 'env': frame.env, **scores})
+    groups: dict[str, dict] = {}
+    keys = ([frame['source'] for frame in frames]
+            + [frame['env'] for frame in frames if frame['env']] + ['all'])
+    for key in dict.fromkeys(keys):
+        members = [frame for frame in frames if key in ('all', frame['source'], frame['env'])]
+        groups[key] = {'images': len(members)}
+        for mode in MANIFEST_MODES:
+            if mode in members[0]:
+                mean = metrics.MetricMean()
+                for frame in members:
+                    mean.add(frame[mode])
+                groups[key][mode] = mean.result()
+    return {'frames': frames, 'groups': groups}
+
+
+def format_manifest_table(report: dict) -> str:
+    """Return the groups of a manifest report as a table: AbsRel, RMSE, delta1 per mode."""
+    names = list(report['groups'])
+    width = max(12, *(len(name) for name in names))
+    block = ' '.join(f'{column:>7}' for column in MANIFEST_COLUMNS)
+    titles = f'{"":<{width}} {"":>6} |' + '|'.join(
+        f' {MANIFEST_MODE_TITLES[mode]:^{len(block)}} ' for mode in MANIFEST_MODES)
+    header = f'{"frames":<{width}} {"n":>6} |' + '|'.join(f' {block} ' for _ in MANIFEST_MODES)
+    lines = [titles, header]
+    for name in names:
+        group = report['groups'][name]
+        cells = []
+        for mode in MANIFEST_MODES:
+            if mode in group:
+                cells.append(' '.join(f'{group[mode][column]:>7.3f}'
+                                      for column in MANIFEST_COLUMNS))
+            else:
+                cells.append(f'{"(not metric)":^{len(block)}}')
+        lines.append(f'{name:<{width}} {group["images"]:>6} |'
+                     + '|'.join(f' {cell} ' for cell in cells))
+    return '\n'.join(lines)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``mono-depth eval`` options to ``parser``."""
-    parser.add_argument('--model', required=True, help='zoo variant (see `mono-depth models`)')
+    parser.add_argument('--model', required=True,
+                        help='zoo variant (see `mono-depth models`); with --manifest, several '
+                             'separated by commas')
     parser.add_argument('--weights', default='auto',
                         help="'auto' (the official or shipped weights), a file or folder, an "
                              "https URL, or 'none' for random initialisation")
-    parser.add_argument('--dataset', required=True, choices=DATASETS)
+    parser.add_argument('--dataset', choices=DATASETS)
+    parser.add_argument('--manifest',
+                        help='real RGB-D frames listed in a manifest.json (docs/MANIFEST.md), '
+                             'instead of --dataset: metric, median-scaled and constant-baseline '
+                             'metrics per source and in total')
+    parser.add_argument('--input-size', type=int,
+                        help='network input short side for models that keep the aspect ratio '
+                             '(Depth Anything V2: a multiple of 14, default 518)')
     parser.add_argument('--seed', type=int, default=0, help='synthetic: scene seed')
     parser.add_argument('--count', type=int, default=100, help='synthetic: number of scenes')
     parser.add_argument('--width', type=int, default=320, help='synthetic: image width')
@@ -153,8 +243,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              'relative models')
     parser.add_argument('--min-depth', type=float, default=1e-3)
     parser.add_argument('--max-depth', type=float,
-                        help='ground truth range cap (default: 20 for synthetic, 80 for kitti, '
-                             "the model's for folder)")
+                        help='ground truth range cap (default: 20 for synthetic, 80 for kitti '
+                             "and manifests, the model's for folder)")
     parser.add_argument('--crop', choices=('none',) + metrics.CROPS,
                         help='evaluation crop (default: garg for kitti, none otherwise)')
     parser.add_argument('--limit', type=int, help='evaluate at most this many images')
@@ -190,6 +280,11 @@ def format_table(result: dict[str, float]) -> str:
 
 def main(args: argparse.Namespace) -> int:
     """Run ``mono-depth eval``; print a table or JSON; return the exit status."""
+    if (args.dataset is None) == (args.manifest is None):
+        print('mono-depth eval: error: give either --dataset or --manifest', file=sys.stderr)
+        return 2
+    if args.manifest is not None:
+        return _main_manifest(args)
     from mono_depth_ros import scale
     from mono_depth_ros.estimator import DepthEstimator
     from mono_depth_ros.models.registry import get_spec
@@ -207,7 +302,8 @@ def main(args: argparse.Namespace) -> int:
         policy = scale.make_policy('fixed') if args.median_scaling else None
         weights = None if args.weights == 'none' else args.weights
         estimator = DepthEstimator.from_name(args.model, weights=weights, device=args.device,
-                                             precision=args.precision, scale_policy=policy)
+                                             precision=args.precision, scale_policy=policy,
+                                             input_size=args.input_size)
         result = evaluate(estimator, dataset, median_scaling=args.median_scaling,
                           min_depth=args.min_depth, max_depth=max_depth,
                           crop=None if crop == 'none' else crop, limit=args.limit)
@@ -224,4 +320,45 @@ def main(args: argparse.Namespace) -> int:
           f'({args.min_depth:g}, {max_depth:g}) m, crop {crop}'
           + (', median scaling' if args.median_scaling else ''))
     print(format_table(result))
+    return 0
+
+
+def _main_manifest(args: argparse.Namespace) -> int:
+    from mono_depth_ros import scale
+    from mono_depth_ros.data.manifest import Manifest
+    from mono_depth_ros.estimator import DepthEstimator
+    from mono_depth_ros.models.registry import get_spec
+    from mono_depth_ros.weights import CheckpointError
+
+    models = [name.strip() for name in args.model.split(',') if name.strip()]
+    max_depth = args.max_depth or MANIFEST_MAX_DEPTH
+    reports = {}
+    try:
+        if len(models) > 1 and args.weights not in ('auto', 'none'):
+            raise ValueError('--weights FILE needs a single --model')
+        manifest = Manifest(args.manifest)
+        for model in models:
+            spec = get_spec(model)
+            # Relative models are scored median-scaled only; the unit scale lets them run.
+            policy = None if spec.output_kind == 'metric' else scale.make_policy('fixed')
+            estimator = DepthEstimator.from_name(
+                model, weights=None if args.weights == 'none' else args.weights,
+                device=args.device, precision=args.precision, scale_policy=policy,
+                input_size=args.input_size)
+            reports[model] = evaluate_manifest(estimator, manifest, args.min_depth, max_depth,
+                                               args.limit)
+    except (ValueError, FileNotFoundError, KeyError, CheckpointError) as error:
+        message = error.args[0] if isinstance(error, KeyError) and error.args else error
+        print(f'mono-depth eval: error: {message}', file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps({'manifest': str(args.manifest), 'min_depth': args.min_depth,
+                          'max_depth': max_depth, 'models': reports}, indent=2))
+        return 0
+    for model, report in reports.items():
+        print(f'{model} ({get_spec(model).output_kind}) on {args.manifest}: '
+              f'{len(report["frames"])} frames, ground truth in ({args.min_depth:g}, '
+              f'{max_depth:g}) m; AbsRel and RMSE (m): lower is better, d1: higher is better')
+        print(format_manifest_table(report))
+        print()
     return 0

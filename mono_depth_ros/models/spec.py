@@ -21,6 +21,7 @@ pretrained configs.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 import math
 from pathlib import Path
@@ -137,3 +138,23 @@ class ModelSpec:
     def has_segmentation(self) -> bool:
         """Whether the variant predicts per-pixel classes."""
         return bool(self.classes)
+
+    def with_input_size(self, short_side: int) -> ModelSpec:
+        """
+        Return this variant fed frames resized to another short side (detail against speed).
+
+        Only for variants that keep the frame's aspect ratio (Depth Anything V2); the size must
+        be a positive multiple of the network's patch size.
+        """
+        policy = self.input_policy
+        if policy.short_side is None:
+            raise ValueError(f'input_size applies to models that resize frames by their short '
+                             f'side (Depth Anything V2); {self.name} takes a fixed '
+                             f'{policy.width}x{policy.height} input')
+        if short_side < policy.multiple or short_side % policy.multiple:
+            raise ValueError(f'input_size {short_side} for {self.name} must be a positive '
+                             f'multiple of {policy.multiple} (for example '
+                             f'{max(1, round(short_side / policy.multiple)) * policy.multiple}; '
+                             f'the model was trained at {policy.short_side})')
+        return dataclasses.replace(self, input_policy=dataclasses.replace(
+            policy, short_side=short_side))
