@@ -39,6 +39,8 @@ setup(
     extras_require={
         'tflite': ['ai-edge-litert'],
         'onnx': ['onnx', 'onnxruntime'],
+        'bags': ['rosbags', 'mcap'],
+        'fleet': ['rosbags', 'mcap', 'ray'],
         # colcon test runs pytest (not unittest) for a package with a pytest test dependency.
         'test': ['pytest'],
     },
