@@ -13,7 +13,11 @@
 # limitations under the License.
 
 """
-``mono-depth infer``: run a model on images, folders of images or videos; write depth files.
+``mono-depth infer``: run a model on images, folders of images, videos or bags.
+
+Bags (rosbag2 folders, ``.mcap``, ``.db3`` and ROS 1 ``.bag`` files, or folders of them) become
+depth bags through the node's own per-frame path: see :mod:`mono_depth_ros.bags`. For images and
+videos, depth files are written.
 
 Per frame, in the output folder (``<name>`` is the image's stem, or ``<video stem>_<index:06d>``
 for video frames, the index counting every frame of the video):
@@ -315,9 +319,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``mono-depth infer`` arguments."""
     from mono_depth_ros.models.registry import DEFAULT_MODEL
 
+    from mono_depth_ros.bags import cli as bags_cli
+    from mono_depth_ros.estimator import BACKENDS, OUTPUT_SIZES
+
     parser.add_argument('inputs', nargs='+', metavar='INPUT',
-                        help='image files, folders of images or video files')
-    parser.add_argument('--out', required=True, type=Path, help='output folder (created)')
+                        help='image files, folders of images, video files, or bags')
+    parser.add_argument('--out', required=True, type=Path,
+                        help='output folder (created); for one bag, the output bag')
     parser.add_argument('--model', default=DEFAULT_MODEL,
                         help=f'zoo variant, see mono-depth models (default {DEFAULT_MODEL})')
     parser.add_argument('--weights', default='auto',
@@ -325,6 +333,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "https URL, or 'none' for random initialisation")
     parser.add_argument('--device', default='auto', help="'auto', 'cpu', 'cuda', 'cuda:1'...")
     parser.add_argument('--precision', default='fp32', help="'fp32', 'fp16' or 'bf16'")
+    parser.add_argument('--backend', default='torch', choices=BACKENDS,
+                        help='runtime: PyTorch, ONNX Runtime (exported once into the cache '
+                             'unless --model-file) or a TensorRT engine (--model-file)')
+    parser.add_argument('--model-file', metavar='FILE',
+                        help='ONNX file or TensorRT engine written by mono-depth export')
+    parser.add_argument('--channels-last', action=argparse.BooleanOptionalAction,
+                        help='PyTorch channels-last memory layout (default: on for bags, as in '
+                             'the node; off for images and videos)')
+    parser.add_argument('--output-size', choices=OUTPUT_SIZES, default='input',
+                        help="depth at the frame's resolution, or at the network's")
     camera = parser.add_mutually_exclusive_group()
     camera.add_argument('--camera-info', type=Path, metavar='FILE',
                         help='camera_calibration YAML or CameraInfo JSON of the frames')
@@ -348,9 +366,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='also write <name>.ply, the coloured points (needs --camera-info or '
                              '--fov)')
     parser.add_argument('--every', type=int, default=1, metavar='N',
-                        help='process every N-th frame of each video or image sequence')
+                        help='process every N-th frame of each video, image sequence or bag')
     parser.add_argument('--max-frames', type=int, metavar='N',
                         help='stop after N frames in all')
+    bags_cli.add_arguments(parser)
 
 
 def _scale_policy(args: argparse.Namespace, output_kind: str):
@@ -375,12 +394,25 @@ def _scale_policy(args: argparse.Namespace, output_kind: str):
 
 def main(args: argparse.Namespace) -> int:
     """Run ``mono-depth infer``; print a line per frame and a summary; return the exit status."""
+    from mono_depth_ros.bags import cli as bags_cli
+    from mono_depth_ros.bags.fleet import find_bags
+    from mono_depth_ros.bags.reader import BagError
+    from mono_depth_ros.bags.writer import OutputError
     from mono_depth_ros.estimator import DepthEstimator
     from mono_depth_ros.models.registry import get_spec
     from mono_depth_ros.weights import CheckpointError
 
     count, inference_ms, started = 0, 0.0, time.perf_counter()
     try:
+        bag_inputs = [item for item in args.inputs if find_bags([item])]
+        if bag_inputs and len(bag_inputs) < len(args.inputs):
+            raise InferError('give bags, or images and videos, not both in one command: '
+                             f'{", ".join(map(str, bag_inputs))} hold bags')
+        if bag_inputs:
+            return bags_cli.main(args, find_bags(args.inputs))
+        if args.ray is not None:
+            raise InferError('--ray processes bags; none of the inputs is a bag or a folder of '
+                             'bags')
         spec = get_spec(args.model)
         frames = iter_frames(collect_sources(args.inputs), args.every, args.max_frames)
         base = read_camera_info(args.camera_info) if args.camera_info else None
@@ -398,8 +430,11 @@ def main(args: argparse.Namespace) -> int:
         if args.out.exists() and not args.out.is_dir():
             raise InferError(f'--out {args.out} is a file; give a folder')
         weights = None if args.weights == 'none' else args.weights
-        estimator = DepthEstimator.from_name(spec.name, weights=weights, device=args.device,
-                                             precision=args.precision, scale_policy=policy)
+        estimator = DepthEstimator.from_name(
+            spec.name, weights=weights, device=args.device, precision=args.precision,
+            scale_policy=policy, backend=args.backend, model_file=args.model_file,
+            output_size=args.output_size,
+            **({'channels_last': bool(args.channels_last)} if args.backend == 'torch' else {}))
         args.out.mkdir(parents=True, exist_ok=True)
         if not metric:
             print(f'{spec.name} predicts {spec.output_kind} depth, known only up to scale: '
@@ -417,8 +452,9 @@ def main(args: argparse.Namespace) -> int:
             count += 1
             inference_ms += result.timings_ms.get('inference', 0.0)
             print(describe(frame, result), flush=True)
-    # ValueError covers InferError and the estimator's device, precision and scale errors.
-    except (KeyError, ValueError, OSError, CheckpointError) as error:
+    # ValueError covers InferError, BagOptionError and the estimator's device, precision and
+    # scale errors.
+    except (KeyError, ValueError, OSError, CheckpointError, BagError, OutputError) as error:
         message = error.args[0] if isinstance(error, KeyError) and error.args else error
         print(f'mono-depth infer: error: {message}', file=sys.stderr)
         return 2

@@ -36,8 +36,9 @@ from mono_depth_ros.estimator import BACKENDS, DepthEstimator, OUTPUT_SIZES
 from mono_depth_ros.models.registry import DEFAULT_MODEL
 from mono_depth_ros.params import ConfigError, declare_all, Param, run_node
 from mono_depth_ros.pipeline import TwoStagePipeline
-from mono_depth_ros.processing import (error_reason, FrameProcessor, FrameSettings, Inference,
-                                       OUTPUTS, SEGMENTATION_OUTPUTS, stamp_seconds)
+from mono_depth_ros.processing import (CAMERA_INFO_WAIT, error_reason, FrameProcessor,
+                                       FrameSettings, Inference, OUTPUTS, SEGMENTATION_OUTPUTS,
+                                       stamp_seconds)
 from mono_depth_ros.qos import parse_qos
 from mono_depth_ros.stats import RateMeter, Window
 from rcl_interfaces.msg import SetParametersResult
@@ -49,7 +50,6 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 DEPTH_ENCODINGS = ('32FC1', '16UC1')
 TRANSPORTS = ('raw', 'compressed')
 PRECISION_CHOICES = ('fp32', 'fp16', 'bf16')
-CAMERA_INFO_WAIT = 0.1  # seconds an image waits for the camera_info of its stamp
 
 
 PARAMS = (

@@ -53,6 +53,9 @@ OUTPUTS: dict[str, tuple[str, type]] = {
     'labels_colorized': ('segmentation/colorized', Image),
 }
 SEGMENTATION_OUTPUTS = ('labels', 'labels_colorized')
+# Seconds an image waits for the camera_info of its stamp, which may arrive just after it (live
+# topics; a bag is read that far ahead of each image).
+CAMERA_INFO_WAIT = 0.1
 
 
 @dataclass(frozen=True)

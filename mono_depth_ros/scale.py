@@ -138,7 +138,9 @@ def apply_scale(prediction: np.ndarray, spec: ModelSpec, scale: float,
         if shift != 0.0:
             raise ValueError(f'{spec.name}: a shift only applies to inverse_relative outputs, '
                              f'this model outputs {spec.output_kind}; set shift to 0')
-        return (scale * unscaled_depth(pred, spec)).astype(np.float32)
+        # float(): a numpy scale would multiply in float64; the result must not depend on the
+        # scale's type (a run resumed from a saved state has Python floats).
+        return (float(scale) * unscaled_depth(pred, spec)).astype(np.float32)
     inverse = scale * pred.astype(np.float64) + shift
     with np.errstate(divide='ignore', invalid='ignore'):
         depth = np.where(inverse > 0.0, 1.0 / inverse, np.nan)
@@ -338,6 +340,19 @@ class ScalePolicy:
     def observe_sparse_depth(self, sparse_depth: np.ndarray, stamp: float) -> None:
         """Take a sparse metric depth image (NaN or 0 = invalid); ignored where not needed."""
 
+    def state(self) -> dict:
+        """
+        Return what the policy learnt from the frames so far, as JSON values.
+
+        An offline run that stops goes on later exactly where it was with :meth:`restore`.
+        """
+        return {'scale': None if self.scale is None else float(self.scale),
+                'shift': float(self.shift)}
+
+    def restore(self, state: dict) -> None:
+        """Take back a :meth:`state`."""
+        self.scale, self.shift = state['scale'], state['shift']
+
     def to_metres(self, prediction: np.ndarray, spec: ModelSpec, stamp: float | None = None,
                   intrinsics: Intrinsics | None = None) -> np.ndarray | None:
         """
@@ -473,6 +488,21 @@ class _FittedPolicy(ScalePolicy):
         self._reason = ''
         return fit
 
+    def state(self) -> dict:
+        """Return the parameters, the last accepted fit and the last rejection, as JSON values."""
+        fit = self.last_fit
+        return super().state() | {
+            'last_fit': None if fit is None else {
+                'scale': float(fit.scale), 'shift': float(fit.shift), 'points': int(fit.points),
+                'inliers': int(fit.inliers)},
+            'reason': self._reason}
+
+    def restore(self, state: dict) -> None:
+        """Take back a :meth:`state`."""
+        super().restore(state)
+        self.last_fit = None if state['last_fit'] is None else Fit(**state['last_fit'])
+        self._reason = state['reason']
+
     def _update(self, fit: Fit) -> None:
         self._recent.append(fit)
         target = sorted(self._recent, key=lambda recent: recent.scale)[len(self._recent) // 2]
@@ -540,6 +570,11 @@ class MedianScale(_FittedPolicy):
             if self._seen_sparse:
                 return f'median: scale unknown{rejected}'
             return 'median: waiting for sparse depth'
+
+    def state(self) -> dict:
+        """Not available: the state includes a pending sparse depth image."""
+        raise NotImplementedError('the median scale policy keeps sparse depth images; its state '
+                                  'is not saved')
 
     def observe_sparse_depth(self, sparse_depth: np.ndarray, stamp: float) -> None:
         """Take a sparse metric depth image (metres, NaN or <= 0 = invalid) taken at ``stamp``."""

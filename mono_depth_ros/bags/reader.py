@@ -68,8 +68,8 @@ class Bag:
     """
     An open bag: its topics, its time span, and its messages in recording order.
 
-    Use it as a context manager. ``start_time`` and ``end_time`` are the log times (ns) of the first
-    and the last message.
+    Use it as a context manager. ``start_time`` and ``end_time`` are the log times (ns) of the
+    first and the last message.
     """
 
     storage = ''
@@ -260,10 +260,11 @@ def _records(file: Path, stop_at_damage: bool = False) -> Iterator[object]:
             except Exception as error:
                 if stop_at_damage:
                     return
+                reason = f'{type(error).__name__}: {str(error) or "end of file"}'
                 raise BagError(
                     f'bag {file} is truncated or corrupt: it cannot be read from byte offset '
-                    f'{readable_to} of {size} on ({type(error).__name__}: {str(error) or "end of file"}'
-                    '); everything before that offset was read') from error
+                    f'{readable_to} of {size} on ({reason}); everything before that offset was '
+                    'read') from error
             readable_to = stream.tell()
             yield record
 

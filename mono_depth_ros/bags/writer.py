@@ -80,7 +80,7 @@ def input_definition(topic: Topic) -> TypeDefinition:
             return ros2_definition(topic.msgtype)
         except KeyError:
             raise OutputError(f'cannot keep {topic.name}: the bag carries no definition of its '
-                              f'type {topic.msgtype}, which is not a standard ROS 2 type') from None
+                              f'type {topic.msgtype}, not a standard ROS 2 type') from None
     digest = topic.digest
     if not digest:
         typestore = get_typestore(Stores.EMPTY)
