@@ -138,9 +138,7 @@ def apply_scale(prediction: np.ndarray, spec: ModelSpec, scale: float,
         if shift != 0.0:
             raise ValueError(f'{spec.name}: a shift only applies to inverse_relative outputs, '
                              f'this model outputs {spec.output_kind}; set shift to 0')
-        # float(): a numpy scale would multiply in float64; the result must not depend on the
-        # scale's type (a run resumed from a saved state has Python floats).
-        return (float(scale) * unscaled_depth(pred, spec)).astype(np.float32)
+        return (scale * unscaled_depth(pred, spec)).astype(np.float32)
     inverse = scale * pred.astype(np.float64) + shift
     with np.errstate(divide='ignore', invalid='ignore'):
         depth = np.where(inverse > 0.0, 1.0 / inverse, np.nan)

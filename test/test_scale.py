@@ -408,6 +408,46 @@ def test_ground_plane_policy_recovers_metres_of_a_rendered_road(kind):
     assert 'ground pixels' in policy.status
 
 
+@pytest.mark.parametrize('kind', KINDS)
+def test_a_saved_state_goes_on_exactly_where_the_policy_was(kind):
+    # An offline run that stops and resumes restores the policy from its JSON state: the next
+    # frames must come out bit for bit as without the stop, rejected fits and smoothing included.
+    camera = Intrinsics(fx=721.5, fy=721.5, cx=609.6, cy=172.9, width=1242, height=375)
+    small = camera.scaled(320, 96)
+    road = to_prediction(render_road(small, 1.65, 0.03), kind)
+    frames = [road, 1.3 * road, np.full_like(road, np.nan), 0.9 * road]
+    spec = make_spec(kind)
+
+    def policy():
+        return make_policy('ground_plane', height=1.65, pitch=0.03, smoothing=0.5)
+
+    straight = policy()
+    expected = [straight.to_metres(frame, spec, intrinsics=camera) for frame in frames]
+    for stop in range(1, len(frames)):
+        first = policy()
+        for frame in frames[:stop]:
+            first.to_metres(frame, spec, intrinsics=camera)
+        resumed = policy()
+        resumed.restore(json.loads(json.dumps(first.state())))
+        assert resumed.status == first.status
+        for frame, want in zip(frames[stop:], expected[stop:]):
+            got = resumed.to_metres(frame, spec, intrinsics=camera)
+            np.testing.assert_array_equal(got, want)
+    # The state matters: the NaN frame's fit was rejected (the reason is part of the state), and
+    # a policy without the state gives another last frame (smoothing).
+    rejected = policy()
+    for frame in frames[:3]:
+        rejected.to_metres(frame, spec, intrinsics=camera)
+    assert 'valid ground pixels' in rejected.state()['reason']
+    fresh = policy().to_metres(frames[3], spec, intrinsics=camera)
+    assert not np.array_equal(fresh, expected[3], equal_nan=True)
+    fixed = FixedScale(scale=2.0)
+    fixed.restore(json.loads(json.dumps(fixed.state())))
+    assert (fixed.scale, fixed.shift) == (2.0, 0.0)
+    with pytest.raises(NotImplementedError, match='sparse depth images'):
+        MedianScale().state()
+
+
 def test_ground_plane_policy_needs_intrinsics_and_ground():
     policy = GroundPlaneScale(height=1.0, pitch=-0.2)
     with pytest.raises(ValueError, match='intrinsics'):

@@ -143,9 +143,11 @@ def describe(result: BagResult) -> str:
         return f'{result.bag}: already complete in {result.out} ({result.frames} frames), skipped'
     rejected = sum(result.rejected.values())
     dropped = f', {rejected} frames dropped as bad input' if rejected else ''
+    earlier = result.frames - result.processed
+    resumed = f', {earlier} of them by an earlier, interrupted run' if earlier else ''
     if result.ok:
         return (f'{result.bag}: {result.frames} frames written to {result.out} in '
-                f'{result.seconds:.1f} s{dropped}')
+                f'{result.seconds:.1f} s{resumed}{dropped}')
     kept = f' ({result.frames} frames before it kept in {result.out})' if result.frames else ''
     return f'{result.bag}: FAILED: {result.error}{kept}'
 
@@ -155,7 +157,7 @@ def summary(results: list[BagResult], seconds: float) -> str:
     done = [r for r in results if r.ok]
     skipped = sum(r.already_complete for r in results)
     failed = [r for r in results if not r.ok]
-    frames = sum(r.frames for r in results if not r.already_complete)
+    frames = sum(r.processed for r in results)
     rate = frames / seconds if seconds > 0 else 0.0
     lines = [f'{len(results)} bags: {len(done)} complete'
              + (f' ({skipped} already complete before this run)' if skipped else '')

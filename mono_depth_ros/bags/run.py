@@ -117,11 +117,17 @@ class BagOptions:
 
 @dataclass
 class BagResult:
-    """What happened to one bag: frames written, time, and the error that stopped it, if any."""
+    """
+    What happened to one bag: frames in its output, time, and the error that stopped it, if any.
+
+    ``frames`` counts every frame in the output, ``processed`` those of this run (a resumed run
+    found the others done).
+    """
 
     bag: str
     out: str
     frames: int = 0
+    processed: int = 0
     seconds: float = 0.0
     already_complete: bool = False
     error: str | None = None
@@ -348,7 +354,7 @@ def process_bag(bag_path: str | Path, out_dir: str | Path, options: BagOptions,
         except BaseException:
             output.abort()  # a crash or Ctrl-C: the rerun resumes from the last commit
             raise
-        result.frames = run.frames
+        result.frames, result.processed = run.frames, run.frames_this_run
         result.rejected = dict(run.rejected)
     result.seconds = time.monotonic() - started
     if result.error is None:
@@ -436,20 +442,20 @@ class _Run:
         self.processor.add_camera_info(info)
 
     def _handle(self, index: int, message: RawMessage) -> None:
-        if message.topic in self.plan.keep:
-            self.output.write(message.topic, message.log_time, message.data)
         selected = (message.topic == self.plan.image
                     and self.images_seen % self.options.every == 0)
+        # A segment holds checkpoint_every selected images and what was logged up to the next
+        # one: a resumed run cuts the segments where an uninterrupted one does.
+        if selected and self.selected and self.selected % self.options.checkpoint_every == 0:
+            self.output.commit(index, self.frames, self.state())
+        if message.topic in self.plan.keep:
+            self.output.write(message.topic, message.log_time, message.data)
         if message.topic == self.plan.image:
             self.images_seen += 1
         if selected:
             self.selected += 1
             self._process(message)
         self.position = index + 1
-        # Segments end at fixed counts of selected images, so that a resumed run cuts them
-        # where an uninterrupted one does.
-        if selected and self.selected % self.options.checkpoint_every == 0:
-            self.output.commit(self.position, self.frames, self.state())
         if self.progress is not None:
             self.progress.update(message.log_time, self.frames_this_run)
 

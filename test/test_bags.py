@@ -1,0 +1,317 @@
+# Copyright 2026 The mono_depth_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Bags in, depth bags out: real bags written with rosbags, the outputs read back message by message.
+
+The outputs are compared with what the live node publishes over DDS for the same frames, and with
+the node's per-frame path (mono_depth_ros.processing) run here on the same messages.
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+from pathlib import Path
+import signal
+import subprocess
+import sys
+
+from bag_factory import (camera_frames, FRAME_ID, PERIOD, read_bag, read_messages, read_topic,
+                         write_bag)
+from conftest import REPO, wait_until
+from mono_depth_ros import cli
+from mono_depth_ros.bags.reader import BagError, open_bag
+from mono_depth_ros.bags.run import (BagOptionError, BagOptions, plan_topics, process_bag,
+                                     Progress)
+from mono_depth_ros.bags.writer import DONE_MARKER, JOURNAL, OutputError
+from mono_depth_ros.estimator import DepthEstimator
+from mono_depth_ros.models.registry import DEFAULT_MODEL
+from mono_depth_ros.processing import FrameProcessor, FrameSettings, OUTPUTS
+import pytest
+from ros_rig import OUTPUTS as RIG_OUTPUTS
+from sensor_msgs.msg import Image
+from test_node import start
+
+ALL_OUTPUTS = tuple(OUTPUTS)
+
+
+@pytest.fixture(scope='module')
+def estimator():
+    """The default model as the node runs it by default (channels_last), built independently."""
+    return DepthEstimator.from_name(DEFAULT_MODEL, weights='auto', device='cpu',
+                                    channels_last=True)
+
+
+def options(**changes) -> BagOptions:
+    """Bag options of the default model on the CPU."""
+    return BagOptions(model=DEFAULT_MODEL, device='cpu', **changes)
+
+
+def expected_outputs(estimator, frames, wanted, settings: FrameSettings) -> dict[str, list]:
+    """Return the node's per-frame path's messages for ``frames``, by output topic."""
+    processor = FrameProcessor(estimator)
+    for frame in frames:
+        processor.add_camera_info(frame.info)
+    expected: dict[str, list] = {f'/cam/{OUTPUTS[key][0]}': [] for key in wanted}
+    for frame in frames:
+        for key, msg in processor.process(frame.image, wanted, settings).messages.items():
+            expected[f'/cam/{OUTPUTS[key][0]}'].append(msg)
+    return expected
+
+
+def assert_outputs(out: Path, expected: dict[str, list]) -> None:
+    for topic, messages in expected.items():
+        assert read_topic(out, topic, type(messages[0])) == messages, topic
+
+
+def test_a_bag_gives_what_the_live_node_publishes(graph, tmp_path):
+    frames = camera_frames(3)
+    bag = write_bag(tmp_path / 'in', frames, 'mcap')
+    settings = FrameSettings(points_rgb=True, points_decimation=2, depth_encoding='16UC1')
+    result = process_bag(bag, tmp_path / 'out', options(outputs=ALL_OUTPUTS, settings=settings),
+                         show_progress=False)
+    assert result.ok and result.frames == 3, result
+
+    # The real node, over DDS, on the same messages.
+    node, rig = start(graph, points_rgb=True, points_decimation=2, depth_encoding='16UC1')
+    live = {topic: [] for topic in RIG_OUTPUTS}
+    for frame in frames:
+        for _ in range(20):  # best effort: the first messages may be lost while matching
+            header = rig.send(None, None, frame.log_time, image=frame.image, info=frame.info)
+            if rig.wait_for('depth/image', header, timeout=3.0) is not None:
+                break
+        for topic in RIG_OUTPUTS:
+            live[topic].append(rig.wait_for(topic, header))
+    for topic, messages in live.items():
+        recorded = read_topic(tmp_path / 'out', f'/cam/{topic}', type(messages[0]))
+        assert recorded == messages, topic
+        assert [msg.header.frame_id for msg in recorded] == [FRAME_ID] * 3
+
+    # Each output is logged at its image's log time; the image and camera_info are kept as they
+    # were; the other topics are not.
+    messages = read_bag(tmp_path / 'out')
+    inputs = {(topic, log_time): data for topic, log_time, data in read_bag(bag)}
+    depth_times = [log_time for topic, log_time, _ in messages if topic == '/cam/depth/image']
+    assert depth_times == [frame.log_time for frame in frames]
+    kept = [(topic, log_time, data) for topic, log_time, data in messages
+            if not topic.startswith(('/cam/depth', '/cam/segmentation'))]
+    assert {topic for topic, _, _ in kept} == {'/cam/image_raw', '/cam/camera_info'}
+    assert all(inputs[(topic, log_time)] == data for topic, log_time, data in kept)
+    assert len(kept) == 6
+
+
+def test_sqlite3_compressed_images_every_and_start(estimator, tmp_path):
+    frames = camera_frames(6, seed=6, compressed='jpeg')
+    bag = write_bag(tmp_path / 'in', frames, 'sqlite3')
+    # Frames are 0.1 s apart: --start 0.15 skips the first two, --every 2 keeps frames 2 and 4.
+    result = process_bag(bag, tmp_path / 'out',
+                         options(storage='sqlite3', every=2, start=0.15, keep=('all',)),
+                         show_progress=False)
+    assert result.ok and result.frames == 2, result
+    assert sorted(p.suffix for p in (tmp_path / 'out').glob('out_*')) == ['.db3']
+    wanted = ('depth', 'camera_info', 'labels')
+    assert_outputs(tmp_path / 'out',
+                   expected_outputs(estimator, [frames[2], frames[4]], wanted, FrameSettings()))
+    # Every topic is kept within the window, the images of the frames --every skips too.
+    topics = [topic for topic, _, _ in read_bag(tmp_path / 'out')]
+    assert topics.count('/cam/image_raw/compressed') == 4
+    assert topics.count('/status') == 1
+
+
+def test_a_ros1_bag_and_a_bare_mcap_file(estimator, tmp_path):
+    frames = camera_frames(2, seed=7)
+    wanted = ('depth', 'points')
+    expected = expected_outputs(estimator, frames, wanted, FrameSettings())
+    for name, storage in (('in.bag', 'ros1'), ('in.mcap', 'mcap-file')):
+        bag = write_bag(tmp_path / name, frames, storage)
+        out = tmp_path / f'out_{storage}'
+        result = process_bag(bag, out, options(outputs=wanted), show_progress=False)
+        assert result.ok and result.frames == 2, result
+        assert_outputs(out, expected)
+        # The ROS 1 image, converted to ROS 2 (its header loses the seq), is the original.
+        assert read_topic(out, '/cam/image_raw', Image) == [frame.image for frame in frames]
+
+
+def test_topics_are_detected_or_named(tmp_path):
+    frames = camera_frames(1, seed=8)
+    one = write_bag(tmp_path / 'one', frames)
+    with open_bag(one) as bag:
+        plan = plan_topics(bag, options(outputs=ALL_OUTPUTS), has_segmentation=False)
+        assert (plan.image, plan.camera_info, plan.keep) == (
+            '/cam/image_raw', '/cam/camera_info', ('/cam/image_raw', '/cam/camera_info'))
+        assert plan.outputs == {'depth': '/cam/depth/image',
+                                'camera_info': '/cam/depth/camera_info',
+                                'points': '/cam/depth/points',
+                                'depth_colorized': '/cam/depth/colorized'}
+        plan = plan_topics(bag, options(namespace='/front/', keep=()), True)
+        assert plan.outputs['labels'] == '/front/segmentation/labels' and plan.keep == ()
+        with pytest.raises(BagOptionError, match='no topic /nothing to keep'):
+            plan_topics(bag, options(keep=('/nothing',)), True)
+        with pytest.raises(BagOptionError, match='is a std_msgs/msg/String topic, not an image'):
+            plan_topics(bag, options(image_topic='/status'), True)
+
+    # Two cameras: the image topic must be named; a camera without camera_info gives depth only.
+    two = tmp_path / 'two'
+    from rosbags.rosbag2 import Writer
+    from rosbags.typesys import get_typestore, Stores
+    from rclpy.serialization import serialize_message
+    typestore = get_typestore(Stores.ROS2_KILTED)
+    with Writer(two, version=9) as writer:
+        for topic in ('/left/image_raw', '/right/image_raw'):
+            connection = writer.add_connection(topic, 'sensor_msgs/msg/Image',
+                                               typestore=typestore)
+            writer.write(connection, frames[0].log_time, serialize_message(frames[0].image))
+    with open_bag(two) as bag:
+        with pytest.raises(BagOptionError, match=r'several image topics \(/left/image_raw, '
+                                                 r'/right/image_raw\); choose one with '
+                                                 '--image-topic'):
+            plan_topics(bag, options(), True)
+        with pytest.raises(BagOptionError, match='no camera_info for /left/image_raw.*give '
+                                                 '--camera-info-topic'):
+            plan_topics(bag, options(image_topic='/left/image_raw'), True)
+        plan = plan_topics(bag, options(image_topic='/left/image_raw', outputs=('depth',)), True)
+        assert plan.camera_info is None and plan.outputs == {'depth': '/left/depth/image'}
+
+
+def test_a_crash_mid_bag_and_a_rerun_give_the_same_output(tmp_path):
+    frames = camera_frames(5, seed=9)
+    bag = write_bag(tmp_path / 'in', frames, 'mcap')
+    command = [sys.executable, '-m', 'mono_depth_ros.cli', 'infer', str(bag), '--device', 'cpu',
+               '--checkpoint-every', '1', '--keep', 'all', '--outputs', 'depth', 'points',
+               '--no-progress', '--out']
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    crashed = tmp_path / 'crashed'
+    process = subprocess.Popen(command + [str(crashed)], env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT)
+    try:
+        # Killed hard as soon as the first frame is committed, in the middle of the second.
+        assert wait_until(lambda: (crashed / JOURNAL).is_file() or process.poll() is not None,
+                          timeout=300, period=0.005)
+        process.send_signal(signal.SIGKILL)
+    finally:
+        output = process.communicate(timeout=60)[0].decode()
+    assert process.returncode == -signal.SIGKILL, output
+    journal = json.loads((crashed / JOURNAL).read_text())
+    assert 1 <= journal['frames'] < 5
+    assert not (crashed / DONE_MARKER).exists()
+
+    rerun = subprocess.run(command + [str(crashed)], env=env, capture_output=True, text=True,
+                           timeout=600)
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    assert f'5 frames written to {crashed}' in rerun.stdout
+    assert f'{journal["frames"]} of them by an earlier, interrupted run' in rerun.stdout
+    uninterrupted = subprocess.run(command + [str(tmp_path / 'straight')], env=env,
+                                   capture_output=True, text=True, timeout=600)
+    assert uninterrupted.returncode == 0, uninterrupted.stdout + uninterrupted.stderr
+
+    # The same messages at the same log times, in the same files.
+    assert read_messages(crashed) == read_messages(tmp_path / 'straight')
+    assert sorted(p.name for p in crashed.glob('*.mcap')) == [
+        f'crashed_{index}.mcap' for index in range(5)]
+    for index in range(5):
+        assert read_messages(crashed / f'crashed_{index}.mcap') == \
+            read_messages(tmp_path / 'straight' / f'straight_{index}.mcap')
+    assert not (crashed / JOURNAL).exists() and (crashed / DONE_MARKER).is_file()
+
+
+def test_a_truncated_bag_is_an_error_naming_the_offset_and_keeps_what_came_before(
+        estimator, tmp_path, capsys):
+    # Frames of 480x360 fill the 1 MB chunks of the writer two at a time: cutting the file
+    # loses the last chunk, as when a recorder is killed before writing its index.
+    frames = camera_frames(6, seed=10, width=480, height=360)
+    intact = write_bag(tmp_path / 'intact.mcap', frames, 'mcap-file')
+    data = intact.read_bytes()
+    truncated = tmp_path / 'cut.mcap'
+    truncated.write_bytes(data[:int(len(data) * 0.8)])
+
+    status = cli.main(['infer', str(truncated), '--out', str(tmp_path / 'out'), '--device', 'cpu',
+                       '--every', '2', '--outputs', 'depth', '--no-progress'])
+    printed = capsys.readouterr().out
+    assert status == 1
+    assert f'bag {truncated} is truncated or corrupt: it cannot be read from byte offset ' \
+        in printed
+    offset = int(printed.split('byte offset ')[1].split()[0])
+    assert 0 < offset < len(data) * 0.8
+    assert '2 frames before it kept' in printed and '1 failed' in printed
+    # Frames 0 and 2 (--every 2) came before the damage and are in a readable output bag.
+    assert_outputs(tmp_path / 'out', expected_outputs(estimator, [frames[0], frames[2]],
+                                                      ('depth',), FrameSettings()))
+    assert not (tmp_path / 'out' / DONE_MARKER).exists()
+    with pytest.raises(BagError, match='byte offset'):
+        with open_bag(truncated) as bag:
+            list(bag.messages(bag.topics))
+
+
+def test_an_output_of_other_options_is_not_resumed_nor_overwritten(tmp_path):
+    frames = camera_frames(1, seed=11)
+    bag = write_bag(tmp_path / 'in', frames)
+    first = process_bag(bag, tmp_path / 'out', options(outputs=('depth',)), show_progress=False)
+    assert first.ok and not first.already_complete
+    again = process_bag(bag, tmp_path / 'out', options(outputs=('depth',)), show_progress=False)
+    assert again.already_complete and again.frames == 1
+    with pytest.raises(OutputError, match='finished output of another input or other options'):
+        process_bag(bag, tmp_path / 'out', options(outputs=('points',)), show_progress=False)
+    (tmp_path / 'mine').mkdir()
+    (tmp_path / 'mine' / 'notes.txt').write_text('keep me')
+    with pytest.raises(OutputError, match='exists and is not an output of mono-depth'):
+        process_bag(bag, tmp_path / 'mine', options(), show_progress=False)
+
+
+@pytest.mark.parametrize('changes, message', [
+    ({'every': 0}, '--every must be at least 1'),
+    ({'start': 2.0, 'end': 1.0}, r'--end \(1.0\) must be after --start \(2.0\)'),
+    ({'outputs': ('depth', 'normals')}, 'unknown outputs normals'),
+    ({'scale_policy': 'median'}, "scale policy 'median' cannot run on a bag"),
+    ({'scale_policy': 'ground_plane'}, 'ground_plane needs --camera-height'),
+])
+def test_bad_options_are_refused_before_any_work(tmp_path, changes, message):
+    bag = write_bag(tmp_path / 'in', camera_frames(1, seed=12))
+    with pytest.raises(BagOptionError, match=message):
+        process_bag(bag, tmp_path / 'out', options(**changes), show_progress=False)
+    assert not (tmp_path / 'out').exists()
+
+
+def test_image_options_on_a_bag_and_a_mix_of_inputs_are_refused(tmp_path, capsys):
+    bag = write_bag(tmp_path / 'in', camera_frames(1, seed=13))
+    image = tmp_path / 'frame.png'
+    image.write_bytes(b'')
+    for extra, message in ((['--fov', '60'], '--fov applies to images and videos'),
+                           ([str(image)], 'give bags, or images and videos, not both')):
+        assert cli.main(['infer', str(bag), *extra, '--out', str(tmp_path / 'out')]) == 2
+        assert message in capsys.readouterr().err
+
+
+def test_progress_line_gives_frames_per_second_and_eta():
+    now = [100.0]
+    stream = io.StringIO()
+    progress = Progress('run.mcap', 0, 10 * PERIOD, stream=stream, clock=lambda: now[0])
+    progress.update(0, 0)
+    now[0] = 102.0
+    assert progress.line(5 * PERIOD, 3) == (
+        'run.mcap [############            ]  50.0% 3 frames 1.50 frames/s ETA 00:02')
+    progress.update(10 * PERIOD, 6, final=True)
+    assert stream.getvalue().splitlines()[-1].startswith('run.mcap [########################] '
+                                                         '100.0% 6 frames')
+
+
+def test_open_bag_names_what_is_not_a_bag(tmp_path):
+    (tmp_path / 'notes.mcap').write_text('not an mcap file')
+    with pytest.raises(BagError, match='notes.mcap is not an MCAP file'):
+        open_bag(tmp_path / 'notes.mcap')
+    with pytest.raises(BagError, match='does not exist'):
+        open_bag(tmp_path / 'missing.db3')
+    (tmp_path / 'folder').mkdir()
+    with pytest.raises(BagError, match='folder without metadata.yaml'):
+        open_bag(tmp_path / 'folder')
