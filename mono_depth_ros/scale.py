@@ -344,12 +344,13 @@ class ScalePolicy:
 
         An offline run that stops goes on later exactly where it was with :meth:`restore`.
         """
-        return {'scale': None if self.scale is None else float(self.scale),
-                'shift': float(self.shift)}
+        return {'scale': _optional_float(self.scale), 'shift': float(self.shift),
+                'fit_error': _optional_float(self.fit_error)}
 
     def restore(self, state: dict) -> None:
         """Take back a :meth:`state`."""
-        self.scale, self.shift = state['scale'], state['shift']
+        self.scale, self.shift, self.fit_error = (state['scale'], state['shift'],
+                                                  state['fit_error'])
 
     def to_metres(self, prediction: np.ndarray, spec: ModelSpec, stamp: float | None = None,
                   intrinsics: Intrinsics | None = None) -> np.ndarray | None:
@@ -487,17 +488,17 @@ class _FittedPolicy(ScalePolicy):
         return fit
 
     def state(self) -> dict:
-        """Return the parameters, the last accepted fit and the last rejection, as JSON values."""
-        fit = self.last_fit
+        """Return the parameters, the recent and last fits and the last rejection, as JSON."""
         return super().state() | {
-            'last_fit': None if fit is None else {
-                'scale': float(fit.scale), 'shift': float(fit.shift), 'points': int(fit.points),
-                'inliers': int(fit.inliers)},
+            'recent': [_fit_state(fit) for fit in self._recent],
+            'last_fit': None if self.last_fit is None else _fit_state(self.last_fit),
             'reason': self._reason}
 
     def restore(self, state: dict) -> None:
         """Take back a :meth:`state`."""
         super().restore(state)
+        self._recent.clear()
+        self._recent.extend(Fit(**fit) for fit in state['recent'])
         self.last_fit = None if state['last_fit'] is None else Fit(**state['last_fit'])
         self._reason = state['reason']
 
@@ -718,6 +719,15 @@ def _policy_class(name: str) -> type[ScalePolicy]:
     if name not in POLICIES:
         raise ValueError(f'unknown scale policy {name!r}; choose one of {", ".join(POLICIES)}')
     return POLICIES[name]
+
+
+def _optional_float(value: float | None) -> float | None:
+    return None if value is None else float(value)
+
+
+def _fit_state(fit: Fit) -> dict:
+    return {'scale': float(fit.scale), 'shift': float(fit.shift), 'points': int(fit.points),
+            'inliers': int(fit.inliers), 'error': float(fit.error)}
 
 
 def _require(ok: bool, parameter: str, value: object, expected: str) -> None:

@@ -15,8 +15,10 @@
 """Real bags for the tests, written with rosbags: a camera's images and camera_info, and more."""
 from __future__ import annotations
 
+import array
 from dataclasses import dataclass
 from pathlib import Path
+import struct
 
 import cv2
 from mono_depth_ros import ros_io
@@ -41,7 +43,7 @@ class Frame:
 
 def camera_frames(count: int, seed: int = 5, width: int = 160, height: int = 120,
                   compressed: str | None = None) -> list[Frame]:
-    """Return ``count`` synthetic frames as a camera driver would publish them (stamp = log time)."""
+    """Return ``count`` synthetic frames as a camera driver publishes them (stamp = log time)."""
     frames = []
     for index, scene in enumerate(SyntheticScenes(seed=seed, count=count, width=width,
                                                   height=height)):
@@ -148,3 +150,22 @@ def read_topic(path: Path, topic: str, msg_class: type) -> list:
     """Return the messages of one topic of a bag, deserialised with rclpy."""
     return [deserialize_message(data, msg_class) for name, _, data in read_bag(path)
             if name == topic]
+
+
+def canonical(value):
+    """
+    Return a message (or any field) as nested tuples that compare equal bit for bit.
+
+    Message equality fails on NaN (a LaserScan's ranges, a CameraInfo's distortion): floats are
+    compared by their bits instead.
+    """
+    if hasattr(value, 'get_fields_and_field_types'):
+        return tuple(canonical(getattr(value, name))
+                     for name in value.get_fields_and_field_types())
+    if isinstance(value, array.array) or hasattr(value, 'tobytes'):
+        return bytes(value.tobytes())
+    if isinstance(value, (list, tuple)):
+        return tuple(canonical(item) for item in value)
+    if isinstance(value, float):
+        return struct.pack('<d', value)
+    return value

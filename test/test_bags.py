@@ -28,8 +28,8 @@ import signal
 import subprocess
 import sys
 
-from bag_factory import (camera_frames, FRAME_ID, PERIOD, read_bag, read_messages, read_topic,
-                         write_bag)
+from bag_factory import (camera_frames, canonical, FRAME_ID, PERIOD, read_bag, read_messages,
+                         read_topic, write_bag)
 from conftest import REPO, wait_until
 from mono_depth_ros import cli
 from mono_depth_ros.bags.reader import BagError, open_bag
@@ -40,7 +40,7 @@ from mono_depth_ros.estimator import DepthEstimator
 from mono_depth_ros.models.registry import DEFAULT_MODEL
 from mono_depth_ros.processing import FrameProcessor, FrameSettings, OUTPUTS
 import pytest
-from ros_rig import OUTPUTS as RIG_OUTPUTS
+from ros_rig import MORE_OUTPUTS, OUTPUTS as RIG_OUTPUTS
 from sensor_msgs.msg import Image
 from test_node import start
 
@@ -49,7 +49,7 @@ ALL_OUTPUTS = tuple(OUTPUTS)
 
 @pytest.fixture(scope='module')
 def estimator():
-    """The default model as the node runs it by default (channels_last), built independently."""
+    """Return the default model as the node runs it (channels_last), built independently."""
     return DepthEstimator.from_name(DEFAULT_MODEL, weights='auto', device='cpu',
                                     channels_last=True)
 
@@ -73,31 +73,36 @@ def expected_outputs(estimator, frames, wanted, settings: FrameSettings) -> dict
 
 def assert_outputs(out: Path, expected: dict[str, list]) -> None:
     for topic, messages in expected.items():
-        assert read_topic(out, topic, type(messages[0])) == messages, topic
+        assert canonical(read_topic(out, topic, type(messages[0]))) == canonical(messages), topic
 
 
 def test_a_bag_gives_what_the_live_node_publishes(graph, tmp_path):
     frames = camera_frames(3)
     bag = write_bag(tmp_path / 'in', frames, 'mcap')
-    settings = FrameSettings(points_rgb=True, points_decimation=2, depth_encoding='16UC1')
-    result = process_bag(bag, tmp_path / 'out', options(outputs=ALL_OUTPUTS, settings=settings),
+    parameters = {'points_rgb': True, 'points_decimation': 2, 'depth_encoding': '16UC1',
+                  'points_edge_filter': True, 'scan_height': 5}
+    result = process_bag(bag, tmp_path / 'out',
+                         options(outputs=ALL_OUTPUTS, settings=FrameSettings(**parameters)),
                          show_progress=False)
     assert result.ok and result.frames == 3, result
 
-    # The real node, over DDS, on the same messages.
-    node, rig = start(graph, points_rgb=True, points_decimation=2, depth_encoding='16UC1')
-    live = {topic: [] for topic in RIG_OUTPUTS}
+    # The real node, over DDS, on the same messages: every output it has.
+    topics = tuple(RIG_OUTPUTS) + tuple(MORE_OUTPUTS)
+    assert {f'/cam/{topic}' for topic, _ in OUTPUTS.values()} == {f'/cam/{t}' for t in topics}
+    node, rig = start(graph, outputs=topics, **parameters)
+    live = {topic: [] for topic in topics}
     for frame in frames:
         for _ in range(20):  # best effort: the first messages may be lost while matching
             header = rig.send(None, None, frame.log_time, image=frame.image, info=frame.info)
             if rig.wait_for('depth/image', header, timeout=3.0) is not None:
                 break
-        for topic in RIG_OUTPUTS:
+        for topic in topics:
             live[topic].append(rig.wait_for(topic, header))
     for topic, messages in live.items():
         recorded = read_topic(tmp_path / 'out', f'/cam/{topic}', type(messages[0]))
-        assert recorded == messages, topic
-        assert [msg.header.frame_id for msg in recorded] == [FRAME_ID] * 3
+        assert canonical(recorded) == canonical(messages), topic
+        assert [msg.header.frame_id for msg in recorded] == [
+            'camera_depth_frame' if topic == 'depth/scan' else FRAME_ID] * 3
 
     # Each output is logged at its image's log time; the image and camera_info are kept as they
     # were; the other topics are not.
@@ -151,10 +156,8 @@ def test_topics_are_detected_or_named(tmp_path):
         plan = plan_topics(bag, options(outputs=ALL_OUTPUTS), has_segmentation=False)
         assert (plan.image, plan.camera_info, plan.keep) == (
             '/cam/image_raw', '/cam/camera_info', ('/cam/image_raw', '/cam/camera_info'))
-        assert plan.outputs == {'depth': '/cam/depth/image',
-                                'camera_info': '/cam/depth/camera_info',
-                                'points': '/cam/depth/points',
-                                'depth_colorized': '/cam/depth/colorized'}
+        assert plan.outputs == {key: f'/cam/{topic}' for key, (topic, _) in OUTPUTS.items()
+                                if not key.startswith('labels')}
         plan = plan_topics(bag, options(namespace='/front/', keep=()), True)
         assert plan.outputs['labels'] == '/front/segmentation/labels' and plan.keep == ()
         with pytest.raises(BagOptionError, match='no topic /nothing to keep'):
@@ -217,12 +220,12 @@ def test_a_crash_mid_bag_and_a_rerun_give_the_same_output(tmp_path):
     assert uninterrupted.returncode == 0, uninterrupted.stdout + uninterrupted.stderr
 
     # The same messages at the same log times, in the same files.
-    assert read_messages(crashed) == read_messages(tmp_path / 'straight')
+    assert canonical(read_messages(crashed)) == canonical(read_messages(tmp_path / 'straight'))
     assert sorted(p.name for p in crashed.glob('*.mcap')) == [
         f'crashed_{index}.mcap' for index in range(5)]
     for index in range(5):
-        assert read_messages(crashed / f'crashed_{index}.mcap') == \
-            read_messages(tmp_path / 'straight' / f'straight_{index}.mcap')
+        assert canonical(read_messages(crashed / f'crashed_{index}.mcap')) == \
+            canonical(read_messages(tmp_path / 'straight' / f'straight_{index}.mcap'))
     assert not (crashed / JOURNAL).exists() and (crashed / DONE_MARKER).is_file()
 
 
@@ -275,6 +278,7 @@ def test_an_output_of_other_options_is_not_resumed_nor_overwritten(tmp_path):
     ({'outputs': ('depth', 'normals')}, 'unknown outputs normals'),
     ({'scale_policy': 'median'}, "scale policy 'median' cannot run on a bag"),
     ({'scale_policy': 'ground_plane'}, 'ground_plane needs --camera-height'),
+    ({'settings': FrameSettings(temporal_filter='ema')}, 'temporal_filter works live only'),
 ])
 def test_bad_options_are_refused_before_any_work(tmp_path, changes, message):
     bag = write_bag(tmp_path / 'in', camera_frames(1, seed=12))
@@ -288,7 +292,11 @@ def test_image_options_on_a_bag_and_a_mix_of_inputs_are_refused(tmp_path, capsys
     image = tmp_path / 'frame.png'
     image.write_bytes(b'')
     for extra, message in ((['--fov', '60'], '--fov applies to images and videos'),
-                           ([str(image)], 'give bags, or images and videos, not both')):
+                           ([str(image)], 'give bags, or images and videos, not both'),
+                           (['-p', 'points_decimation:=40'],
+                            "parameter 'points_decimation' is 40; allowed: 1 to 16"),
+                           (['-p', 'max_dept:=3'],
+                            "-p 'max_dept:=3': give NAME:=VALUE with NAME one of")):
         assert cli.main(['infer', str(bag), *extra, '--out', str(tmp_path / 'out')]) == 2
         assert message in capsys.readouterr().err
 

@@ -47,18 +47,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument('--keep', nargs='+', metavar='TOPIC',
                        help="input topics copied to the output: topic names, 'all' or 'none'; "
                             'default: the image and its camera_info')
-    group.add_argument('--depth-encoding', choices=('32FC1', '16UC1'), default='32FC1',
-                       help='REP 118: 32FC1 metres (NaN invalid) or 16UC1 millimetres')
-    group.add_argument('--points-decimation', type=int, default=1, metavar='N',
-                       help='depth/points keeps every N-th pixel in both directions')
-    group.add_argument('--points-rgb', action='store_true',
-                       help="add the camera's colours to depth/points")
-    group.add_argument('--min-depth', type=float, default=0.0, metavar='M',
-                       help='cloud points nearer than this are NaN')
-    group.add_argument('--max-depth', type=float, default=100.0, metavar='M',
-                       help='cloud points farther than this are NaN')
-    group.add_argument('--camera-info-tolerance', type=float, default=0.001, metavar='S',
-                       help='largest stamp difference at which a camera_info pairs with an image')
+    group.add_argument('-p', '--param', action='append', default=[], metavar='NAME:=VALUE',
+                       help="a parameter of the node's per-frame path, as the node takes it "
+                            '(the README lists them), e.g. depth_encoding:=16UC1 '
+                            'points_decimation:=4 points_rgb:=true; repeat for several')
     group.add_argument('--start', type=float, metavar='S',
                        help="seconds after the bag's first message to start at")
     group.add_argument('--end', type=float, metavar='S',
@@ -78,8 +70,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def options_from(args: argparse.Namespace):
     """Return the BagOptions the command line asks for."""
-    from mono_depth_ros.bags.run import BagOptions
-    from mono_depth_ros.processing import FrameSettings
+    from mono_depth_ros.bags.run import BagOptions, frame_settings
 
     keep = None if args.keep is None else tuple(args.keep)
     if keep == ('none',):
@@ -93,11 +84,7 @@ def options_from(args: argparse.Namespace):
         shift=args.shift, camera_height=args.camera_height, camera_pitch_deg=args.camera_pitch,
         image_topic=args.image_topic, camera_info_topic=args.camera_info_topic,
         namespace=args.namespace, keep=keep, outputs=tuple(dict.fromkeys(args.outputs)),
-        settings=FrameSettings(depth_encoding=args.depth_encoding,
-                               points_rgb=args.points_rgb,
-                               points_decimation=args.points_decimation,
-                               min_depth=args.min_depth, max_depth=args.max_depth,
-                               camera_info_tolerance=args.camera_info_tolerance),
+        settings=frame_settings(args.param),
         every=args.every, start=args.start, end=args.end, storage=args.storage,
         checkpoint_every=args.checkpoint_every)
 

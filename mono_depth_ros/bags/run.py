@@ -26,6 +26,7 @@ live.
 from __future__ import annotations
 
 from collections import Counter, deque
+import dataclasses
 from dataclasses import asdict, dataclass, field
 import math
 from pathlib import Path
@@ -113,6 +114,47 @@ class BagOptions:
                                  f'choose {" or ".join(SCALE_POLICIES)}')
         if self.scale_policy == 'ground_plane' and self.camera_height is None:
             raise BagOptionError('--scale-policy ground_plane needs --camera-height (metres)')
+        if self.settings.temporal_filter != 'off':
+            raise BagOptionError('temporal_filter works live only: its state across frames is '
+                                 'not saved for resuming a bag; leave it off for bags')
+
+
+def frame_settings(assignments: list[str]) -> FrameSettings:
+    """
+    Return the per-frame settings from ``NAME:=VALUE`` assignments of the node's parameters.
+
+    Each value is checked as the node checks it (type, allowed values, range).
+    """
+    from mono_depth_ros.node import PARAMS
+
+    params = {param.name: param for param in PARAMS}
+    fields = {item.name: item for item in dataclasses.fields(FrameSettings)}
+    values = {}
+    for assignment in assignments:
+        name, separator, text = assignment.partition(':=')
+        if not separator or name not in fields:
+            raise BagOptionError(f'-p {assignment!r}: give NAME:=VALUE with NAME one of '
+                                 f'{", ".join(fields)}')
+        param = params[name]
+        values[name] = value = _parse_value(name, text, type(param.default))
+        problem = param.check(value)
+        if param.bounds is not None and not param.bounds[0] <= value <= param.bounds[1]:
+            problem = (f'parameter {name!r} is {value!r}; allowed: {param.bounds[0]} to '
+                       f'{param.bounds[1]}')
+        if problem:
+            raise BagOptionError(problem)
+    return FrameSettings(**values)
+
+
+def _parse_value(name: str, text: str, kind: type):
+    try:
+        if kind is bool:
+            if text.lower() not in ('true', 'false'):
+                raise ValueError(text)
+            return text.lower() == 'true'
+        return kind(text)
+    except ValueError:
+        raise BagOptionError(f'parameter {name!r}: {text!r} is not a {kind.__name__}') from None
 
 
 @dataclass
