@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-import hashlib
-from pathlib import Path
 import time
 
 import cv2
@@ -89,14 +87,25 @@ class DepthEstimator:
         """
         Build the estimator of a registered variant on the requested runtime.
 
-        ``backend`` is ``'torch'`` (``backend_options``: ``channels_last``, ``torch_compile``),
-        ``'onnx'`` (ONNX Runtime: CUDA or TensorRT providers where available, else the CPU) or
+        ``backend`` is ``'torch'`` (``backend_options``: ``channels_last``, ``torch_compile``,
+        ``threads``), ``'onnx'`` (ONNX Runtime: CUDA or TensorRT providers where available, else
+        the CPU; ``backend_options``: ``threads``, ``spin_wait``, ``providers``) or
         ``'tensorrt'``; the last two run ``model_file``, written by ``mono-depth export`` for
         this variant. Without ``model_file``, ``'onnx'`` exports the variant with its ``weights``
-        once into the cache (fixed-size input policies only). TFLite variants always run on
-        the TFLite runtime. ``input_size`` resizes frames to that short side instead of the
-        variant's own (Depth Anything V2: a multiple of 14, trained at 518).
+        once into the cache (fixed-size input policies only) and finds that export again
+        without importing PyTorch. TFLite variants always run on the TFLite runtime
+        (``backend_options``: ``threads``). ``input_size`` resizes frames to that short side
+        instead of the variant's own (Depth Anything V2: a multiple of 14, trained at 518).
         """
+        if backend == 'onnx':
+            # An ONNX file carries its spec: neither the model zoo nor PyTorch is imported when
+            # model_file is given or an export of these weights is cached.
+            from mono_depth_ros.backends.onnx_cache import find_cached_onnx
+
+            path = model_file or find_cached_onnx(model, weights)
+            if path is not None:
+                return cls._from_onnx(path, model, scale_policy, output_size, input_size,
+                                      backend_options)
         spec = get_spec(model)
         if input_size is not None:
             spec = spec.with_input_size(input_size)
@@ -106,7 +115,8 @@ class DepthEstimator:
 
             if weights is None:
                 raise ValueError(f'model {model!r} runs from its TFLite file: give weights')
-            runner = TFLiteBackend(resolve_weights(spec, weights), spec)
+            runner = TFLiteBackend(resolve_weights(spec, weights), spec,
+                                   num_threads=backend_options.get('threads'))
             return cls(spec, runner, scale_policy, output_size)
         if backend == 'torch':
             from mono_depth_ros.backends.torch_backend import TorchBackend
@@ -115,11 +125,10 @@ class DepthEstimator:
                                   precision=precision, **backend_options)
             return cls(spec, runner, scale_policy, output_size)
         if backend == 'onnx':
-            from mono_depth_ros.backends.onnx_backend import OnnxBackend, spec_for_backend
+            from mono_depth_ros.backends.onnx_cache import cached_onnx
 
-            path = model_file or cached_onnx(spec, weights)
-            runner = OnnxBackend(path, spec, **backend_options)
-            return cls(spec_for_backend(spec, runner), runner, scale_policy, output_size)
+            return cls._from_onnx(cached_onnx(spec, weights), model, scale_policy, output_size,
+                                  input_size, backend_options)
         if backend == 'tensorrt':
             from mono_depth_ros.backends.tensorrt_backend import TensorRTBackend
 
@@ -133,6 +142,21 @@ class DepthEstimator:
             fixed = dataclasses.replace(spec, input_policy=InputPolicy(height=height, width=width))
             return cls(fixed, runner, scale_policy, output_size)
         raise ValueError(f'unknown backend {backend!r}; allowed: {", ".join(BACKENDS)}')
+
+    @classmethod
+    def _from_onnx(cls, path, model: str, scale_policy: scale.ScalePolicy | None,
+                   output_size: str, input_size: int | None,
+                   backend_options: dict) -> DepthEstimator:
+        from mono_depth_ros.backends.onnx_backend import OnnxBackend, spec_for_backend
+
+        runner = OnnxBackend(path, **backend_options)
+        spec = runner.spec
+        if spec.name != model:
+            raise ValueError(f'{path} holds model {spec.name!r}, not {model!r}; set model '
+                             f'{spec.name!r} or another model_file')
+        if input_size is not None:
+            spec = spec.with_input_size(input_size)
+        return cls(spec_for_backend(spec, runner), runner, scale_policy, output_size)
 
     def observe_sparse_depth(self, sparse_depth: np.ndarray, stamp: float) -> None:
         """
@@ -192,43 +216,6 @@ class DepthEstimator:
         return DepthResult(depth=depth, unscaled_depth=unscaled, labels=labels,
                            intrinsics=out_intrinsics, scale_status=self.scale_policy.status,
                            timings_ms=timings)
-
-
-def cached_onnx(spec: ModelSpec, weights: str | None) -> Path:
-    """
-    Return an ONNX export of ``spec`` with ``weights``, exporting and verifying it once.
-
-    The file is cached next to the variant's weights, keyed by the input size and the weights'
-    content, so new weights give a new export.
-    """
-    from mono_depth_ros.export import export_onnx, verify_onnx
-    from mono_depth_ros.weights import model_cache_dir, resolve_weights
-
-    if spec.input_policy.short_side is not None:
-        raise ValueError(f'{spec.name} resizes frames keeping their aspect ratio, so its ONNX '
-                         'file depends on the camera: export it with mono-depth export --model '
-                         f'{spec.name} --format onnx --size WxH and set model_file')
-    if weights is None:
-        raise ValueError('an ONNX export needs weights')
-    source = resolve_weights(spec, weights)
-    digest = hashlib.sha256()
-    for path in sorted(source.rglob('*')) if source.is_dir() else [source]:
-        if path.is_file():
-            digest.update(path.read_bytes())
-    size = spec.input_policy.network_size(spec.input_policy.height, spec.input_policy.width)
-    target = (model_cache_dir(spec) / 'onnx'
-              / f'{spec.name}-{size[1]}x{size[0]}-{digest.hexdigest()[:12]}.onnx')
-    if not target.is_file():
-        module = create_model(spec.name, str(source))
-        partial = target.with_suffix('.partial.onnx')
-        export_onnx(module, spec, size, partial)
-        failed = [str(check) for check in verify_onnx(module, spec, partial, size)
-                  if not check.passed]
-        if failed:
-            raise RuntimeError(f'the ONNX export of {spec.name} does not reproduce PyTorch: '
-                               + '; '.join(failed))
-        partial.replace(target)
-    return target
 
 
 def resample_sparse(sparse: np.ndarray, width: int, height: int) -> np.ndarray:

@@ -34,7 +34,7 @@ import sys
 
 from mono_depth_ros.backends.onnx_backend import import_onnxruntime, INPUT_NAME
 from mono_depth_ros.cli import parse_size
-from mono_depth_ros.models.spec import ModelSpec
+from mono_depth_ros.models.spec import ModelSpec, spec_to_json
 import numpy as np
 import torch
 
@@ -131,7 +131,8 @@ def export_onnx(module: torch.nn.Module, spec: ModelSpec, size: tuple[int, int],
                           f'({spec.input_policy.multiple})') from error
     model = onnx.load(str(path))
     for key, value in (('model', spec.name), ('precision', 'fp16' if fp16 else 'fp32'),
-                       ('output_kind', spec.output_kind), ('exporter', 'mono_depth_ros')):
+                       ('output_kind', spec.output_kind), ('exporter', 'mono_depth_ros'),
+                       ('spec', spec_to_json(spec))):
         entry = model.metadata_props.add()
         entry.key, entry.value = key, value
     onnx.save(model, str(path))

@@ -67,6 +67,9 @@ PARAMS = (
           "this model; '' with backend onnx exports one automatically."),
     Param('channels_last', True, 'PyTorch backend: channels-last memory layout (much faster '
           'for convolutional models, on the CPU and on GPUs).'),
+    Param('num_threads', 0, 'CPU threads of one inference (PyTorch, ONNX Runtime, TFLite); 0 '
+          "keeps the runtime's default (all cores). ONNX Runtime's threads do not spin-wait "
+          'between inferences, so the output stage keeps its share of the CPU.', bounds=(0, 256)),
     Param('input_transport', 'raw', "'raw' subscribes image (sensor_msgs/Image); 'compressed' "
           'subscribes image/compressed (sensor_msgs/CompressedImage, JPEG or PNG).',
           choices=TRANSPORTS),
@@ -234,11 +237,14 @@ class DepthNodeMixin:
             raise ConfigError(f'scale parameters: {error}') from error
         try:
             runtime = value('backend')
+            options = {'threads': value('num_threads') or None}
+            if runtime == 'torch':
+                options['channels_last'] = value('channels_last')
             estimator = DepthEstimator.from_name(
                 value('model'), weights=value('weights'), device=value('device'),
                 precision=value('precision'), output_size=value('output_size'),
                 scale_policy=policy, backend=runtime, model_file=value('model_file') or None,
-                **({'channels_last': value('channels_last')} if runtime == 'torch' else {}))
+                **options)
         except (KeyError, ValueError, RuntimeError, OSError) as error:
             raise ConfigError(f'cannot start model {value("model")!r} with weights '
                               f'{value("weights")!r} on device {value("device")!r}: '

@@ -42,14 +42,16 @@ import stat
 import sys
 import tempfile
 import time
-from typing import Callable, Union
+from typing import Callable, TYPE_CHECKING, Union
 import urllib.error
 import urllib.parse
 import urllib.request
 import zipfile
 
 from mono_depth_ros.models.spec import ModelSpec
-import torch
+
+if TYPE_CHECKING:  # resolving weights needs no PyTorch; loading them imports it
+    import torch
 
 MAX_KEYS_SHOWN = 8
 
@@ -72,6 +74,8 @@ def read_checkpoint(path: Path) -> dict:
     problem = path_problem(path)
     if problem:
         raise CheckpointError(f'checkpoint {path} {problem}')
+    import torch
+
     try:
         if path.suffix == '.safetensors':
             from safetensors.torch import load_file
@@ -137,6 +141,8 @@ def load_state_dict_strict(module: torch.nn.Module, state_dict: dict, *, model: 
 
     Raises :class:`CheckpointError` naming the missing, unexpected and mis-shaped keys.
     """
+    import torch
+
     expected = module.state_dict()
     tensors = {k: v for k, v in state_dict.items() if isinstance(v, torch.Tensor)}
     missing = sorted(set(expected) - set(tensors))

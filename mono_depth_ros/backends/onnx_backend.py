@@ -25,7 +25,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from mono_depth_ros.models.spec import InputPolicy, ModelSpec
+from mono_depth_ros.models.spec import InputPolicy, ModelSpec, spec_from_json
 import numpy as np
 
 INPUT_NAME = 'image'
@@ -48,20 +48,25 @@ class OnnxBackend:
     """
     Run an exported depth model with ONNX Runtime.
 
-    ``onnx_path`` is the ``.onnx`` file, ``spec`` the variant it was exported from (its mean and
-    std normalise the frame), ``providers`` the execution providers in order of preference
-    (``None``: every available one of :data:`PREFERRED_PROVIDERS`), ``threads`` the CPU threads
-    of one inference (``None``: the runtime's default).
+    ``onnx_path`` is the ``.onnx`` file; ``spec`` the variant it was exported from (its mean and
+    std normalise the frame), or None to read it from the file's metadata (``mono-depth export``
+    stores it there), which needs neither the model zoo nor PyTorch. ``providers`` are the
+    execution providers in order of preference (``None``: every available one of
+    :data:`PREFERRED_PROVIDERS`), ``threads`` the CPU threads of one inference (``None``: the
+    runtime's default). ``spin_wait`` lets idle worker threads spin for the next inference; it
+    is off by default because the node shares the CPU (its output stage runs beside the network),
+    where spinning threads take the time that work needs.
     """
 
-    def __init__(self, onnx_path: Path | str, spec: ModelSpec,
-                 providers: list[str] | None = None, threads: int | None = None) -> None:
+    def __init__(self, onnx_path: Path | str, spec: ModelSpec | None = None,
+                 providers: list[str] | None = None, threads: int | None = None,
+                 spin_wait: bool = False) -> None:
         ort = import_onnxruntime()
-        self.spec = spec
         self.path = Path(onnx_path)
         if not self.path.is_file():
+            name = spec.name if spec is not None else 'MODEL'
             raise FileNotFoundError(f'ONNX file {self.path} does not exist; write one with '
-                                    f'mono-depth export --model {spec.name} --format onnx')
+                                    f'mono-depth export --model {name} --format onnx')
         available = ort.get_available_providers()
         if providers is None:
             providers = [name for name in PREFERRED_PROVIDERS if name in available]
@@ -72,12 +77,13 @@ class OnnxBackend:
         options = ort.SessionOptions()
         if threads is not None:
             options.intra_op_num_threads = threads
+        spin = '1' if spin_wait else '0'
+        options.add_session_config_entry('session.intra_op.allow_spinning', spin)
+        options.add_session_config_entry('session.inter_op.allow_spinning', spin)
         self.session = ort.InferenceSession(str(self.path), options, providers=list(providers))
         metadata = self.session.get_modelmeta().custom_metadata_map
-        exported_from = metadata.get('model')
-        if exported_from is not None and exported_from != spec.name:
-            raise ValueError(f'{self.path} was exported from model {exported_from!r}, not '
-                             f'{spec.name!r}; pass the spec of {exported_from!r}')
+        self.spec = _spec_of(self.path, metadata, spec)
+        spec = self.spec
         self.provider = self.session.get_providers()[0]
         self.device = 'cuda' if self.provider in GPU_PROVIDERS else 'cpu'
         self.precision = metadata.get('precision', 'fp32')
@@ -133,6 +139,24 @@ def argmax_classes(logits: np.ndarray) -> np.ndarray:
         labels[logits[index] > best] = index
         np.maximum(best, logits[index], out=best)
     return labels
+
+
+def _spec_of(path: Path, metadata: dict[str, str], spec: ModelSpec | None) -> ModelSpec:
+    """Return the spec of an ONNX file: the one given (checked against the file) or its own."""
+    exported_from = metadata.get('model')
+    if spec is not None:
+        if exported_from is not None and exported_from != spec.name:
+            raise ValueError(f'{path} was exported from model {exported_from!r}, not '
+                             f'{spec.name!r}; pass the spec of {exported_from!r}')
+        return spec
+    if 'spec' in metadata:
+        return spec_from_json(metadata['spec'])
+    if exported_from is None:
+        raise ValueError(f'{path} names no model in its metadata; export it with mono-depth '
+                         'export, or give the spec of the model it holds')
+    from mono_depth_ros.models.registry import get_spec  # files exported before specs travelled
+
+    return get_spec(exported_from)
 
 
 def spec_for_backend(spec: ModelSpec, backend: OnnxBackend) -> ModelSpec:

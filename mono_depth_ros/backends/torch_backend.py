@@ -54,14 +54,17 @@ class TorchBackend:
     Runs a zoo module on one device at one precision.
 
     fp16 needs a CUDA device; bf16 runs on CUDA and on recent CPUs. Reduced precision uses
-    autocast, so numerically sensitive layers (softmax, normalisation) stay in fp32.
+    autocast, so numerically sensitive layers (softmax, normalisation) stay in fp32. ``threads``
+    sets PyTorch's CPU threads (for the whole process; ``None`` keeps PyTorch's default).
     """
 
     def __init__(self, module: torch.nn.Module, spec: ModelSpec, device: str = 'auto',
                  precision: str = 'fp32', channels_last: bool = False,
-                 torch_compile: bool = False) -> None:
+                 torch_compile: bool = False, threads: int | None = None) -> None:
         if precision not in PRECISIONS:
             raise DeviceError(f'unknown precision {precision!r}; allowed: {", ".join(PRECISIONS)}')
+        if threads is not None:
+            torch.set_num_threads(threads)
         self.torch_device = resolve_device(device)
         if precision == 'fp16' and self.torch_device.type != 'cuda':
             raise DeviceError("precision 'fp16' needs a CUDA device; on the CPU use 'fp32' or "

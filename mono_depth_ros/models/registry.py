@@ -16,36 +16,54 @@
 The model zoo: every variant by name, and ``create_model``.
 
 Families are listed here explicitly (no registration by import side effect); each family module
-exports ``SPECS``, a tuple of :class:`ModelSpec`.
+exports ``SPECS``, a tuple of :class:`ModelSpec`. Every variant's name starts with one of its
+family's prefixes, so that looking one variant up imports only its own family: a file-based
+variant (TFLite) is found without importing PyTorch.
 """
 from __future__ import annotations
 
 import difflib
 from functools import lru_cache
 import importlib
+from typing import TYPE_CHECKING
 
 from mono_depth_ros.models.spec import ModelSpec
-import torch
 
-FAMILY_MODULES = (
-    'mono_depth_ros.models.joint_refinenet',
-    'mono_depth_ros.models.lite_mono',
-    'mono_depth_ros.models.depth_anything_v2',
-    'mono_depth_ros.models.fastdepth',
-    'mono_depth_ros.models.dpt',
-)
+if TYPE_CHECKING:
+    import torch
+
+# Family module -> the prefixes of its variants' names.
+FAMILIES = {
+    'mono_depth_ros.models.joint_refinenet': ('joint-', 'mtrn-'),
+    'mono_depth_ros.models.lite_mono': ('lite-mono',),
+    'mono_depth_ros.models.depth_anything_v2': ('depth-anything-v2-',),
+    'mono_depth_ros.models.fastdepth': ('fastdepth-',),
+    'mono_depth_ros.models.dpt': ('dpt-',),
+}
 
 DEFAULT_MODEL = 'joint-mnv3-synthetic'
 
 
 @lru_cache(maxsize=None)
+def family_specs(module_name: str) -> dict[str, ModelSpec]:
+    """Return the variants of one family module by name (importing that module only)."""
+    specs = {spec.name: spec for spec in importlib.import_module(module_name).SPECS}
+    prefixes = FAMILIES[module_name]
+    stray = [name for name in specs if not name.startswith(prefixes)]
+    if stray:
+        raise RuntimeError(f'{module_name} registers {stray}, whose names do not start with its '
+                           f'prefixes {prefixes} (registry.FAMILIES)')
+    return specs
+
+
+@lru_cache(maxsize=None)
 def _specs_by_name() -> dict[str, ModelSpec]:
     specs: dict[str, ModelSpec] = {}
-    for module_name in FAMILY_MODULES:
-        for spec in importlib.import_module(module_name).SPECS:
-            if spec.name in specs:
-                raise RuntimeError(f'model name {spec.name!r} is registered twice')
-            specs[spec.name] = spec
+    for module_name in FAMILIES:
+        for name, spec in family_specs(module_name).items():
+            if name in specs:
+                raise RuntimeError(f'model name {name!r} is registered twice')
+            specs[name] = spec
     return specs
 
 
@@ -56,9 +74,10 @@ def list_models() -> list[ModelSpec]:
 
 def get_spec(name: str) -> ModelSpec:
     """Return the spec of ``name``; an unknown name is an error that lists the close names."""
+    for module_name, prefixes in FAMILIES.items():
+        if name.startswith(prefixes) and name in family_specs(module_name):
+            return family_specs(module_name)[name]
     specs = _specs_by_name()
-    if name in specs:
-        return specs[name]
     close = difflib.get_close_matches(name, specs, n=5, cutoff=0.4)
     hint = f' Did you mean: {", ".join(close)}?' if close else ''
     raise KeyError(f'unknown model {name!r}.{hint} Known models: {", ".join(specs)}')

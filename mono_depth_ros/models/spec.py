@@ -23,11 +23,13 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+import json
 import math
 from pathlib import Path
-from typing import Callable, Literal
+from typing import Callable, Literal, TYPE_CHECKING
 
-import torch
+if TYPE_CHECKING:  # the runtimes without PyTorch (ONNX Runtime, TFLite) read specs too
+    import torch
 
 OutputKind = Literal['metric', 'inverse_relative', 'disparity']
 OUTPUT_KINDS = ('metric', 'inverse_relative', 'disparity')
@@ -158,3 +160,60 @@ class ModelSpec:
                              f'the model was trained at {policy.short_side})')
         return dataclasses.replace(self, input_policy=dataclasses.replace(
             policy, short_side=short_side))
+
+
+# Fields that hold code, not data: a spec read back from JSON has none (it runs from a file).
+_CODE_FIELDS = ('builder', 'load_checkpoint')
+
+
+def spec_to_json(spec: ModelSpec) -> str:
+    """
+    Return the data of ``spec`` as JSON: everything but its builder and checkpoint loader.
+
+    Exported files carry it (ONNX metadata), so that a runtime without PyTorch knows how to
+    feed the network and read what comes out without importing the model zoo. Values of
+    ``extra`` that are not plain data are written as their fields (dataclasses) or text.
+    """
+    def encode(value):
+        if dataclasses.is_dataclass(value):
+            fields = {f.name: encode(getattr(value, f.name)) for f in dataclasses.fields(value)
+                      if f.name not in _CODE_FIELDS}
+            if type(value) is _DATACLASSES.get(type(value).__name__):
+                fields['__dataclass__'] = type(value).__name__
+            return fields  # another family's configuration (in extra) reads back as a dict
+        if isinstance(value, (tuple, list)):
+            return [encode(item) for item in value]
+        if isinstance(value, dict):
+            return {str(key): encode(item) for key, item in value.items()}
+        if value is None or isinstance(value, (str, int, float, bool)):
+            return value
+        return str(value)
+
+    return json.dumps(encode(spec), sort_keys=True)
+
+
+def spec_from_json(text: str) -> ModelSpec:
+    """Rebuild the :class:`ModelSpec` of :func:`spec_to_json` (no builder: a file runs it)."""
+    def decode(value):
+        if isinstance(value, dict):
+            fields = {key: decode(item) for key, item in value.items()}
+            kind = fields.pop('__dataclass__', None)
+            if kind is None:
+                return fields
+            cls = _DATACLASSES.get(kind)
+            if cls is None:
+                raise ValueError(f'unknown spec part {kind!r}; known: {", ".join(_DATACLASSES)}')
+            known = {f.name for f in dataclasses.fields(cls)}
+            code = {name: None for name in _CODE_FIELDS if name in known}
+            return cls(**code, **{key: item for key, item in fields.items() if key in known})
+        if isinstance(value, list):
+            return tuple(decode(item) for item in value)
+        return value
+
+    spec = decode(json.loads(text))
+    if not isinstance(spec, ModelSpec):
+        raise ValueError('the JSON does not describe a ModelSpec')
+    return spec
+
+
+_DATACLASSES = {cls.__name__: cls for cls in (InputPolicy, WeightsSource, ModelSpec)}
