@@ -78,6 +78,8 @@ VARIANTS = {v.name: v for v in (
     Variant('tflite', 'tflite', 'int8'),
 )}
 BASELINE = 'fp32'
+WARMUP, ITERS = 10, 50
+GRID_WARMUP, GRID_ITERS = 1, 3  # a grid builds and times nine 50-120 M-parameter networks
 DEFAULT_VARIANTS = 'fp32,fp32-channels_last,bf16,fp16,onnx,tensorrt'
 RANDOM_WEIGHTS_NOTE = ('random weights (--weights none): latency does not depend on weight '
                        'values, so the timings hold for trained weights too')
@@ -570,21 +572,36 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--device', default='auto', help='auto, cpu, cuda or cuda:N')
     parser.add_argument('--variants', default=DEFAULT_VARIANTS,
                         help=f'comma-separated, from: {", ".join(VARIANTS)}')
-    parser.add_argument('--warmup', type=int, default=10)
-    parser.add_argument('--iters', type=int, default=50)
+    parser.add_argument('--warmup', type=int, default=None,
+                        help=f'untimed calls first (default {WARMUP}; --grid: '
+                             f'{GRID_WARMUP})')
+    parser.add_argument('--iters', type=int, default=None,
+                        help=f'timed calls (default {ITERS}; --grid: {GRID_ITERS})')
     parser.add_argument('--threads', type=int, default=None,
                         help='CPU threads of PyTorch, ONNX Runtime and TFLite')
     parser.add_argument('--json', action='store_true', help='print the results as JSON')
+    parser.add_argument('--grid', choices=('dpt',), default=None,
+                        help="a study's comparison grid: 'dpt', the accelerated DPT-Hybrid "
+                             'variants against DPT-H, and softmax against Performer attention')
 
 
 def main(args: argparse.Namespace) -> int:
     """Run the benchmark and print it; 1 when a variant failed, 2 on bad options."""
-    if (args.model is None) == (args.compare_models is None):
-        print('error: give --model or --compare-models', file=sys.stderr)
+    if sum(mode is not None for mode in (args.model, args.compare_models, args.grid)) != 1:
+        print('error: give --model or --compare-models (or --grid)', file=sys.stderr)
         return 2
+    grid = args.grid is not None
+    if args.warmup is None:
+        args.warmup = GRID_WARMUP if grid else WARMUP
+    if args.iters is None:
+        args.iters = GRID_ITERS if grid else ITERS
     if args.warmup < 0 or args.iters < 1:
         print('error: --warmup must be >= 0 and --iters >= 1', file=sys.stderr)
         return 2
+    if grid:
+        from mono_depth_ros import bench_grid
+
+        return bench_grid.main(args)
     try:
         frame_size = parse_size(args.size)
         if args.compare_models is not None:
