@@ -23,6 +23,7 @@ import struct
 import cv2
 from mono_depth_ros import ros_io
 from mono_depth_ros.data.synthetic import SyntheticScenes
+from mono_depth_ros.processing import FrameProcessor, FrameSettings, OUTPUTS
 from rclpy.serialization import deserialize_message, serialize_message
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 from std_msgs.msg import Header, String
@@ -169,3 +170,22 @@ def canonical(value):
     if isinstance(value, float):
         return struct.pack('<d', value)
     return value
+
+
+def expected_outputs(estimator, frames: list[Frame], wanted, settings: FrameSettings,
+                     namespace: str = '/cam') -> dict[str, list]:
+    """Return what the node's per-frame path makes of ``frames``: messages by output topic."""
+    processor = FrameProcessor(estimator)
+    for frame in frames:
+        processor.add_camera_info(frame.info)
+    expected: dict[str, list] = {f'{namespace}/{OUTPUTS[key][0]}': [] for key in wanted}
+    for frame in frames:
+        for key, msg in processor.process(frame.image, wanted, settings).messages.items():
+            expected[f'{namespace}/{OUTPUTS[key][0]}'].append(msg)
+    return expected
+
+
+def assert_outputs(out: Path, expected: dict[str, list]) -> None:
+    """Check that the bag ``out`` holds exactly the ``expected`` messages on each topic."""
+    for topic, messages in expected.items():
+        assert canonical(read_topic(out, topic, type(messages[0]))) == canonical(messages), topic

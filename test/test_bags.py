@@ -23,13 +23,12 @@ from __future__ import annotations
 import io
 import json
 import os
-from pathlib import Path
 import signal
 import subprocess
 import sys
 
-from bag_factory import (camera_frames, canonical, FRAME_ID, PERIOD, read_bag, read_messages,
-                         read_topic, write_bag)
+from bag_factory import (assert_outputs, camera_frames, canonical, expected_outputs, FRAME_ID,
+                         PERIOD, read_bag, read_messages, read_topic, write_bag)
 from conftest import REPO, wait_until
 from mono_depth_ros import cli
 from mono_depth_ros.bags.reader import BagError, open_bag
@@ -38,7 +37,7 @@ from mono_depth_ros.bags.run import (BagOptionError, BagOptions, plan_topics, pr
 from mono_depth_ros.bags.writer import DONE_MARKER, JOURNAL, OutputError
 from mono_depth_ros.estimator import DepthEstimator
 from mono_depth_ros.models.registry import DEFAULT_MODEL
-from mono_depth_ros.processing import FrameProcessor, FrameSettings, OUTPUTS
+from mono_depth_ros.processing import FrameSettings, OUTPUTS
 import pytest
 from ros_rig import MORE_OUTPUTS, OUTPUTS as RIG_OUTPUTS
 from sensor_msgs.msg import Image
@@ -57,23 +56,6 @@ def estimator():
 def options(**changes) -> BagOptions:
     """Bag options of the default model on the CPU."""
     return BagOptions(model=DEFAULT_MODEL, device='cpu', **changes)
-
-
-def expected_outputs(estimator, frames, wanted, settings: FrameSettings) -> dict[str, list]:
-    """Return the node's per-frame path's messages for ``frames``, by output topic."""
-    processor = FrameProcessor(estimator)
-    for frame in frames:
-        processor.add_camera_info(frame.info)
-    expected: dict[str, list] = {f'/cam/{OUTPUTS[key][0]}': [] for key in wanted}
-    for frame in frames:
-        for key, msg in processor.process(frame.image, wanted, settings).messages.items():
-            expected[f'/cam/{OUTPUTS[key][0]}'].append(msg)
-    return expected
-
-
-def assert_outputs(out: Path, expected: dict[str, list]) -> None:
-    for topic, messages in expected.items():
-        assert canonical(read_topic(out, topic, type(messages[0]))) == canonical(messages), topic
 
 
 def test_a_bag_gives_what_the_live_node_publishes(graph, tmp_path):

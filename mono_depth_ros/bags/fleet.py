@@ -26,8 +26,9 @@ import sys
 from typing import Iterable, TextIO
 
 from mono_depth_ros.bags.reader import BAG_SUFFIXES, BagError, is_bag
-from mono_depth_ros.bags.run import BagOptionError, BagOptions, BagResult, process_bag
-from mono_depth_ros.bags.writer import OutputError
+from mono_depth_ros.bags.run import (BagOptionError, BagOptions, BagResult, fingerprint,
+                                     process_bag)
+from mono_depth_ros.bags.writer import finished, OutputError
 
 
 def find_bags(inputs: Iterable[str | Path]) -> list[Path]:
@@ -79,6 +80,14 @@ def process_one(bag: str, out: str, options: BagOptions, show_progress: bool = F
         return BagResult(bag, out, error=str(error))
 
 
+def already_complete(bag: Path, out: Path, options: BagOptions) -> BagResult | None:
+    """Return the result of a bag whose output is complete for these options, else None."""
+    done = finished(out, fingerprint(bag, options))
+    if done is None:
+        return None
+    return BagResult(str(bag), str(out), frames=done.get('frames', 0), already_complete=True)
+
+
 def run_here(bags: list[Path], outs: list[Path], options: BagOptions,
              show_progress: bool = True, log: TextIO = sys.stderr) -> list[BagResult]:
     """Process the bags one after the other in this process."""
@@ -119,9 +128,15 @@ def run_on_ray(bags: list[Path], outs: list[Path], options: BagOptions,
     try:
         gpus = 1 if wants_gpu(options.device, ray.cluster_resources().get('GPU', 0)) else 0
         task = ray.remote(process_one).options(num_cpus=1, num_gpus=gpus, max_retries=0)
-        running = {task.remote(str(bag), str(out), options): (bag, out)
-                   for bag, out in zip(bags, outs)}
-        results = []
+        results, running = [], {}
+        for bag, out in zip(bags, outs):
+            # Checked here too (the tasks check again): a complete bag costs no task.
+            done = already_complete(bag, out, options)
+            if done is not None:
+                print(describe(done), flush=True)
+                results.append(done)
+            else:
+                running[task.remote(str(bag), str(out), options)] = (bag, out)
         while running:
             finished, _ = ray.wait(list(running), num_returns=1)
             bag, out = running.pop(finished[0])

@@ -195,18 +195,28 @@ class McapBag(Bag):
                    stats.message_end_time)
 
     def _scan_topics(self, file: Path) -> Iterator[tuple[Topic, int, int, int]]:
+        """
+        Count the messages of a file without an index by reading it.
+
+        Damage ends the count (reading the messages raises it again when it is reached), unless
+        no message comes before it: then there is nothing to process and it is raised now.
+        """
         from mcap.records import Channel, Message, Schema
 
         schemas, channels, counts, first, last = {}, {}, {}, {}, {}
-        for record in _records(file, stop_at_damage=True):
-            if isinstance(record, Schema):
-                schemas[record.id] = record
-            elif isinstance(record, Channel):
-                channels[record.id] = record
-            elif isinstance(record, Message):
-                counts[record.channel_id] = counts.get(record.channel_id, 0) + 1
-                first.setdefault(record.channel_id, record.log_time)
-                last[record.channel_id] = record.log_time
+        try:
+            for record in _records(file):
+                if isinstance(record, Schema):
+                    schemas[record.id] = record
+                elif isinstance(record, Channel):
+                    channels[record.id] = record
+                elif isinstance(record, Message):
+                    counts[record.channel_id] = counts.get(record.channel_id, 0) + 1
+                    first.setdefault(record.channel_id, record.log_time)
+                    last[record.channel_id] = record.log_time
+        except BagError:
+            if not counts:
+                raise
         for channel in channels.values():
             yield (_mcap_topic(channel, schemas.get(channel.schema_id), 0),
                    counts.get(channel.id, 0), first.get(channel.id, 0), last.get(channel.id, 0))
@@ -237,12 +247,12 @@ def _mcap_topic(channel, schema, count: int) -> Topic:
                  schema.data.decode() if encoding else '', encoding)
 
 
-def _records(file: Path, stop_at_damage: bool = False) -> Iterator[object]:
+def _records(file: Path) -> Iterator[object]:
     """
     Yield the records of an MCAP file in file order, chunks opened.
 
     Damage (truncation, a bad record, a chunk that does not decompress) raises BagError with the
-    byte offset from which the file cannot be read, or ends the iteration with ``stop_at_damage``.
+    byte offset from which the file cannot be read.
     """
     from mcap.stream_reader import StreamReader
 
@@ -258,8 +268,6 @@ def _records(file: Path, stop_at_damage: bool = False) -> Iterator[object]:
             # The file's bytes are untrusted: any failure to decode them is damage, whatever
             # the decoder (mcap, zstandard, lz4, struct) raises.
             except Exception as error:
-                if stop_at_damage:
-                    return
                 reason = f'{type(error).__name__}: {str(error) or "end of file"}'
                 raise BagError(
                     f'bag {file} is truncated or corrupt: it cannot be read from byte offset '

@@ -109,6 +109,15 @@ class Checkpoint:
     segments: list[dict] = field(default_factory=list)
 
 
+def finished(folder: Path, fingerprint: dict) -> dict | None:
+    """Return the completion marker of ``folder`` when it records this very run, else None."""
+    marker = Path(folder) / DONE_MARKER
+    if not marker.is_file():
+        return None
+    done = _read_json(marker)
+    return done if done.get('fingerprint') == json.loads(json.dumps(fingerprint)) else None
+
+
 class OutputBag:
     """
     A segmented rosbag2 output bag in ``folder`` for the run described by ``fingerprint``.
