@@ -296,6 +296,27 @@ def test_progress_line_gives_frames_per_second_and_eta():
                                                          '100.0% 6 frames')
 
 
+def test_a_corrupt_sqlite3_bag_names_the_message_where_reading_stopped(tmp_path):
+    frames = camera_frames(8, seed=14, width=320, height=240)
+    bag = write_bag(tmp_path / 'in', frames, 'sqlite3')
+    database = bag / 'in.db3'
+    data = bytearray(database.read_bytes())
+    middle = len(data) // 2
+    data[middle:middle + 8192] = b'\xa5' * 8192  # a damaged stretch of the disk
+    database.write_bytes(bytes(data))
+    read = []
+    with pytest.raises(BagError, match=r'bag .*in is corrupt: it cannot be read after message '
+                                       r'(\d+) \(logged at [\d.]+ s\) of the topics read '
+                                       r'\(CorruptError: database disk image is malformed\)'
+                       ) as raised:
+        with open_bag(bag) as reader:
+            for message in reader.messages(reader.topics):
+                read.append(message)
+    assert 0 < len(read) < 2 * len(frames)
+    assert f'after message {len(read)} (logged at {read[-1].log_time * 1e-9:.6f} s)' \
+        in str(raised.value)
+
+
 def test_open_bag_names_what_is_not_a_bag(tmp_path):
     (tmp_path / 'notes.mcap').write_text('not an mcap file')
     with pytest.raises(BagError, match='notes.mcap is not an MCAP file'):

@@ -322,7 +322,7 @@ class RosbagsBag(Bag):
         if not connections:
             return
         stream = self._reader.messages(connections=connections, start=start, stop=stop)
-        delivered = 0
+        delivered, last_time = 0, None
         while True:
             try:
                 connection, log_time, data = next(stream)
@@ -332,11 +332,12 @@ class RosbagsBag(Bag):
                 return
             # As in _records: any failure to decode the bag's bytes is damage.
             except Exception as error:
+                after = ('at its first message' if last_time is None else
+                         f'after message {delivered} (logged at {last_time * 1e-9:.6f} s)')
                 raise BagError(
-                    f'bag {self.path} is corrupt: it cannot be read after message {delivered} of '
-                    f'the selected topics ({type(error).__name__}: {error}); the messages before '
-                    'was read') from error
-            delivered += 1
+                    f'bag {self.path} is corrupt: it cannot be read {after} of the topics read '
+                    f'({type(error).__name__}: {error}); everything before it was read') from error
+            delivered, last_time = delivered + 1, log_time
             yield RawMessage(connection.topic, log_time, bytes(data))
 
     def close(self) -> None:
