@@ -499,6 +499,85 @@ def compare_models(entries: list[str], weights: str | None = None,
             'environment': _environment(setup, warmup, iters), 'models': rows}
 
 
+def _filter_steps(depth: np.ndarray, rgb: np.ndarray) -> dict[str, Callable[[], object]]:
+    """Return the per-frame work of each depth post-filter output on one depth map."""
+    from mono_depth_ros import compressed_depth, filters
+    from mono_depth_ros.geometry import intrinsics_from_fov
+    from mono_depth_ros.ros_io import metres_to_depth_values
+    from mono_depth_ros.scan import depth_to_scan
+
+    height, width = depth.shape
+    intrinsics = intrinsics_from_fov(width, height, 65.0)
+    edge = filters.EdgeFilter()
+    cleaned = np.empty_like(depth)
+    temporal = filters.TemporalFilter()
+    temporal.update(depth, rgb)
+    metres = metres_to_depth_values(depth, '32FC1')
+    millimetres = metres_to_depth_values(depth, '16UC1')
+
+    def confidence():
+        return filters.confidence(depth, span=edge.span(depth))
+
+    return {
+        'edge filter: mask': lambda: edge.mask(depth),
+        'edge filter: cleaned cloud depth': lambda: edge.apply(depth, out=cleaned),
+        'confidence (window span)': confidence,
+        'temporal filter (ema)': lambda: temporal.update(depth, rgb),
+        'compressedDepth 32FC1 png_level 1': lambda: compressed_depth.encode(
+            metres, '32FC1', png_level=1),
+        'compressedDepth 32FC1 png_level 3': lambda: compressed_depth.encode(
+            metres, '32FC1', png_level=3),
+        'compressedDepth 16UC1 png_level 3': lambda: compressed_depth.encode(
+            millimetres, '16UC1', png_level=3),
+        'scan (1 row)': lambda: depth_to_scan(depth, intrinsics, 1),
+        'scan (10 rows)': lambda: depth_to_scan(depth, intrinsics, 10),
+    }
+
+
+def filter_costs(model: str, weights: str | None = None,
+                 frame_size: tuple[int, int] = (480, 640), warmup: int = 10, iters: int = 50,
+                 threads: int | None = None) -> dict:
+    """
+    Time each depth post-filter on the model's depth of a frame, against its forward.
+
+    The network forward (baseline variant: fp32 eager, or the TFLite file) is timed before and
+    after the filters and the mean of the two p50s is the reference, so that a change of load
+    during the run shows as a difference between the two.
+    """
+    if threads is not None:
+        torch.set_num_threads(threads)
+    with tempfile.TemporaryDirectory(prefix='mono-depth-bench-') as workdir:
+        setup, info = _setup(model, weights, frame_size, 'cpu', threads, None, Path(workdir))
+        variant = VARIANTS['tflite' if setup.spec.builder is None else BASELINE]
+        backend, forward = _load(variant, setup, _prepare(variant, setup))
+        before = latency_stats(time_calls(forward, warmup, iters))
+        from mono_depth_ros import scale
+
+        policy = scale.make_policy('none' if setup.spec.output_kind == 'metric' else 'fixed')
+        depth = DepthEstimator(setup.spec, backend, policy).estimate(setup.frame).depth
+        steps = [{'step': name, **latency_stats(time_calls(step, warmup, iters))}
+                 for name, step in _filter_steps(depth, setup.frame).items()]
+        after = latency_stats(time_calls(forward, warmup, iters))
+    reference = (before['p50_ms'] + after['p50_ms']) / 2
+    for row in steps:
+        row['of_forward'] = row['p50_ms'] / reference
+    return {'mode': 'filters', **info, 'baseline': variant.name,
+            'environment': _environment(setup, warmup, iters),
+            'forward_before': before, 'forward_after': after, 'steps': steps}
+
+
+def format_filters(result: dict) -> str:
+    """Return the table of :func:`filter_costs`."""
+    before, after = result['forward_before'], result['forward_after']
+    lines = [f'forward ({result["baseline"]}, network {result["network_size"]}) p50 '
+             f'{before["p50_ms"]:.2f} ms before the filters, {after["p50_ms"]:.2f} ms after; '
+             f'filters on its {result["frame_size"]} depth:', '',
+             f'{"step":<36} {"p50 ms":>8} {"p95 ms":>8} {"of fwd":>7}']
+    lines += [f'{row["step"]:<36} {row["p50_ms"]:8.3f} {row["p95_ms"]:8.3f} '
+              f'{100 * row["of_forward"]:6.1f}%' for row in result['steps']]
+    return '\n'.join(lines)
+
+
 def format_rows(rows: list[dict], first: str) -> str:
     """Format result rows as a text table; ``first`` is ``'variant'`` or ``'model'``."""
     header = (f'{first:<28} {"fwd p50":>8} {"fwd p95":>8} {"fwd FPS":>8} {"est p50":>8} '
@@ -528,6 +607,8 @@ def format_report(result: dict) -> str:
              + ' '.join(f'{v:.2f}' for v in env['load_average']),
              'latency in ms; x = speedup: baseline p50 / p50; fwd = network forward alone, '
              'est = the whole estimate (resize, inference, postprocess)']
+    if result['mode'] == 'filters':
+        return '\n'.join(lines[:1] + [f'model {result["model"]}', format_filters(result)])
     if result['mode'] == 'compare':
         lines.append(f'baseline: {result["baseline"]}')
         lines.append('')
@@ -579,6 +660,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f'timed calls (default {ITERS}; --grid: {GRID_ITERS})')
     parser.add_argument('--threads', type=int, default=None,
                         help='CPU threads of PyTorch, ONNX Runtime and TFLite')
+    parser.add_argument('--filters', action='store_true',
+                        help="time the depth post-filters (edge, confidence, temporal, "
+                             'compressedDepth, scan) on the model\'s depth at --size, against '
+                             'its forward')
     parser.add_argument('--json', action='store_true', help='print the results as JSON')
     parser.add_argument('--grid', choices=('dpt',), default=None,
                         help="a study's comparison grid: 'dpt', the accelerated DPT-Hybrid "
@@ -604,7 +689,14 @@ def main(args: argparse.Namespace) -> int:
         return bench_grid.main(args)
     try:
         frame_size = parse_size(args.size)
-        if args.compare_models is not None:
+        if args.filters:
+            if args.model is None:
+                print('error: --filters needs --model', file=sys.stderr)
+                return 2
+            result = filter_costs(args.model, args.weights, frame_size, args.warmup,
+                                  args.iters, args.threads)
+            rows = []
+        elif args.compare_models is not None:
             result = compare_models(args.compare_models.split(','), args.weights, frame_size,
                                     args.device, args.warmup, args.iters, args.threads)
             rows = result['models']

@@ -47,7 +47,7 @@ INVERSE_DEPTH = 0  # compressionFormat INV_DEPTH of the plugin's ConfigHeader
 HEADER = struct.Struct('<iff')
 DEFAULT_DEPTH_MAX = 10.0
 DEFAULT_QUANTIZATION = 100.0
-DEFAULT_PNG_LEVEL = 3
+DEFAULT_PNG_LEVEL = 1
 _CODES = 1 << 16
 
 
@@ -98,8 +98,12 @@ def encode(values: np.ndarray, encoding: str, depth_max: float = DEFAULT_DEPTH_M
         header = HEADER.pack(INVERSE_DEPTH, float(scale), float(offset))
     else:
         raise ValueError(f'compressedDepth takes 16UC1 or 32FC1 depth, got {encoding!r}')
+    # Every row with PNG's Up filter: on depth images as small as libpng's adaptive choice of
+    # filter per row (within a few per cent) and about twice as fast to write. Any PNG decoder
+    # reads it, the plugin's included.
     ok, png = cv2.imencode('.png', np.ascontiguousarray(codes),
-                           [cv2.IMWRITE_PNG_COMPRESSION, int(png_level)])
+                           [cv2.IMWRITE_PNG_COMPRESSION, int(png_level),
+                            cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_UP])
     if not ok:
         raise ValueError(f'PNG encoding of a {values.shape[1]}x{values.shape[0]} depth image '
                          'failed')

@@ -33,9 +33,9 @@ import threading
 from typing import Collection
 
 import cv2
-from mono_depth_ros import colormap, filters, geometry, ros_io, scale
+from mono_depth_ros import colormap, compressed_depth, filters, geometry, ros_io, scale
 from mono_depth_ros.estimator import DepthEstimator, DepthResult
-from mono_depth_ros.scan import depth_to_scan
+from mono_depth_ros.scan import DEFAULT_RANGE_MAX, DEFAULT_RANGE_MIN, depth_to_scan
 import numpy as np
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, LaserScan, PointCloud2
 
@@ -78,12 +78,12 @@ class FrameSettings:
     temporal_alpha: float = 0.5
     temporal_delta: float = 0.1
     temporal_reset: float = 0.1
-    compressed_depth_max: float = 10.0
-    compressed_depth_quantization: float = 100.0
-    compressed_depth_png_level: int = 3
+    compressed_depth_max: float = compressed_depth.DEFAULT_DEPTH_MAX
+    compressed_depth_quantization: float = compressed_depth.DEFAULT_QUANTIZATION
+    compressed_depth_png_level: int = compressed_depth.DEFAULT_PNG_LEVEL
     scan_height: int = 1
-    scan_range_min: float = 0.45
-    scan_range_max: float = 10.0
+    scan_range_min: float = DEFAULT_RANGE_MIN
+    scan_range_max: float = DEFAULT_RANGE_MAX
     scan_time: float = 0.033
     scan_frame_id: str = 'camera_depth_frame'
 

@@ -140,6 +140,25 @@ def test_compare_models_with_a_tflite_file(capsys):
         joint['estimate']['p50_ms'] / fastdepth['estimate']['p50_ms'])
 
 
+def test_filters_are_timed_against_the_forward(capsys):
+    code, out, _ = run_cli(['--model', 'joint-mnv3-synthetic', '--filters', '--size', '160x120',
+                            '--warmup', '0', '--iters', '2', '--json'], capsys)
+    assert code == 0
+    result = json.loads(out)
+    assert result['mode'] == 'filters' and result['baseline'] == 'fp32'
+    steps = {row['step']: row for row in result['steps']}
+    assert {'edge filter: cleaned cloud depth', 'confidence (window span)',
+            'temporal filter (ema)', 'compressedDepth 32FC1 png_level 1',
+            'scan (1 row)'} <= set(steps)
+    reference = (result['forward_before']['p50_ms'] + result['forward_after']['p50_ms']) / 2
+    for row in steps.values():
+        assert STATS <= set(row) and row['of_forward'] == pytest.approx(row['p50_ms'] / reference)
+    report = bench.format_report(result)
+    assert 'of fwd' in report and 'edge filter: mask' in report
+    code, _, err = run_cli(['--compare-models', 'joint-mnv3-synthetic', '--filters'], capsys)
+    assert code == 2 and '--filters needs --model' in err
+
+
 def test_tflite_model_skips_torch_variants():
     spec = get_spec('fastdepth-nyu-int8')
     reason = bench.skip_reason(bench.VARIANTS['fp32'], spec, torch.device('cpu'))

@@ -25,6 +25,7 @@ from __future__ import annotations
 import struct
 import zlib
 
+import cv2
 from mono_depth_ros import compressed_depth
 import numpy as np
 import pytest
@@ -145,6 +146,14 @@ def test_png_level_trades_size_not_content():
     small = compressed_depth.encode(depth, '32FC1', png_level=9)
     assert len(small[1]) <= len(fast[1])
     np.testing.assert_array_equal(decode(*fast)[1], decode(*small)[1])
+
+
+def test_the_decoder_reads_every_png_filter():
+    # The encoder writes Up rows only; libpng's adaptive choice uses all five filters, and the
+    # decoder must read those too (a plugin on another machine may have written them).
+    codes = (np.nan_to_num(structured_depth(seed=4)) * 1000).astype(np.uint16)
+    ok, png = cv2.imencode('.png', codes, [cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_ALL_FILTERS])
+    np.testing.assert_array_equal(read_png16(png.tobytes()), codes)
 
 
 def test_bad_input_is_refused_with_the_reason():
