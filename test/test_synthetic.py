@@ -17,7 +17,7 @@ import math
 
 from mono_depth_ros.data.synthetic import (Box, Camera, CLASSES, Cylinder, GROUND, Layout,
                                            Material, MAX_DEPTH, render, SKY, Sphere,
-                                           SyntheticScenes)
+                                           SyntheticScenes, SyntheticTrajectory)
 import numpy as np
 import pytest
 
@@ -159,3 +159,49 @@ def test_noise_and_blur_change_the_image_only():
     assert np.abs(clean.rgb.astype(int) - noisy.rgb.astype(int)).mean() < 10
     np.testing.assert_array_equal(clean.depth, noisy.depth)
     np.testing.assert_array_equal(noisy.rgb, noisy_scenes[0].rgb)
+
+
+def test_trajectory_starts_at_the_scene_and_moves_smoothly():
+    trajectory = SyntheticTrajectory(seed=3, scene=2, frames=31, width=64, height=48)
+    first = trajectory[0]
+    scene = SyntheticScenes(seed=3, count=3, width=64, height=48)[2]
+    np.testing.assert_array_equal(first.rgb, scene.rgb)
+    np.testing.assert_array_equal(first.depth, scene.depth)
+    positions = np.array([trajectory.camera(i).position for i in range(31)])
+    steps = np.linalg.norm(np.diff(positions, axis=0), axis=1)
+    # At most the forward speed plus the sway's peak speed, per frame at 30 fps.
+    assert steps.max() <= (0.3 + 0.2 * 2 * math.pi / 2.0) / 30 + 1e-12
+    assert np.abs(np.diff(steps)).max() < 0.2 * steps.max()  # no jumps
+    assert np.ptp(positions[:, 1]) == 0.0  # the height stays
+    assert np.linalg.norm(positions[-1] - positions[0]) == pytest.approx(0.3, abs=0.05)
+
+
+def test_trajectory_depth_is_exact_for_every_pose():
+    trajectory = SyntheticTrajectory(seed=4, scene=0, frames=10, width=96, height=72)
+    first, later = trajectory[0], trajectory[9]
+    # Surface points seen in the first frame, projected into the later camera, lie at the later
+    # frame's depth wherever they are not hidden.
+    world = back_project(first)[np.isfinite(first.depth)]
+    pose = np.linalg.inv(later.world_from_camera)
+    cam = world @ pose[:3, :3].T + pose[:3, 3]
+    k = later.intrinsics
+    u = np.rint(k.fx * cam[:, 0] / cam[:, 2] + k.cx).astype(int)
+    v = np.rint(k.fy * cam[:, 1] / cam[:, 2] + k.cy).astype(int)
+    inside = (u >= 0) & (u < 96) & (v >= 0) & (v < 72)
+    seen = later.depth[v[inside], u[inside]]
+    close = np.abs(seen - cam[inside, 2]) < 0.02 * cam[inside, 2]
+    assert inside.mean() > 0.7 and close.mean() > 0.9
+
+
+def test_trajectory_noise_and_limits():
+    noisy = SyntheticTrajectory(seed=5, frames=3, width=32, height=24, noise_std=4.0,
+                                speed=0.0, sway=0.0, yaw_amplitude=0.0)
+    clean = SyntheticTrajectory(seed=5, frames=3, width=32, height=24, speed=0.0, sway=0.0,
+                                yaw_amplitude=0.0)
+    assert not np.array_equal(noisy[1].rgb, noisy[2].rgb)  # fresh noise every frame
+    np.testing.assert_array_equal(clean[1].rgb, clean[2].rgb)  # a still camera, a still image
+    np.testing.assert_array_equal(noisy[1].depth, clean[2].depth)
+    with pytest.raises(ValueError, match='0.9 m'):
+        SyntheticTrajectory(frames=90, speed=1.0)
+    with pytest.raises(IndexError, match='out of range'):
+        clean[3]
