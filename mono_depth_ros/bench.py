@@ -661,9 +661,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--threads', type=int, default=None,
                         help='CPU threads of PyTorch, ONNX Runtime and TFLite')
     parser.add_argument('--filters', action='store_true',
-                        help="time the depth post-filters (edge, confidence, temporal, "
-                             'compressedDepth, scan) on the model\'s depth at --size, against '
-                             'its forward')
+                        help='time the depth post-filters (edge, confidence, temporal, '
+                             'compressedDepth, scan) on the depth of the model at --size, '
+                             'against its forward')
     parser.add_argument('--json', action='store_true', help='print the results as JSON')
     parser.add_argument('--grid', choices=('dpt',), default=None,
                         help="a study's comparison grid: 'dpt', the accelerated DPT-Hybrid "

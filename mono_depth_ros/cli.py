@@ -31,6 +31,8 @@ COMMANDS = {
     'eval': ('mono_depth_ros.evaluate', 'evaluate a model on a dataset'),
     'train': ('mono_depth_ros.train.cli', 'train, fine-tune or distil a model'),
     'bench': ('mono_depth_ros.bench', 'measure latency, FPS, FLOPs and size'),
+    'quality': ('mono_depth_ros.quality', 'measure the depth filters: flying pixels, flicker, '
+                'scale stability'),
     'export': ('mono_depth_ros.export', 'export a model to ONNX or a TensorRT engine'),
     'parity': ('mono_depth_ros.parity', 'check an architecture against official golden outputs'),
     'demo': ('mono_depth_ros.demo', 'start the node and a camera, record its outputs to a folder'),

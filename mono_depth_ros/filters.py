@@ -86,8 +86,13 @@ class EdgeFilter:
                 np.empty(depth.shape, bool),)
         return self._buffers[3]
 
-    def _extremes(self, depth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Return the largest and smallest valid depth of each window (work buffers)."""
+    def extremes(self, depth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """
+        Return the largest and the smallest valid depth of each pixel's window.
+
+        Where a window holds no valid depth the largest is 0 and the smallest ``1e30``. Both are
+        work buffers, overwritten by the next call.
+        """
         self._mask_buffer(depth)
         patched, largest, smallest, _ = self._buffers
         np.copyto(patched, depth)
@@ -104,7 +109,7 @@ class EdgeFilter:
 
         The mask is a work buffer: it is overwritten by the next call.
         """
-        largest, smallest = self._extremes(depth)
+        largest, smallest = self.extremes(depth)
         smallest *= np.float32(1.0 + self.threshold)
         return np.greater(largest, smallest, out=self._mask_buffer(depth))
 
@@ -128,7 +133,7 @@ class EdgeFilter:
 
         The quantity compared with ``threshold``; 0 where a window holds one depth or none.
         """
-        largest, smallest = self._extremes(depth)
+        largest, smallest = self.extremes(depth)
         span = np.divide(largest, smallest)
         span -= np.float32(1.0)
         return np.maximum(span, np.float32(0.0), out=span)

@@ -28,9 +28,18 @@ the Monodepth2, BTS, AdaBins and Depth Anything V2 evaluation code do:
 
 Segmentation metrics come from a confusion matrix summed over the dataset: mean IoU over the
 classes present in the ground truth or the prediction, and pixel accuracy.
+
+Cloud and stability metrics: :func:`surface_check` tells which predicted points lie off the true
+surface and which of those float between a nearer and a farther surface (flying pixels);
+:func:`flicker` measures how much the depth of static points changes between two frames once the
+known camera motion is taken out.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from mono_depth_ros.filters import EdgeFilter
+from mono_depth_ros.geometry import Intrinsics
 import numpy as np
 
 DEPTH_METRICS = ('abs_rel', 'sq_rel', 'rmse', 'rmse_log', 'silog', 'log10', 'd1', 'd2', 'd3')
@@ -182,3 +191,92 @@ def segmentation_metrics(confusion: np.ndarray) -> dict[str, float | np.ndarray]
         iou = np.where(union > 0, hits / union, np.nan)
     return {'miou': float(np.nanmean(iou)), 'pixel_accuracy': float(hits.sum() / total),
             'iou': iou}
+
+
+@dataclass
+class SurfaceCheck:
+    """
+    Per-pixel verdicts on predicted points (``(H, W)`` bool masks).
+
+    ``checked``: the prediction is valid and some ground truth lies within ``radius`` pixels.
+    ``off``: checked, and no ground truth within ``radius`` pixels is within ``tolerance``
+    (relative) of the predicted depth. ``floating``: off, and between the nearest and the
+    farthest ground truth within ``edge_radius`` pixels, more than ``tolerance`` (relative to
+    each) from both: a point in the empty space between two surfaces, a flying pixel.
+    """
+
+    checked: np.ndarray
+    off: np.ndarray
+    floating: np.ndarray
+
+
+def surface_check(pred: np.ndarray, gt: np.ndarray, tolerance: float = 0.1, radius: int = 1,
+                  edge_radius: int = 4) -> SurfaceCheck:
+    """
+    Tell which predicted depths lie off the ground-truth surface (see :class:`SurfaceCheck`).
+
+    A predicted point lies on the ray of its pixel, so its distance to the true surface is
+    nearly its depth error there; looking ``radius`` pixels around forgives ground truth that is
+    registered to the image a pixel or so off (as Kinect depth is). NaN = no value in either.
+    """
+    pred = np.asarray(pred, dtype=np.float32)
+    gt = np.asarray(gt, dtype=np.float32)
+    if pred.shape != gt.shape or pred.ndim != 2:
+        raise ValueError(f'prediction {pred.shape} and ground truth {gt.shape} must be (H, W) '
+                         'images of one size')
+    height, width = gt.shape
+    padded = np.pad(gt, radius, constant_values=np.nan)
+    best = np.full(gt.shape, np.inf, dtype=np.float32)
+    with np.errstate(invalid='ignore', divide='ignore'):
+        for dy in range(2 * radius + 1):
+            for dx in range(2 * radius + 1):
+                truth = padded[dy:dy + height, dx:dx + width]
+                error = np.abs(pred - truth) / truth
+                np.fmin(best, error, out=best)
+        checked = np.isfinite(best) & (pred > 0)
+        off = checked & (best > tolerance)
+        farthest, nearest = EdgeFilter(radius=edge_radius).extremes(gt)
+        floating = off & (pred > (1 + tolerance) * nearest) & (pred < (1 - tolerance) * farthest)
+    return SurfaceCheck(checked=checked, off=off, floating=floating)
+
+
+def flicker(prev_depth: np.ndarray, depth: np.ndarray, prev_truth: np.ndarray,
+            truth: np.ndarray, intrinsics: Intrinsics, prev_world_from_camera: np.ndarray,
+            world_from_camera: np.ndarray, visible_tolerance: float = 0.01) -> tuple[float, int]:
+    """
+    Return the mean relative change of the depth of static points between two frames, and n.
+
+    Each pixel of the earlier frame with a true and a predicted depth is a static surface point.
+    Moved into the later camera by the known poses, the point is visible there when the later
+    true depth at its nearest pixel agrees with its depth within ``visible_tolerance``. The
+    earlier prediction's point, moved the same way, gives the depth the later prediction should
+    have at that pixel were it consistent, ``expected``; the change is
+    ``|later - expected| / expected``, averaged over the visible points (``n``). 0 means the
+    prediction moved exactly with the camera; the value of the ground truth itself (nearest-pixel
+    sampling) is the floor of the measure.
+    """
+    k = intrinsics
+    moved = np.linalg.inv(world_from_camera) @ prev_world_from_camera
+    rows, cols = np.nonzero(np.isfinite(prev_truth) & np.isfinite(prev_depth)
+                            & (prev_depth > 0))
+    rays = np.stack([(cols - k.cx) / k.fx, (rows - k.cy) / k.fy, np.ones(rows.size)], axis=1)
+
+    def carried(z: np.ndarray) -> np.ndarray:
+        return (rays * z[:, None]) @ moved[:3, :3].T + moved[:3, 3]
+
+    surface = carried(prev_truth[rows, cols].astype(np.float64))
+    predicted = carried(prev_depth[rows, cols].astype(np.float64))
+    with np.errstate(invalid='ignore', divide='ignore'):
+        u = np.rint(k.fx * surface[:, 0] / surface[:, 2] + k.cx)
+        v = np.rint(k.fy * surface[:, 1] / surface[:, 2] + k.cy)
+        inside = (surface[:, 2] > 0) & (u >= 0) & (u < k.width) & (v >= 0) & (v < k.height)
+    u, v = u[inside].astype(np.int64), v[inside].astype(np.int64)
+    later_truth = truth[v, u]
+    with np.errstate(invalid='ignore'):
+        visible = np.abs(later_truth - surface[inside, 2]) <= visible_tolerance * later_truth
+    later = depth[v[visible], u[visible]].astype(np.float64)
+    expected = predicted[inside][visible, 2]
+    with np.errstate(invalid='ignore', divide='ignore'):
+        change = np.abs(later - expected) / expected
+    change = change[np.isfinite(change) & (expected > 0)]
+    return (float(change.mean()) if change.size else float('nan')), int(change.size)

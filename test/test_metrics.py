@@ -15,8 +15,11 @@
 """Depth and segmentation metrics against values worked out by hand."""
 import math
 
+import cv2
+from mono_depth_ros.data.synthetic import SyntheticTrajectory
 from mono_depth_ros.metrics import (confusion_matrix, crop_mask, DEPTH_METRICS, depth_metrics,
-                                    MetricMean, segmentation_metrics, valid_mask)
+                                    flicker, MetricMean, segmentation_metrics, surface_check,
+                                    valid_mask)
 import numpy as np
 import pytest
 
@@ -157,3 +160,45 @@ def test_confusion_matrix_rejects_unknown_ids():
         confusion_matrix(np.array([0, 7]), np.array([0, 1]), 3)
     with pytest.raises(ValueError, match='empty'):
         segmentation_metrics(np.zeros((3, 3)))
+
+
+def test_surface_check_finds_the_points_floating_between_surfaces():
+    truth = np.full((60, 80), 3.0, np.float32)
+    truth[15:45, 20:60] = 1.0  # a box 1 m away in front of a wall 3 m away
+    small = cv2.resize(truth, (20, 15), interpolation=cv2.INTER_AREA)
+    smeared = cv2.resize(small, (80, 60), interpolation=cv2.INTER_LINEAR)
+    check = surface_check(smeared, truth)
+    assert check.checked.all()
+    between = (smeared > 1.1) & (smeared < 0.9 * 3.0)
+    np.testing.assert_array_equal(check.floating, between)
+    assert (check.off & ~check.floating).sum() == 0  # every other point is within 10 %
+    # A point 20 % too far in the middle of the wall is off, but not floating.
+    wrong = truth.copy()
+    wrong[5, 5] = 3.6
+    assert surface_check(wrong, truth).off.sum() == 1
+    assert not surface_check(wrong, truth).floating.any()
+    # A ground truth one pixel off (a registration error) is forgiven within the radius.
+    shifted = np.roll(truth, 1, axis=1)
+    assert not surface_check(truth, shifted).off.any()
+    assert surface_check(truth, shifted, radius=0).off.any()
+    truth[:, :40] = np.nan  # no ground truth: nothing to check
+    assert not surface_check(smeared, truth).checked[:, :39].any()
+
+
+def test_flicker_removes_the_camera_motion():
+    trajectory = SyntheticTrajectory(seed=1, scene=0, frames=5, width=160, height=120)
+    first, later = trajectory[0], trajectory[4]
+
+    def measure(prev_depth, depth):
+        return flicker(prev_depth, depth, first.depth, later.depth, first.intrinsics,
+                       first.world_from_camera, later.world_from_camera)
+
+    floor, points = measure(first.depth, later.depth)
+    assert floor < 0.005 and points > 0.5 * first.depth.size
+    # A prediction 5 % too far, then 5 % too near: each point changes by 0.95 / 1.05 - 1.
+    change, _ = measure(first.depth * 1.05, later.depth * 0.95)
+    assert change == pytest.approx(1 - 0.95 / 1.05, abs=0.005)
+    rng = np.random.default_rng(0)
+    noisy, _ = measure(first.depth * rng.normal(1.0, 0.03, first.depth.shape),
+                       later.depth * rng.normal(1.0, 0.03, first.depth.shape))
+    assert noisy == pytest.approx(0.03 * np.sqrt(2) * np.sqrt(2 / np.pi), rel=0.1)

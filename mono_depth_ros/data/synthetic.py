@@ -625,17 +625,25 @@ class SyntheticScenes(Sequence):
         if self.blur_sigma > 0.0:
             sample.rgb = cv2.GaussianBlur(sample.rgb, (0, 0), self.blur_sigma)
         if self.noise_std > 0.0:
-            rng = np.random.default_rng([self.seed, index, 1])
-            noisy = sample.rgb + rng.normal(0.0, self.noise_std, sample.rgb.shape)
-            sample.rgb = np.clip(noisy + 0.5, 0, 255).astype(np.uint8)
+            sample.rgb = _with_noise(sample.rgb, self.noise_std, [self.seed, index, 1])
         return sample
 
     def _check(self, index: int) -> int:
-        if not isinstance(index, (int, np.integer)):
-            raise TypeError(f'scene index must be an integer, got {type(index).__name__}')
-        if not -self.count <= index < self.count:
-            raise IndexError(f'scene {index} out of range for {self.count} scenes')
-        return int(index) % self.count
+        return _checked_index(index, self.count, 'scene')
+
+
+def _with_noise(rgb: np.ndarray, std: float, seed: list[int]) -> np.ndarray:
+    """Return ``rgb`` with Gaussian sensor noise of ``std`` 8-bit levels, seeded by ``seed``."""
+    noisy = rgb + np.random.default_rng(seed).normal(0.0, std, rgb.shape)
+    return np.clip(noisy + 0.5, 0, 255).astype(np.uint8)
+
+
+def _checked_index(index: int, count: int, what: str) -> int:
+    if not isinstance(index, (int, np.integer)):
+        raise TypeError(f'{what} index must be an integer, got {type(index).__name__}')
+    if not -count <= index < count:
+        raise IndexError(f'{what} {index} out of range for {count} {what}s')
+    return int(index) % count
 
 
 class SyntheticTrajectory(Sequence):
@@ -699,14 +707,8 @@ class SyntheticTrajectory(Sequence):
         sample = render(layout, self.max_depth)
         sample.name = f'trajectory_{self.seed}_{self.scene}_{index:04d}'
         if self.noise_std > 0.0:
-            rng = np.random.default_rng([self.seed, self.scene, index, 2])
-            noisy = sample.rgb + rng.normal(0.0, self.noise_std, sample.rgb.shape)
-            sample.rgb = np.clip(noisy + 0.5, 0, 255).astype(np.uint8)
+            sample.rgb = _with_noise(sample.rgb, self.noise_std, [self.seed, self.scene, index, 2])
         return sample
 
     def _check(self, index: int) -> int:
-        if not isinstance(index, (int, np.integer)):
-            raise TypeError(f'frame index must be an integer, got {type(index).__name__}')
-        if not -self.frames <= index < self.frames:
-            raise IndexError(f'frame {index} out of range for {self.frames} frames')
-        return int(index) % self.frames
+        return _checked_index(index, self.frames, 'frame')
