@@ -31,6 +31,7 @@ from mono_depth_ros.models import dpt, efficientnet
 from mono_depth_ros.models.registry import create_model, get_spec
 from mono_depth_ros.models.vit_hybrid import Attention, same_padding
 from mono_depth_ros.weights import CheckpointError
+import numpy as np
 import pytest
 import torch
 
@@ -268,3 +269,33 @@ def test_efficientnet_variant_starts_from_imagenet_weights(official_file, imagen
     monkeypatch.setenv('MONO_DEPTH_CACHE', str(official_file.parent / 'empty-cache'))
     with pytest.warns(dpt.AdaptedCheckpointWarning, match='starts from random weights.*404'):
         dpt.load_checkpoint(random_model(config, seed=12), official_file)
+
+
+def test_study_recipe_fine_tunes_on_the_kitti_frame(tmp_path, kitti_000008):
+    import csv
+
+    from mono_depth_ros.cli import main
+    from mono_depth_ros.train.loop import seed_everything
+    from safetensors.torch import load_file
+    from test_evaluate import arrange_kitti
+
+    split = arrange_kitti(tmp_path / 'kitti', kitti_000008)
+    out = tmp_path / 'run'
+    status = main(['train', '--model', 'dpt-hybrid-kitti-a', '--preset', 'dpt-study',
+                   '--data-root', str(tmp_path / 'kitti'), '--split', str(split),
+                   '--val-split', str(split), '--width', '64', '--height', '32', '--epochs', '1',
+                   '--no-progress', '--out', str(out)])
+    assert status == 0
+    (row,) = csv.DictReader((out / 'log.csv').open())  # one frame, batch 1: one step
+    assert row['step'] == '1' and float(row['lr']) == 1e-5  # constant learning rate
+    assert float(row['depth']) >= 0 and np.isfinite(float(row['val_abs_rel']))
+    trained = load_file(str(out / 'dpt-hybrid-kitti-a.safetensors'))
+    seed_everything(0)  # the loop's seed before it builds the model
+    initial = create_model('dpt-hybrid-kitti-a').state_dict()
+    change = max((trained[name] - value).abs().max().item() for name, value in initial.items()
+                 if value.is_floating_point())
+    # AdamW's first step moves a weight by about lr (plus lr * 0.01 decay): lr is 1e-5
+    assert 0.9e-5 <= change <= 1.1e-5
+    model = create_model('dpt-hybrid-kitti-a', weights=str(out / 'dpt-hybrid-kitti-a.safetensors'))
+    with torch.inference_mode():
+        assert torch.isfinite(model(torch.randn(1, 3, 32, 64))['depth']).all()

@@ -28,8 +28,9 @@ from pathlib import Path
 from mono_depth_ros.geometry import Intrinsics
 from mono_depth_ros.train import losses
 from mono_depth_ros.train.datasets import Augmentation, CachedScenes, TrainingSet, write_cache
-from mono_depth_ros.train.loop import (epoch_batches, forward_for_training, load_checkpoint,
-                                       loss_terms, train, TrainConfig, warmup_cosine)
+from mono_depth_ros.train.loop import (clip_gradients, epoch_batches, forward_for_training,
+                                       load_checkpoint, loss_terms, PRESETS, train, TrainConfig,
+                                       warmup_cosine)
 import numpy as np
 import pytest
 import torch
@@ -62,6 +63,56 @@ def test_silog_of_two_ratios():
     # d = (0, 2 log 2): mean d^2 = 2 log^2 2, mean d = log 2.
     expected = 10 * math.sqrt(2 * LOG2 ** 2 - 0.85 * LOG2 ** 2)
     assert losses.silog_loss(pred, target).item() == pytest.approx(expected, rel=1e-5)
+
+
+def test_eigen_si_loss_is_the_papers_formula():
+    pred = _depth([[1.0, 4.0, 2.0]])
+    target = _depth([[1.0, 1.0, float('nan')]])
+    # d = (0, 2 log 2): mean d^2 - 0.5 mean(d)^2 = 2 log^2 2 - 0.5 log^2 2, no root, no scale
+    expected = 2 * LOG2 ** 2 - 0.5 * LOG2 ** 2
+    assert losses.eigen_si_loss(pred, target).item() == pytest.approx(expected, rel=1e-5)
+    constant = torch.full((1, 1, 2, 2), 3.0)
+    assert losses.eigen_si_loss(constant, torch.ones_like(constant), si_lambda=1.0).item() == \
+        pytest.approx(0.0, abs=1e-6)
+    terms = loss_terms({'depth': pred}, {'depth': target}, depth_loss='eigen-si', si_lambda=0.5)
+    assert terms['depth'].item() == pytest.approx(expected, rel=1e-5)
+
+
+def test_clip_by_value_and_by_norm():
+    layer = torch.nn.Linear(3, 2)
+    for parameter in layer.parameters():
+        parameter.grad = torch.full_like(parameter, 2.0)
+    clip_gradients(layer, 0.5, 'value')
+    assert all(bool((p.grad == 0.5).all()) for p in layer.parameters())
+    clip_gradients(layer, 0.5, 'norm')
+    norm = torch.cat([p.grad.flatten() for p in layer.parameters()]).norm()
+    assert norm.item() == pytest.approx(0.5, rel=1e-5)
+
+
+def test_study_preset_and_explicit_options(tmp_path):
+    import argparse
+
+    from mono_depth_ros.train.cli import add_arguments, config_from_args
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    base = ['--model', 'dpt-hybrid-kitti-a', '--out', str(tmp_path), '--split', 'eigen.txt',
+            '--data-root', str(tmp_path)]
+    config = config_from_args(parser.parse_args([*base, '--preset', 'dpt-study']))
+    assert (config.depth_loss, config.si_lambda, config.lr, config.weight_decay) == \
+        ('eigen-si', 0.5, 1e-5, 0.01)
+    assert (config.grad_clip, config.grad_clip_mode) == (0.5, 'value')
+    assert config.schedule == 'constant'
+    assert (config.augment, config.color_jitter, config.decay_all) == (True, False, True)
+    assert (config.epochs, config.batch_size, config.dataset) == (20, 1, 'kitti')
+    config.validate()
+    override = config_from_args(parser.parse_args(
+        ['--epochs', '2', *base, '--preset', 'dpt-study', '--lr', '3e-5', '--no-augment']))
+    assert (override.epochs, override.lr, override.augment) == (2, 3e-5, False)
+    assert override.si_lambda == 0.5
+    plain = config_from_args(parser.parse_args(base))
+    assert (plain.depth_loss, plain.grad_clip_mode, plain.epochs) == ('silog', 'norm', 10)
+    assert set(PRESETS['dpt-study']) <= set(vars(config))
 
 
 def test_log_l1_masks_invalid_depth():

@@ -16,10 +16,12 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import asdict
 import json
 from pathlib import Path
 
-from mono_depth_ros.train.loop import DATASETS, TrainConfig
+from mono_depth_ros.train.loop import (CLIP_MODES, DATASETS, DEPTH_LOSSES, PRESETS, SCHEDULES,
+                                       TrainConfig)
 
 DEFAULTS = TrainConfig(model='', out='')
 
@@ -44,8 +46,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                             'default: random initialisation')
     model.add_argument('--model-arg', action='append', type=_model_arg, default=[],
                        metavar='KEY=VALUE', help='builder keyword argument (JSON value)')
+    parser.add_argument('--preset', choices=sorted(PRESETS), default=None,
+                        help="a published fine-tuning recipe ('dpt-study': the accelerated "
+                             'DPT-Hybrid study: Eigen SI loss lambda 0.5, AdamW 1e-5, clipping '
+                             'by value 0.5, flips, batch 1, 20 epochs on KITTI); options given '
+                             'here override it')
     data = parser.add_argument_group('data')
-    data.add_argument('--dataset', choices=DATASETS, default=d.dataset)
+    # Options a preset sets default to None: the preset's value, else the TrainConfig default.
+    data.add_argument('--dataset', choices=DATASETS, default=None,
+                      help=f'default: {d.dataset}')
     data.add_argument('--data-root', default=None, help='root folder for folder and kitti')
     data.add_argument('--split', default=None,
                       help='kitti: Eigen split file of the training frames')
@@ -64,20 +73,34 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       help='synthetic validation seed')
     data.add_argument('--cache', default=None,
                       help='folder for a pre-rendered cache of the synthetic training scenes')
-    data.add_argument('--no-augment', dest='augment', action='store_false',
-                      help='no flip and colour jitter')
+    data.add_argument('--no-augment', dest='augment', action='store_const', const=False,
+                      default=None, help='no flip and colour jitter')
+    data.add_argument('--no-color-jitter', dest='color_jitter', action='store_const',
+                      const=False, default=None, help='flips only')
     data.add_argument('--workers', type=int, default=d.workers, help='DataLoader workers')
     optim = parser.add_argument_group('optimisation')
-    optim.add_argument('--epochs', type=int, default=d.epochs)
+    optim.add_argument('--epochs', type=int, default=None, help=f'default: {d.epochs}')
     optim.add_argument('--max-steps', type=int, default=None,
                        help='stop after this many optimizer steps (resumable mid-epoch)')
-    optim.add_argument('--batch-size', type=int, default=d.batch_size)
-    optim.add_argument('--lr', type=float, default=d.lr, help='peak learning rate of AdamW')
-    optim.add_argument('--weight-decay', type=float, default=d.weight_decay)
-    optim.add_argument('--warmup-steps', type=int, default=d.warmup_steps,
-                       help='linear warmup steps before the cosine decay')
-    optim.add_argument('--grad-clip', type=float, default=d.grad_clip,
-                       help='max gradient norm (0: no clipping)')
+    optim.add_argument('--batch-size', type=int, default=None,
+                       help=f'default: {d.batch_size}')
+    optim.add_argument('--lr', type=float, default=None,
+                       help=f'peak learning rate of AdamW (default {d.lr})')
+    optim.add_argument('--weight-decay', type=float, default=None,
+                       help=f'AdamW weight decay (default {d.weight_decay}; not on biases and '
+                            'norms unless --decay-all)')
+    optim.add_argument('--decay-all', action='store_const', const=True, default=None,
+                       help='weight decay on every parameter, biases and norms too')
+    optim.add_argument('--schedule', choices=SCHEDULES, default=None,
+                       help=f'learning rate schedule (default {d.schedule})')
+    optim.add_argument('--warmup-steps', type=int, default=None,
+                       help=f'linear warmup steps before the cosine decay (default '
+                            f'{d.warmup_steps})')
+    optim.add_argument('--grad-clip', type=float, default=None,
+                       help=f'gradient clipping limit (0: none; default {d.grad_clip})')
+    optim.add_argument('--grad-clip-mode', choices=CLIP_MODES, default=None,
+                       help='norm: the global gradient norm; value: each gradient '
+                            f'(default {d.grad_clip_mode})')
     optim.add_argument('--accumulate', type=int, default=d.accumulate,
                        help='batches per optimizer step')
     optim.add_argument('--amp', choices=('off', 'bf16', 'fp16'), default=d.amp,
@@ -91,7 +114,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="torch intra-op threads (torch.set_num_threads; default: torch's)")
     loss = parser.add_argument_group('losses')
     loss.add_argument('--depth-weight', type=float, default=d.depth_weight)
-    loss.add_argument('--log-l1-weight', type=float, default=d.log_l1_weight,
+    loss.add_argument('--depth-loss', choices=DEPTH_LOSSES, default=None,
+                      help="'silog': BTS's 10 sqrt(mean d^2 - lambda mean(d)^2); 'eigen-si': "
+                           f"Eigen's mean d^2 - lambda mean(d)^2 (default {d.depth_loss})")
+    loss.add_argument('--si-lambda', type=float, default=None,
+                      help=f'lambda of the scale-invariant loss (default {d.si_lambda})')
+    loss.add_argument('--log-l1-weight', type=float, default=None,
                       help='weight of an L1 loss on log depth, which penalises a common scale '
                            'error that SI-log mostly ignores (0: off)')
     loss.add_argument('--seg-weight', type=float, default=d.seg_weight)
@@ -109,8 +137,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
-    """Turn parsed arguments into a :class:`TrainConfig`."""
-    values = dict(vars(args))
+    """Turn parsed arguments into a :class:`TrainConfig`: given options, the preset, defaults."""
+    preset = PRESETS.get(args.preset, {})
+    values = {name: value for name, value in vars(args).items() if value is not None}
+    values = {**asdict(DEFAULTS), **preset, **values}
     values['out'] = str(args.out)
     values['model_args'] = dict(args.model_arg)
     return TrainConfig.from_dict(values)

@@ -42,6 +42,22 @@ import torch.nn.functional as F
 
 AMP_DTYPES = {'bf16': torch.bfloat16, 'fp16': torch.float16}
 DATASETS = ('synthetic', 'folder', 'kitti')
+DEPTH_LOSSES = ('silog', 'eigen-si')
+SCHEDULES = ('warmup-cosine', 'constant')
+CLIP_MODES = ('norm', 'value')
+# Published fine-tuning recipes, as defaults that command-line options override.
+PRESETS = {
+    # The accelerated DPT-Hybrid study (guillesanbri/DPT train.py and train_utils.py): Eigen's
+    # SI loss with lambda 0.5, AdamW at a constant 1e-5 (torch's betas, eps and weight decay 0.01
+    # on every parameter), gradients clipped at 0.5 by value, horizontal flips only, batch 1,
+    # 20 epochs on the KITTI Eigen split.
+    'dpt-study': {
+        'dataset': 'kitti', 'epochs': 20, 'batch_size': 1, 'lr': 1e-5, 'weight_decay': 0.01,
+        'decay_all': True, 'schedule': 'constant', 'warmup_steps': 0, 'grad_clip': 0.5,
+        'grad_clip_mode': 'value', 'depth_loss': 'eigen-si', 'si_lambda': 0.5,
+        'augment': True, 'color_jitter': False, 'log_l1_weight': 0.0,
+    },
+}
 LOSS_TERMS = ('loss', 'depth', 'log_l1', 'seg', 'distill')
 CSV_COLUMNS = ('epoch', 'step', 'lr', *LOSS_TERMS, 'val_abs_rel', 'val_delta1', 'val_miou',
                'seconds')
@@ -71,16 +87,22 @@ class TrainConfig:
     lr: float = 1e-3
     weight_decay: float = 1e-2
     warmup_steps: int = 100
+    schedule: str = 'warmup-cosine'
     grad_clip: float = 1.0
+    grad_clip_mode: str = 'norm'
+    decay_all: bool = False
     accumulate: int = 1
     amp: str = 'off'
     teacher: str | None = None
     teacher_weights: str | None = None
     distill_weight: float = 1.0
     depth_weight: float = 1.0
+    depth_loss: str = 'silog'
+    si_lambda: float = losses.SILOG_LAMBDA
     log_l1_weight: float = 0.0
     seg_weight: float = 1.0
     augment: bool = True
+    color_jitter: bool = True
     seed: int = 0
     workers: int = 0
     device: str = 'cpu'
@@ -104,6 +126,11 @@ class TrainConfig:
         if self.dataset == 'kitti' and not self.split:
             raise ValueError('--dataset kitti needs --split, the Eigen split file of the '
                              'training frames (and optionally --val-split)')
+        for name, allowed in (('depth_loss', DEPTH_LOSSES), ('schedule', SCHEDULES),
+                              ('grad_clip_mode', CLIP_MODES)):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f'--{name.replace("_", "-")} {getattr(self, name)!r}: choose '
+                                 f'one of {", ".join(allowed)}')
         if self.amp not in ('off', *AMP_DTYPES):
             raise ValueError(f'--amp {self.amp!r}: choose off, bf16 or fp16')
         if self.amp != 'off' and not self.device.startswith('cuda'):
@@ -132,6 +159,14 @@ def check_losses(spec: ModelSpec, config: TrainConfig) -> None:
         raise ValueError(f'{spec.name} predicts affine-invariant inverse depth (unknown scale '
                          'and shift), which SI-log cannot supervise: fine-tune it by '
                          'distillation (--teacher, --depth-weight 0) or choose a metric variant')
+
+
+def clip_gradients(model: torch.nn.Module, limit: float, mode: str = 'norm') -> None:
+    """Clip the gradients: their global norm to ``limit`` (``norm``), or each to +-limit."""
+    if mode == 'value':
+        torch.nn.utils.clip_grad_value_(model.parameters(), limit)
+    else:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), limit)
 
 
 def warmup_cosine(warmup_steps: int, total_steps: int, floor: float = 0.0
@@ -287,17 +322,26 @@ class Teacher:
 
 def loss_terms(outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tensor],
                teacher: Teacher | None = None, teacher_target: torch.Tensor | None = None,
-               log_l1: bool = False) -> dict[str, torch.Tensor]:
+               log_l1: bool = False, depth_loss: str = 'silog',
+               si_lambda: float = losses.SILOG_LAMBDA) -> dict[str, torch.Tensor]:
     """
     Return the loss terms (``depth``, ``log_l1``, ``seg``, ``distill``) for this batch.
 
-    SI-log discounts most of a common scale error; ``log_l1`` adds a term that does not. Where
+    ``depth_loss`` is ``silog`` (BTS's 10 sqrt(...) form) or ``eigen-si`` (Eigen's), both with
+    ``si_lambda``. SI-log discounts most of a common scale error; ``log_l1`` adds a term that
+    does not. Where
     ``outputs`` holds ``log_depth`` (see :func:`forward_for_training`) the depth losses use it, so
     that predictions outside the model's depth clamp still get gradients.
     """
     log_input = 'log_depth' in outputs
     depth = outputs['log_depth' if log_input else 'depth'].float()
-    terms = {'depth': losses.silog_loss(depth, batch['depth'], log_input=log_input)}
+    if depth_loss == 'eigen-si':
+        depth_term = losses.eigen_si_loss(depth, batch['depth'], si_lambda=si_lambda,
+                                          log_input=log_input)
+    else:
+        depth_term = losses.silog_loss(depth, batch['depth'], variance_focus=si_lambda,
+                                       log_input=log_input)
+    terms = {'depth': depth_term}
     if log_l1:
         terms['log_l1'] = losses.log_l1_loss(depth, batch['depth'], log_input=log_input)
     if 'segm' in outputs:
@@ -464,7 +508,10 @@ def train(config: TrainConfig, resume: Path | None = None) -> TrainResult:
         policy = spec.input_policy
         size = policy.network_size(policy.height or 240, policy.width or 320)
     train_source, val_source = build_sources(config, size)
-    augmentation = Augmentation() if config.augment else None
+    augmentation = None
+    if config.augment:
+        augmentation = Augmentation() if config.color_jitter else Augmentation(
+            brightness=0.0, contrast=0.0, saturation=0.0, gamma=0.0)
     train_set = TrainingSet(train_source, size=size, augmentation=augmentation, seed=config.seed)
     val_source = _subset(val_source, config.val_count)
     val_loader = (_loader(TrainingSet(val_source, size=size), config.workers,
@@ -485,11 +532,13 @@ def train(config: TrainConfig, resume: Path | None = None) -> TrainResult:
     decay, no_decay = [], []
     for parameter in model.parameters():
         if parameter.requires_grad:
-            (no_decay if parameter.dim() <= 1 else decay).append(parameter)
+            (no_decay if parameter.dim() <= 1 and not config.decay_all else decay
+             ).append(parameter)
     optimizer = torch.optim.AdamW([{'params': decay, 'weight_decay': config.weight_decay},
                                    {'params': no_decay, 'weight_decay': 0.0}], lr=config.lr)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, warmup_cosine(config.warmup_steps, steps_per_epoch * config.epochs))
+    factor = (warmup_cosine(config.warmup_steps, steps_per_epoch * config.epochs)
+              if config.schedule == 'warmup-cosine' else lambda step: 1.0)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
     scaler = torch.amp.GradScaler(device.type, enabled=config.amp == 'fp16')
     amp_dtype = AMP_DTYPES.get(config.amp)
 
@@ -534,7 +583,8 @@ def train(config: TrainConfig, resume: Path | None = None) -> TrainResult:
                 outputs = forward_for_training(model, inputs)
                 outputs['depth'] = depth_up_to_scale(outputs['depth'], spec)
                 target = teacher(batch['image']) if teacher is not None else None
-                terms = loss_terms(outputs, batch, teacher, target, config.log_l1_weight > 0)
+                terms = loss_terms(outputs, batch, teacher, target, config.log_l1_weight > 0,
+                                   config.depth_loss, config.si_lambda)
                 loss = losses.weighted_sum(terms, weights)
             scaler.scale(loss / config.accumulate).backward()
             seen += 1
@@ -543,7 +593,7 @@ def train(config: TrainConfig, resume: Path | None = None) -> TrainResult:
             if (index + 1) % config.accumulate == 0 or index + 1 == batches:
                 if config.grad_clip > 0:
                     scaler.unscale_(optimizer)
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+                    clip_gradients(model, config.grad_clip, config.grad_clip_mode)
                 scaler.step(optimizer)
                 scaler.update()
                 scheduler.step()

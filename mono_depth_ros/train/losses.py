@@ -82,6 +82,20 @@ def silog_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | No
     return scale * torch.sqrt(value.clamp_min(1e-12))
 
 
+def eigen_si_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None,
+                  si_lambda: float = 0.5, log_input: bool = False) -> torch.Tensor:
+    """
+    Scale-invariant loss of Eigen et al. (2014, eq. 4) as written there, without root or scale.
+
+    ``mean(d^2) - si_lambda * mean(d)^2`` with ``d = log(pred) - log(target)`` over the valid
+    pixels of the batch; 0.5 is the paper's (and the accelerated-DPT study's) ``si_lambda``.
+    """
+    d, _ = _log_difference(pred, target, mask, log_input)
+    if d.numel() == 0:
+        return pred.sum() * 0
+    return (d * d).mean() - si_lambda * d.mean() ** 2
+
+
 def log_l1_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None,
                 log_input: bool = False) -> torch.Tensor:
     """
