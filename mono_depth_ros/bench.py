@@ -43,7 +43,7 @@ import tempfile
 import time
 from typing import Callable
 
-import cv2
+from mono_depth_ros import network_io
 from mono_depth_ros.cli import parse_size
 from mono_depth_ros.estimator import DepthEstimator
 from mono_depth_ros.models.spec import InputPolicy, ModelSpec
@@ -254,16 +254,15 @@ class _Setup:
     weights_path: Path | None
     device: torch.device
     frame: np.ndarray
-    resized: np.ndarray
+    network_input: np.ndarray
     threads: int | None
     workdir: Path
 
 
-def _torch_forward(backend, resized: np.ndarray) -> Callable[[], object]:
+def _torch_forward(backend, network_input: np.ndarray) -> Callable[[], object]:
     from mono_depth_ros.backends.torch_backend import PRECISIONS
 
-    frame = torch.from_numpy(resized).to(backend.torch_device)
-    x = (frame.permute(2, 0, 1).unsqueeze(0).float() - backend.mean) / backend.std
+    x = torch.from_numpy(network_input).to(backend.torch_device)
     x = x.contiguous(memory_format=backend.memory_format)
     dtype = PRECISIONS[backend.precision]
 
@@ -280,7 +279,7 @@ def _prepare(variant: Variant, setup: _Setup) -> Path | None:
         return None
     from mono_depth_ros import export
 
-    size = setup.resized.shape[:2]
+    size = tuple(setup.network_input.shape[2:])
     fp16_graph = variant.runtime == 'onnx' and variant.precision == 'fp16'
     onnx_path = setup.workdir / f'{variant.name}.onnx'
     export.export_onnx(setup.module, setup.spec, size, onnx_path, fp16=fp16_graph)
@@ -300,7 +299,7 @@ def _load(variant: Variant, setup: _Setup, artifact: Path | None):
                                precision=variant.precision,
                                channels_last=variant.channels_last,
                                torch_compile=variant.torch_compile)
-        return backend, _torch_forward(backend, setup.resized)
+        return backend, _torch_forward(backend, setup.network_input)
     if variant.runtime == 'onnx':
         from mono_depth_ros.backends.onnx_backend import OnnxBackend
 
@@ -308,21 +307,18 @@ def _load(variant: Variant, setup: _Setup, artifact: Path | None):
         if device.type == 'cuda':
             providers.insert(0, 'CUDAExecutionProvider')
         backend = OnnxBackend(artifact, spec, providers=providers, threads=setup.threads)
-        x = np.ascontiguousarray(((setup.resized.transpose(2, 0, 1)[None].astype(np.float32)
-                                   - backend.mean) / backend.std))
-        return backend, lambda: backend.run(x)
+        return backend, lambda: backend.run(setup.network_input)
     if variant.runtime == 'tensorrt':
         from mono_depth_ros.backends.tensorrt_backend import TensorRTBackend
 
         backend = TensorRTBackend(artifact, spec, device=str(device),
                                   precision=variant.precision)
-        frame = torch.from_numpy(setup.resized).to(device)
-        x = (frame.permute(2, 0, 1).unsqueeze(0).float() - backend.mean) / backend.std
+        x = torch.from_numpy(setup.network_input).to(device)
         return backend, lambda: backend.run(x)
     from mono_depth_ros.backends.tflite import TFLiteBackend
 
     backend = TFLiteBackend(setup.weights_path, spec, num_threads=setup.threads)
-    return backend, lambda: backend.infer(setup.resized)
+    return backend, lambda: backend.infer(setup.network_input)
 
 
 def run_variant(variant: Variant, setup: _Setup, warmup: int, iters: int) -> dict:
@@ -388,7 +384,7 @@ def _setup(model: str, weights: str | None, frame_size: tuple[int, int], device:
     height, width = frame_size
     frame = SyntheticScenes(seed=0, count=1, width=width, height=height)[0].rgb
     net_height, net_width = spec.input_policy.network_size(height, width)
-    resized = cv2.resize(frame, (net_width, net_height), interpolation=cv2.INTER_AREA)
+    network_input = network_io.network_input(frame, spec, (net_height, net_width))
     info = {
         'model': spec.name,
         'frame_size': f'{width}x{height}',
@@ -402,8 +398,8 @@ def _setup(model: str, weights: str | None, frame_size: tuple[int, int], device:
         info['gflops'] = count_flops(module, (net_height, net_width)) / 1e9
         info['model_mb_fp32'] = module_megabytes(module, 4)
         info['model_mb_fp16'] = module_megabytes(module, 2)
-    setup = _Setup(spec, module, weights_path, resolve_device(device), frame, resized, threads,
-                   workdir)
+    setup = _Setup(spec, module, weights_path, resolve_device(device), frame, network_input,
+                   threads, workdir)
     return setup, info
 
 

@@ -15,9 +15,11 @@
 """
 DepthEstimator: an RGB frame in, depth in metres (and labels) out. No ROS in here.
 
-The estimator owns the whole per-frame pipeline around the network: resizing the frame to the
-variant's input policy, the backend call, resizing the prediction to the output resolution and
-turning it into metres (directly for metric models, through a scale policy for relative ones).
+The estimator owns the whole per-frame pipeline around the network: the variant's official
+pre-processing (its input policy and :class:`~mono_depth_ros.models.spec.Processing`, computed by
+:mod:`mono_depth_ros.network_io`), the backend call, the official upsampling of the prediction to
+the output resolution and turning it into metres (directly for metric models, through a scale
+policy for relative ones).
 """
 from __future__ import annotations
 
@@ -25,8 +27,7 @@ import dataclasses
 from dataclasses import dataclass, field
 import time
 
-import cv2
-from mono_depth_ros import scale
+from mono_depth_ros import network_io, scale
 from mono_depth_ros.geometry import Intrinsics, rasterize_depth
 from mono_depth_ros.models.registry import create_model, get_spec
 from mono_depth_ros.models.spec import InputPolicy, ModelSpec
@@ -54,6 +55,23 @@ class DepthResult:
     intrinsics: Intrinsics | None
     scale_status: str
     timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class Prediction:
+    """
+    The network's view of one frame, before any conversion to metres.
+
+    ``network_input``: the ``(1, 3, h, w)`` float32 input the network ran on (a numpy array, or
+    a tensor on the backend's ``input_device``). ``prediction``:
+    ``(h, w)`` float32 in the units of the variant's ``output_kind``, upsampled to the output
+    resolution. ``labels``: ``(h, w)`` uint8 class ids or ``None``.
+    """
+
+    network_input: network_io.Array
+    prediction: np.ndarray
+    labels: np.ndarray | None
+    timings_ms: dict[str, float]
 
 
 class DepthEstimator:
@@ -166,6 +184,35 @@ class DepthEstimator:
         """
         self._sparse = (np.asarray(sparse_depth, dtype=np.float32), stamp)
 
+    def predict(self, rgb: np.ndarray) -> Prediction:
+        """
+        Run the official pre-processing, the network and the official upsampling on a frame.
+
+        ``rgb`` is an ``(H, W, 3)`` uint8 RGB frame. The prediction is in the units of the
+        variant's ``output_kind``, at the output resolution; nothing is converted to metres.
+        """
+        if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8 or rgb.size == 0:
+            raise ValueError(f'expected an (H, W, 3) uint8 RGB frame, got {rgb.dtype} '
+                             f'{rgb.shape}')
+        height, width = rgb.shape[:2]
+        start = time.perf_counter()
+        size = self.spec.input_policy.network_size(height, width)
+        x = network_io.network_input(rgb, self.spec, size, self.backend.input_device)
+        preprocessed = time.perf_counter()
+        raw = self.backend.infer(x)
+        inferred = time.perf_counter()
+        out_size = (height, width) if self.output_size == 'input' else raw['depth'].shape[2:]
+        prediction = network_io.upsample(raw['depth'], out_size, self.spec.processing)
+        labels = None
+        if 'segm' in raw:
+            labels = network_io.as_numpy(network_io.labels_at(raw['segm'], out_size,
+                                                              self.spec.processing))
+        timings = {'preprocess': (preprocessed - start) * 1e3,
+                   'inference': (inferred - preprocessed) * 1e3,
+                   'postprocess': (time.perf_counter() - inferred) * 1e3}
+        return Prediction(network_input=x, prediction=network_io.as_numpy(prediction[0, 0]),
+                          labels=labels, timings_ms=timings)
+
     def estimate(self, rgb: np.ndarray, intrinsics: Intrinsics | None = None,
                  stamp: float = 0.0) -> DepthResult:
         """
@@ -173,30 +220,11 @@ class DepthEstimator:
 
         ``stamp`` (seconds) lets time-dependent scale policies judge how fresh their scale is.
         """
-        if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8 or rgb.size == 0:
-            raise ValueError(f'expected an (H, W, 3) uint8 RGB frame, got {rgb.dtype} '
-                             f'{rgb.shape}')
-        height, width = rgb.shape[:2]
+        predicted = self.predict(rgb)
         start = time.perf_counter()
-        net_height, net_width = self.spec.input_policy.network_size(height, width)
-        shrinking = net_height * net_width < height * width
-        resized = cv2.resize(rgb, (net_width, net_height),
-                             interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
-        preprocessed = time.perf_counter()
-        raw = self.backend.infer(resized)
-        inferred = time.perf_counter()
-
-        prediction = raw['depth']
-        if self.output_size == 'input':
-            out_height, out_width = height, width
-        else:
-            out_height, out_width = prediction.shape
-        prediction = _resize(prediction, out_width, out_height, cv2.INTER_LINEAR)
-        labels = raw.get('labels')
-        if labels is not None:
-            labels = _resize(labels, out_width, out_height, cv2.INTER_NEAREST)
+        prediction, labels = predicted.prediction, predicted.labels
+        out_height, out_width = prediction.shape
         out_intrinsics = intrinsics.scaled(out_width, out_height) if intrinsics else None
-
         unscaled = scale.unscaled_depth(prediction, self.spec)
         if self._sparse is not None:
             sparse, sparse_stamp = self._sparse
@@ -209,10 +237,8 @@ class DepthEstimator:
             if labels is not None and self._no_depth_ids.size:
                 valid &= ~np.isin(labels, self._no_depth_ids)
             depth = np.where(valid, depth, np.nan).astype(np.float32)
-        done = time.perf_counter()
-        timings = {'preprocess': (preprocessed - start) * 1e3,
-                   'inference': (inferred - preprocessed) * 1e3,
-                   'postprocess': (done - inferred) * 1e3}
+        timings = dict(predicted.timings_ms)
+        timings['postprocess'] += (time.perf_counter() - start) * 1e3
         return DepthResult(depth=depth, unscaled_depth=unscaled, labels=labels,
                            intrinsics=out_intrinsics, scale_status=self.scale_policy.status,
                            timings_ms=timings)
@@ -231,9 +257,3 @@ def resample_sparse(sparse: np.ndarray, width: int, height: int) -> np.ndarray:
     u = (cols + 0.5) * width / sparse.shape[1] - 0.5
     v = (rows + 0.5) * height / sparse.shape[0] - 0.5
     return rasterize_depth(u, v, sparse[rows, cols], width, height)
-
-
-def _resize(image: np.ndarray, width: int, height: int, interpolation: int) -> np.ndarray:
-    if image.shape == (height, width):
-        return image
-    return cv2.resize(image, (width, height), interpolation=interpolation)

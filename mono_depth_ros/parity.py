@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import dataclass
+import hashlib
 import importlib
 import json
 from pathlib import Path
@@ -34,11 +35,17 @@ import sys
 from typing import Callable
 import zlib
 
+from mono_depth_ros import scale
 import numpy as np
 import torch
 
 RTOL = 1e-4
 ATOL_FRACTION = 1e-4
+# End-to-end outputs include the resizes, whose float orders differ more (see the goldens' README).
+END_TO_END_RTOL = 1e-3
+END_TO_END_ATOL_FRACTION = 1e-3
+END_TO_END_PREDICTIONS = ('depth', 'disp')  # the golden's name of the upsampled prediction
+UPSAMPLED_SUFFIX = '_upsampled'
 
 FAMILY_MODULES = {
     'lite-mono': 'mono_depth_ros.models.lite_mono',
@@ -56,12 +63,14 @@ class ParityHooks:
     ``build(case)`` returns the module in eval mode for a case's JSON. ``parts(module)`` maps each
     key list of the case (``'keys'``, or ``'encoder_keys'`` and ``'decoder_keys'``) to the
     sub-module whose ``state_dict`` has exactly the official names. ``outputs(module, x)`` returns
-    the tensors named as in the case's ``.npz``.
+    the tensors named as in the case's ``.npz``. ``zoo_name(case)`` names the registered variant
+    that an end-to-end case runs (by default the first word of its ``variant``).
     """
 
     build: Callable[[dict], torch.nn.Module]
     parts: Callable[[torch.nn.Module], dict[str, torch.nn.Module]]
     outputs: Callable[[torch.nn.Module, torch.Tensor], dict[str, torch.Tensor]]
+    zoo_name: Callable[[dict], str] = lambda case: case['variant'].split()[0]
 
 
 def rule_value(name: str, shape: tuple[int, ...], weight_seed: int) -> np.ndarray:
@@ -125,14 +134,15 @@ class OutputReport:
     passed: bool
 
 
-def compare(name: str, ours: np.ndarray, golden: np.ndarray) -> OutputReport:
-    """Compare an output with its golden under ``rtol=1e-4, atol=1e-4 * max|golden|``."""
+def compare(name: str, ours: np.ndarray, golden: np.ndarray, rtol: float = RTOL,
+            atol_fraction: float = ATOL_FRACTION) -> OutputReport:
+    """Compare an output with its golden under ``rtol``, ``atol = atol_fraction * max|golden|``."""
     if ours.shape != golden.shape:
         return OutputReport(name, float('inf'), float('inf'), 0.0, False)
-    atol = ATOL_FRACTION * float(np.abs(golden).max())
+    atol = atol_fraction * float(np.abs(golden).max())
     error = np.abs(ours.astype(np.float64) - golden.astype(np.float64))
     relative = error / np.maximum(np.abs(golden), np.finfo(np.float32).tiny)
-    passed = bool(np.all(error <= atol + RTOL * np.abs(golden)))
+    passed = bool(np.all(error <= atol + rtol * np.abs(golden)))
     return OutputReport(name, float(error.max()), float(relative.max()), atol, passed)
 
 
@@ -146,7 +156,11 @@ def not_implemented_reason(case: dict) -> str | None:
     if case['family'] not in FAMILY_MODULES:
         return f'the {case["family"]!r} family is not in the zoo yet'
     if is_end_to_end(case):
-        return 'end-to-end cases (an image file through the estimator) are not implemented yet'
+        from mono_depth_ros.models.registry import list_models
+
+        name = family_hooks(case['family']).zoo_name(case)
+        if name not in {spec.name for spec in list_models()}:
+            return f'the variant {name!r} of this end-to-end case is not in the zoo yet'
     return None
 
 
@@ -164,6 +178,8 @@ def run_case(case_path: Path,
     case_path = Path(case_path)
     case = json.loads(case_path.read_text())
     golden_path = golden_path or case_path.with_suffix('.npz')
+    if is_end_to_end(case):
+        return run_end_to_end(case_path, case, np.load(golden_path))
     hooks = family_hooks(case['family'])
     module = hooks.build(case).eval()
     parts = hooks.parts(module)
@@ -182,6 +198,65 @@ def run_case(case_path: Path,
             continue
         reports.append(compare(name, outputs[name].detach().float().numpy(), goldens[name]))
     return problems, reports
+
+
+def run_end_to_end(case_path: Path, case: dict,
+                   goldens: np.lib.npyio.NpzFile) -> tuple[list[str], list[OutputReport]]:
+    """
+    Run an end-to-end case: its image file through the estimator of its zoo variant.
+
+    The variant's network is filled by the weight rule; the estimator applies the variant's own
+    pre- and post-processing. The golden ``depth`` or ``disp`` is compared with the upsampled
+    prediction, ``network_input`` with the network's input, and ``<output>_upsampled`` with the
+    family's parity ``<output>`` brought to the image size by the variant's upsampling.
+    """
+    import cv2
+    from mono_depth_ros import network_io
+    from mono_depth_ros.backends.torch_backend import TorchBackend
+    from mono_depth_ros.estimator import DepthEstimator
+    from mono_depth_ros.models.registry import create_model, get_spec
+
+    image_path = case_path.resolve().parent.parent / case['image']
+    if not image_path.is_file():
+        return [f'image {image_path} does not exist'], []
+    content = image_path.read_bytes()
+    if 'image_sha256' in case and hashlib.sha256(content).hexdigest() != case['image_sha256']:
+        return [f'image {image_path} is not the one of the case (sha256 differs)'], []
+    bgr = cv2.imdecode(np.frombuffer(content, np.uint8), cv2.IMREAD_COLOR)
+    rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+    hooks = family_hooks(case['family'])
+    spec = get_spec(hooks.zoo_name(case))
+    if 'input_size' in case:  # the official infer_image argument: the short side
+        spec = spec.with_input_size(case['input_size'])
+    module = create_model(spec.name)
+    for part in hooks.parts(module).values():
+        fill_by_rule(part, case['weight_seed'])
+    estimator = DepthEstimator(spec, TorchBackend(module, spec, device='cpu'),
+                               scale.make_policy('none' if spec.output_kind == 'metric'
+                                                 else 'fixed'))
+    predicted = estimator.predict(rgb)
+    x = predicted.network_input
+    ours = {'network_input': network_io.as_numpy(x)}
+    ours.update({name: predicted.prediction for name in END_TO_END_PREDICTIONS})
+    upsampled = [name for name in goldens.files if name.endswith(UPSAMPLED_SUFFIX)]
+    if upsampled:
+        with torch.no_grad():
+            outputs = hooks.outputs(module, torch.as_tensor(x))
+        for name in upsampled:
+            tensor = outputs[name[:-len(UPSAMPLED_SUFFIX)]]
+            tensor = tensor.reshape(1, 1, *tensor.shape[-2:])
+            ours[name] = network_io.upsample(tensor, rgb.shape[:2], spec.processing)[0, 0].numpy()
+    reports = []
+    for name in goldens.files:
+        if name not in ours:
+            reports.append(OutputReport(name, float('inf'), float('inf'), 0.0, False))
+        elif name == 'network_input':
+            reports.append(compare(name, ours[name], goldens[name]))
+        else:
+            reports.append(compare(name, ours[name], goldens[name], END_TO_END_RTOL,
+                                   END_TO_END_ATOL_FRACTION))
+    return [], reports
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

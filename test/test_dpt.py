@@ -81,9 +81,11 @@ def test_official_variants_check_the_hash_in_their_file_names():
         dpt.hub_hash('model.pt')
 
 
+# A KITTI frame (1242x375): the official variants keep its aspect (run_monodepth.py's 'minimal'
+# resize: the scale closest to 1 of net_h/375 and net_w/1242, sides rounded to 32).
 @pytest.mark.parametrize('name, metric, size', [
-    ('dpt-hybrid-midas', False, (384, 384)), ('dpt-hybrid-kitti', True, (352, 1216)),
-    ('dpt-hybrid-nyu', True, (480, 640)), ('dpt-hybrid-kitti-r', True, (192, 640)),
+    ('dpt-hybrid-midas', False, (384, 1280)), ('dpt-hybrid-kitti', True, (352, 1216)),
+    ('dpt-hybrid-nyu', True, (480, 1600)), ('dpt-hybrid-kitti-r', True, (192, 640)),
     ('dpt-hybrid-kitti-a', True, (192, 640))])
 def test_variants(name, metric, size):
     spec = get_spec(name)

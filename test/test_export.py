@@ -18,7 +18,7 @@ from __future__ import annotations
 import argparse
 
 from mono_depth_ros import export, parity, scale
-from mono_depth_ros.backends.onnx_backend import argmax_classes, OnnxBackend, spec_for_backend
+from mono_depth_ros.backends.onnx_backend import OnnxBackend, spec_for_backend
 from mono_depth_ros.backends.torch_backend import TorchBackend
 from mono_depth_ros.data.synthetic import SyntheticScenes
 from mono_depth_ros.estimator import DepthEstimator
@@ -100,9 +100,9 @@ def test_onnx_backend_checks_model_and_size(joint):
     with pytest.raises(ValueError, match="exported from model 'joint-mnv3-synthetic'"):
         OnnxBackend(path, get_spec('lite-mono-tiny'))
     backend = OnnxBackend(path, spec)
-    with pytest.raises(ValueError, match='320x240'):
-        backend.infer(np.zeros((192, 640, 3), np.uint8))
-    with pytest.raises(ValueError, match='uint8'):
+    with pytest.raises(ValueError, match='exported for 320x240'):
+        backend.infer(np.zeros((1, 3, 192, 640), np.float32))
+    with pytest.raises(ValueError, match=r'float32 numpy array .*got float32 \(240, 320, 3\)'):
         backend.infer(np.zeros((240, 320, 3), np.float32))
     with pytest.raises(FileNotFoundError, match='mono-depth export'):
         OnnxBackend(path.with_name('missing.onnx'), spec)
@@ -205,16 +205,6 @@ def test_cli_tensorrt_without_tensorrt_says_how_to_get_it(tmp_path, capsys):
     err = capsys.readouterr().err
     assert 'TensorRT is not installed' in err and 'JetPack' in err and 'pip install' in err
     assert not engine.exists() and not engine.with_suffix('.onnx').exists()
-
-
-def test_argmax_classes_equals_numpy_argmax():
-    rng = np.random.default_rng(5)
-    logits = rng.standard_normal((6, 9, 11)).astype(np.float32)
-    logits[2, 0, :] = logits[4, 0, :] = 10.0  # ties: the first class wins, as in argmax
-    labels = argmax_classes(logits)
-    assert labels.dtype == np.uint8
-    np.testing.assert_array_equal(labels, logits.argmax(0))
-    assert (labels[0] == 2).all()
 
 
 def test_cli_dynamic_checks_a_second_size(tmp_path, capsys):

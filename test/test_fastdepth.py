@@ -24,6 +24,7 @@ import threading
 from conftest import needs_shared
 from mono_depth_ros.backends.tflite import TFLiteBackend
 from mono_depth_ros.models.fastdepth import SPECS
+from mono_depth_ros.network_io import network_input
 from mono_depth_ros.weights import resolve_weights
 import numpy as np
 import pytest
@@ -49,7 +50,7 @@ def sample() -> dict[str, np.ndarray]:
 
 def check_accuracy(backend: TFLiteBackend, sample: dict[str, np.ndarray]) -> None:
     """Assert the prediction matches the ground truth and the official float model."""
-    depth = backend.infer(sample['rgb'])['depth']
+    depth = backend.infer(network_input(sample['rgb'], SPEC, (224, 224)))['depth'][0, 0]
     assert depth.shape == (224, 224) and depth.dtype == np.float32
     rmse = float(np.sqrt(np.mean((depth - sample['depth']) ** 2)))
     assert rmse <= 0.62
@@ -91,15 +92,15 @@ def test_downloaded_through_the_resolver_with_sha256(weights, sample, tmp_path, 
     check_accuracy(TFLiteBackend(path, SPEC, num_threads=1), sample)
 
 
-@pytest.mark.parametrize('frame, problem', [
-    (np.zeros((224, 224, 3), np.float32), 'uint8'),
-    (np.zeros((240, 320, 3), np.uint8), r'resized to \(224, 224, 3\)'),
-    (np.zeros((224, 224), np.uint8), r'got \(224, 224\)'),
+@pytest.mark.parametrize('x, problem', [
+    (np.zeros((1, 3, 224, 224), np.uint8), r'float32 numpy array .*got uint8'),
+    (np.zeros((1, 3, 240, 320), np.float32), r'takes 224x224 \(WxH\) input, got 320x240'),
+    (np.zeros((224, 224, 3), np.float32), r'got float32 \(224, 224, 3\)'),
 ])
-def test_bad_frames_are_named(weights, frame, problem):
+def test_bad_inputs_are_named(weights, x, problem):
     backend = TFLiteBackend(weights, SPEC, num_threads=1)
     with pytest.raises(ValueError, match=problem):
-        backend.infer(frame)
+        backend.infer(x)
 
 
 def test_not_a_tflite_file(tmp_path):

@@ -13,11 +13,34 @@
 # limitations under the License.
 
 """
-Inference backends: one object per runtime that turns a resized frame into raw predictions.
+Inference backends: one object per runtime that turns a network input into raw predictions.
 
-Every backend has ``infer(rgb) -> dict[str, numpy.ndarray]``: ``rgb`` is an ``(H, W, 3)`` uint8
-RGB frame already resized to the network's input size; the result holds ``'depth'``, ``(h, w)``
-float32 in the units of the model's ``output_kind``, and for segmentation models ``'labels'``,
-``(h, w)`` uint8 class ids. Backends also expose ``device`` and ``precision`` (strings for
-diagnostics).
+Every backend has ``infer(x) -> dict``: ``x`` is the normalised ``(1, 3, h, w)`` float32 network
+input that :func:`mono_depth_ros.network_io.network_input` made, a numpy array, or a tensor on the
+backend's ``input_device`` where that is not ``None`` (a CUDA device: the frame is prepared there).
+The result holds the network's float32 outputs, ``'depth'`` ``(1, 1, h', w')`` in the units of the
+model's ``output_kind`` and for segmentation models ``'segm'`` ``(1, classes, h', w')`` logits:
+numpy arrays from the runtimes without PyTorch (ONNX Runtime, TFLite), tensors on the device from
+the others. Backends also expose ``device`` and ``precision`` (strings for diagnostics).
 """
+from __future__ import annotations
+
+from mono_depth_ros.models.spec import ModelSpec
+import numpy as np
+
+
+def check_network_input(x: np.ndarray, spec: ModelSpec, size: tuple[int, int] | None,
+                        fixed_by: str) -> None:
+    """
+    Refuse anything but a ``(1, 3, h, w)`` float32 numpy array, at ``size`` when that is given.
+
+    ``fixed_by`` starts the message that names the expected size (the file that fixes it).
+    """
+    if not isinstance(x, np.ndarray) or x.dtype != np.float32 or x.ndim != 4 \
+            or x.shape[:2] != (1, 3):
+        kind = f'{x.dtype} {x.shape}' if isinstance(x, np.ndarray) else type(x).__name__
+        raise ValueError(f'{spec.name}: expected a normalised (1, 3, h, w) float32 numpy array '
+                         f'(mono_depth_ros.network_io.network_input), got {kind}')
+    if size is not None and x.shape[2:] != tuple(size):
+        raise ValueError(f'{fixed_by} {size[1]}x{size[0]} (WxH) input, got {x.shape[3]}x'
+                         f'{x.shape[2]}')

@@ -46,7 +46,7 @@ def cached_onnx(spec: ModelSpec, weights: str | None) -> Path:
     from mono_depth_ros.models.registry import create_model
     from mono_depth_ros.weights import resolve_weights
 
-    if spec.input_policy.short_side is not None:
+    if spec.input_policy.depends_on_frame:
         raise ValueError(f'{spec.name} resizes frames keeping their aspect ratio, so its ONNX '
                          'file depends on the camera: export it with mono-depth export --model '
                          f'{spec.name} --format onnx --size WxH and set model_file')

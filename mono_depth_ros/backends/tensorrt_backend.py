@@ -73,9 +73,7 @@ class TensorRTBackend:
             self.outputs[name] = torch.empty(tuple(self.engine.get_tensor_shape(name)),
                                              dtype=dtype.dtype, device=self.torch_device)
             self.context.set_tensor_address(name, self.outputs[name].data_ptr())
-        view = (1, 3, 1, 1)
-        self.mean = torch.tensor(spec.mean, device=self.torch_device).view(view) * 255
-        self.std = torch.tensor(spec.std, device=self.torch_device).view(view) * 255
+        self.input_device = self.torch_device
         self.stream = torch.cuda.Stream(self.torch_device)
 
     def run(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -96,12 +94,8 @@ class TensorRTBackend:
         return self.outputs
 
     @torch.inference_mode()
-    def infer(self, rgb: np.ndarray) -> dict[str, np.ndarray]:
-        """Run the network on an ``(H, W, 3)`` uint8 RGB frame already at the input size."""
-        frame = torch.from_numpy(np.ascontiguousarray(rgb)).to(self.torch_device)
-        x = (frame.permute(2, 0, 1).unsqueeze(0).float() - self.mean) / self.std
-        outputs = self.run(x)
-        result = {'depth': outputs['depth'][0, 0].float().cpu().numpy()}
-        if 'segm' in outputs:
-            result['labels'] = outputs['segm'][0].argmax(0).to(torch.uint8).cpu().numpy()
-        return result
+    def infer(self, x: np.ndarray | torch.Tensor) -> dict[str, torch.Tensor]:
+        """Run the engine on a normalised ``(1, 3, h, w)`` input; copies of its outputs."""
+        outputs = self.run(torch.as_tensor(x))
+        return {name: outputs[name].float().clone() for name in ('depth', 'segm')
+                if name in outputs}

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from mono_depth_ros.backends import check_network_input
 from mono_depth_ros.models.spec import ModelSpec
 import numpy as np
 
@@ -40,6 +41,7 @@ class TFLiteBackend:
     """
 
     device = 'cpu'
+    input_device = None
 
     def __init__(self, path: Path | str, spec: ModelSpec, num_threads: int | None = None) -> None:
         try:
@@ -71,24 +73,18 @@ class TFLiteBackend:
         self.precision = 'int8' if quantised else FLOAT_PRECISIONS.get(
             np.dtype(self._input['dtype']).name, np.dtype(self._input['dtype']).name)
 
-    def infer(self, rgb: np.ndarray) -> dict[str, np.ndarray]:
-        """Return ``{'depth': (h, w) float32}`` for an ``(H, W, 3)`` uint8 RGB frame."""
-        if not isinstance(rgb, np.ndarray) or rgb.dtype != np.uint8:
-            kind = rgb.dtype if isinstance(rgb, np.ndarray) else type(rgb).__name__
-            raise ValueError(f'{self.spec.name}: the frame must be a uint8 numpy array, got '
-                             f'{kind}')
-        if rgb.shape != (*self.input_size, 3):
-            raise ValueError(f'{self.spec.name}: the frame must be resized to '
-                             f'{(*self.input_size, 3)} (H, W, 3) RGB, got {rgb.shape}')
-        self._interpreter.set_tensor(self._input['index'], self._quantise(rgb)[None])
+    def infer(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        """Return ``{'depth': (1, 1, h, w)}`` for a ``(1, 3, h, w)`` input scaled to [0, 1]."""
+        check_network_input(x, self.spec, self.input_size, f'{self.path} takes')
+        self._interpreter.set_tensor(self._input['index'],
+                                     self._quantise(x[0].transpose(1, 2, 0))[None])
         self._interpreter.invoke()
         raw = self._interpreter.get_tensor(self._output['index'])
-        depth = self._dequantise(raw).reshape(raw.shape[1:3])
-        return {'depth': depth}
+        return {'depth': self._dequantise(raw).reshape(1, 1, *raw.shape[1:3])}
 
-    def _quantise(self, rgb: np.ndarray) -> np.ndarray:
+    def _quantise(self, real: np.ndarray) -> np.ndarray:
+        """Quantise the [0, 1] image with the input tensor's own scale and zero point."""
         dtype = self._input['dtype']
-        real = rgb.astype(np.float32) / 255.0
         scale, zero_point = self._input['quantization']
         if dtype not in QUANTISED:
             return real.astype(dtype)

@@ -75,20 +75,14 @@ class TorchBackend:
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         module = module.eval().to(self.torch_device, memory_format=self.memory_format)
         self.module = torch.compile(module) if torch_compile else module
-        shape = (1, 3, 1, 1)
-        self.mean = torch.tensor(spec.mean, device=self.torch_device).view(shape) * 255
-        self.std = torch.tensor(spec.std, device=self.torch_device).view(shape) * 255
+        # On a GPU the frame goes there as uint8 and is prepared there; the CPU uses numpy.
+        self.input_device = self.torch_device if self.torch_device.type == 'cuda' else None
 
     @torch.inference_mode()
-    def infer(self, rgb: np.ndarray) -> dict[str, np.ndarray]:
-        """Run the network on an ``(H, W, 3)`` uint8 RGB frame already at the input size."""
-        frame = torch.from_numpy(np.ascontiguousarray(rgb)).to(self.torch_device)
-        x = (frame.permute(2, 0, 1).unsqueeze(0).float() - self.mean) / self.std
-        x = x.contiguous(memory_format=self.memory_format)
+    def infer(self, x: np.ndarray | torch.Tensor) -> dict[str, torch.Tensor]:
+        """Run the network on a normalised ``(1, 3, h, w)`` input; float32 outputs, on device."""
+        x = torch.as_tensor(x).to(self.torch_device).contiguous(memory_format=self.memory_format)
         with torch.autocast(self.torch_device.type, dtype=PRECISIONS[self.precision],
                             enabled=self.precision != 'fp32'):
             outputs = self.module(x)
-        result = {'depth': outputs['depth'][0, 0].float().cpu().numpy()}
-        if 'segm' in outputs:
-            result['labels'] = outputs['segm'][0].argmax(0).to(torch.uint8).cpu().numpy()
-        return result
+        return {name: outputs[name].float() for name in ('depth', 'segm') if name in outputs}

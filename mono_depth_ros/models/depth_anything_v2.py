@@ -29,7 +29,7 @@ from functools import partial
 from pathlib import Path
 
 from mono_depth_ros.models.dinov2 import DinoVisionTransformer, PATCH_SIZE
-from mono_depth_ros.models.spec import InputPolicy, ModelSpec, WeightsSource
+from mono_depth_ros.models.spec import InputPolicy, ModelSpec, Processing, WeightsSource
 from mono_depth_ros.parity import ParityHooks
 from mono_depth_ros.weights import load_state_dict_strict, read_checkpoint
 import torch
@@ -234,6 +234,8 @@ def _spec(encoder: str, dataset: str | None = None) -> ModelSpec:
         family='depth-anything-v2',
         builder=partial(DepthAnythingV2, encoder=encoder, max_depth=max_depth),
         input_policy=InputPolicy(short_side=518, multiple=PATCH_SIZE),
+        # infer_image: INTER_CUBIC on the /255 float image; bilinear upsampling, align_corners.
+        processing=Processing(resize='cubic', upsample='bilinear', align_corners=True),
         output_kind='inverse_relative' if max_depth is None else 'metric',
         max_depth=100.0 if max_depth is None else max_depth,
         weights=WeightsSource(url=f'{HF}/{repo}/resolve/main/{filename}',

@@ -46,7 +46,7 @@ import warnings
 
 from mono_depth_ros.models import efficientnet
 from mono_depth_ros.models.depth_anything_v2 import FusionBlock
-from mono_depth_ros.models.spec import InputPolicy, ModelSpec, WeightsSource
+from mono_depth_ros.models.spec import InputPolicy, ModelSpec, Processing, WeightsSource
 from mono_depth_ros.models.vit_hybrid import (
     Attention, ATTENTION_KINDS, EMBED_DIM, HybridViT, PATCH_SIZE, ResNetV2Stem)
 from mono_depth_ros.parity import ParityHooks
@@ -415,8 +415,13 @@ STUDY = ('G. Sánchez Bribián, Estimación de profundidad online con Transforme
          "master's thesis, 2022, https://github.com/guillesanbri/tfm-latex")
 KITTI = {'depth_scale': 6.016e-5, 'depth_shift': 0.00579}
 NYU = {'depth_scale': 0.000305, 'depth_shift': 0.1378}
-KITTI_SIZE = InputPolicy(height=352, width=1216, multiple=STRIDE)   # the study's "352,1216"
-REDUCED_SIZE = InputPolicy(height=192, width=640, multiple=STRIDE)  # the study's reduction
+# run_monodepth.py: Resize(net_w, net_h, keep_aspect_ratio=True, ensure_multiple_of=32,
+# resize_method='minimal', INTER_CUBIC) on the /255 float image; bicubic upsampling.
+KITTI_SIZE = InputPolicy(height=352, width=1216, multiple=STRIDE, keep_aspect=True)
+PROCESSING = Processing(resize='cubic', upsample='bicubic', align_corners=False)
+# The study's fork: the same with its reduced 640x192 target, upsampled with align_corners.
+REDUCED_SIZE = InputPolicy(height=192, width=640, multiple=STRIDE, keep_aspect=True)
+STUDY_PROCESSING = Processing(resize='cubic', upsample='bicubic', align_corners=True)
 FORK = {'pos_embed_align_corners': True}
 MEAN_STD = {'mean': (0.5, 0.5, 0.5), 'std': (0.5, 0.5, 0.5)}
 KITTI_REPORTED = 'KITTI Eigen: delta1 0.959, AbsRel 0.062, RMSE 2.573, SILog 8.29 (DPT paper)'
@@ -461,14 +466,14 @@ def _study(name: str, code: str, config: DPTConfig, reported: str, **extra) -> _
 
 VARIANTS = (
     _official('dpt-hybrid-midas', 'dpt_hybrid-midas-501f0c75.pt', DPTConfig(),
-              InputPolicy(height=384, width=384, multiple=STRIDE),
+              InputPolicy(height=384, width=384, multiple=STRIDE, keep_aspect=True),
               'zero-shot (DPT paper, Table 1): DIW WHDR 11.06, ETH3D AbsRel 0.093, Sintel AbsRel '
               '0.274, KITTI delta>1.25 11.56%, NYU 8.69%, TUM 10.89%', 100.0,
               train_set='MIX 6 (1.4M images)'),
     _official('dpt-hybrid-kitti', 'dpt_hybrid_kitti-cb926ef4.pt', DPTConfig(**KITTI),
               KITTI_SIZE, KITTI_REPORTED, study='DPT-H', train_set='KITTI Eigen'),
     _official('dpt-hybrid-nyu', 'dpt_hybrid_nyu-2ce69ec7.pt', DPTConfig(**NYU),
-              InputPolicy(height=480, width=640, multiple=STRIDE),
+              InputPolicy(height=480, width=640, multiple=STRIDE, keep_aspect=True),
               'NYUv2 (DPT paper, Table 4)', 10.0, train_set='NYU Depth v2'),
     _study('dpt-hybrid-kitti-r', 'rdcufuen', DPTConfig(**KITTI, **FORK),
            'KITTI Eigen test (study, Table 6.1): delta1 0.937, AbsRel 0.074, SILog 10.20',
@@ -496,6 +501,7 @@ def _spec(variant: _Variant) -> ModelSpec:
         paper=PAPER if variant.source == SOURCE else f'{STUDY}; {PAPER}',
         reported=variant.reported,
         extra={'config': variant.config, **variant.extra},
+        processing=STUDY_PROCESSING if variant.source == FORK_SOURCE else PROCESSING,
         **MEAN_STD,
     )
 
@@ -506,12 +512,17 @@ SPECS = tuple(_spec(variant) for variant in VARIANTS)
 # Parity with the goldens of isl-org/DPT and of the study's fork (shared/parity, family 'dpt').
 
 PARITY_VARIANTS = {'dpt_hybrid_midas': 'dpt-hybrid-midas', 'dpt_hybrid_kitti': 'dpt-hybrid-kitti',
+                   'dpt_hybrid_nyu': 'dpt-hybrid-nyu',
                    'dpt_hybrid_tfm_modelA': 'dpt-hybrid-kitti-a'}
 PARITY_POOL = 4  # the goldens keep the decoder inputs average-pooled to 4x4
 
 
+def _parity_zoo_name(case: dict) -> str:
+    return PARITY_VARIANTS[case['variant'].split()[0]]
+
+
 def _parity_build(case: dict) -> DPT:
-    name = PARITY_VARIANTS[case['variant'].split()[0]]
+    name = _parity_zoo_name(case)
     return DPT(next(v.config for v in VARIANTS if v.name == name)).eval()
 
 
@@ -529,4 +540,5 @@ def _parity_outputs(model: DPT, x: torch.Tensor) -> dict[str, torch.Tensor]:
     return outputs
 
 
-PARITY = ParityHooks(build=_parity_build, parts=_parity_parts, outputs=_parity_outputs)
+PARITY = ParityHooks(build=_parity_build, parts=_parity_parts, outputs=_parity_outputs,
+                     zoo_name=_parity_zoo_name)

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Sequence
 
 from mono_depth_ros import parity
-from mono_depth_ros.models.spec import InputPolicy, ModelSpec, WeightsSource
+from mono_depth_ros.models.spec import InputPolicy, ModelSpec, Processing, WeightsSource
 from mono_depth_ros.weights import CheckpointError, load_state_dict_strict, read_checkpoint
 import torch
 from torch import nn
@@ -409,6 +409,9 @@ def _mtrn_spec(name: str, checkpoint: str, classes: tuple[str, ...], height: int
         family='multitask-refinenet',
         builder=lambda num_tasks=2: build_multitask_refinenet(len(classes), num_tasks),
         input_policy=InputPolicy(height=height, width=width),
+        # The notebooks feed the frame as it is and upsample depth and logits with INTER_CUBIC.
+        processing=Processing(resize='area', upsample='bicubic', align_corners=False,
+                              labels='logits'),
         output_kind='metric',
         max_depth=max_depth,
         classes=classes,

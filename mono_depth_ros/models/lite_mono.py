@@ -36,7 +36,7 @@ import math
 from pathlib import Path
 
 from mono_depth_ros import parity
-from mono_depth_ros.models.spec import InputPolicy, ModelSpec, WeightsSource
+from mono_depth_ros.models.spec import InputPolicy, ModelSpec, Processing, WeightsSource
 from mono_depth_ros.weights import CheckpointError, load_state_dict_strict, read_checkpoint
 import torch
 from torch import nn
@@ -461,6 +461,8 @@ def _spec(variant: str, height: int, width: int) -> ModelSpec:
         family=FAMILY,
         builder=functools.partial(build_lite_mono, variant, height, width),
         input_policy=InputPolicy(height=height, width=width),
+        # test_simple.py: PIL LANCZOS, ToTensor; bilinear upsampling without align_corners.
+        processing=Processing(resize='lanczos', upsample='bilinear', align_corners=False),
         output_kind='disparity',
         mean=(0.0, 0.0, 0.0),
         std=(1.0, 1.0, 1.0),

@@ -33,42 +33,101 @@ if TYPE_CHECKING:  # the runtimes without PyTorch (ONNX Runtime, TFLite) read sp
 
 OutputKind = Literal['metric', 'inverse_relative', 'disparity']
 OUTPUT_KINDS = ('metric', 'inverse_relative', 'disparity')
+RESIZE_METHODS = ('cubic', 'lanczos', 'area')
+UPSAMPLE_MODES = ('bilinear', 'bicubic')
+COLOUR_ORDERS = ('RGB', 'BGR')
+LABEL_UPSAMPLING = ('nearest', 'logits')
 
 
 @dataclass(frozen=True)
 class InputPolicy:
     """
-    How a camera frame is resized before it enters the network.
+    The size a camera frame is resized to before it enters the network.
 
-    Either a fixed ``height`` x ``width`` (Lite-Mono: the training resolution), each rounded up to
-    a ``multiple`` of the network's stride; or the shorter side resized to ``short_side`` keeping
-    the aspect ratio (Depth Anything V2: 518), each side rounded to the nearest ``multiple`` but
-    never below ``short_side`` (the official ``lower_bound`` resize of Depth Anything V2).
+    Three rules, each as the family's official code has it:
+
+    - ``height`` x ``width``: that size whatever the frame (Lite-Mono: the training resolution),
+      each side rounded up to a ``multiple`` of the network's stride;
+    - ``short_side``: the aspect ratio kept, the shorter side scaled to ``short_side``, each side
+      rounded to the nearest ``multiple`` but never below ``short_side`` (Depth Anything V2's
+      ``lower_bound`` resize; an ``input_size`` option overrides ``short_side``);
+    - ``height`` x ``width`` with ``keep_aspect``: the aspect ratio kept, scaled by whichever of
+      ``height / H`` and ``width / W`` is closer to 1, each side rounded to the nearest
+      ``multiple`` (DPT's ``minimal`` resize).
+
+    Rounding to the nearest is numpy's (half to even), as in the official code.
     """
 
     height: int | None = None
     width: int | None = None
     short_side: int | None = None
     multiple: int = 1
+    keep_aspect: bool = False
 
     def __post_init__(self) -> None:
         fixed = self.height is not None and self.width is not None
         if fixed == (self.short_side is not None):
             raise ValueError('InputPolicy needs either height and width, or short_side')
+        if self.keep_aspect and not fixed:
+            raise ValueError('InputPolicy keep_aspect needs height and width')
+
+    @property
+    def depends_on_frame(self) -> bool:
+        """Whether the network size follows the frame's aspect ratio."""
+        return self.short_side is not None or self.keep_aspect
 
     def network_size(self, height: int, width: int) -> tuple[int, int]:
         """Return the (height, width) fed to the network for a frame of the given size."""
-        if self.short_side is None:
-            return self._round_up(self.height), self._round_up(self.width)
-        scale = self.short_side / min(height, width)
-        return self._round_nearest(height * scale), self._round_nearest(width * scale)
+        if self.short_side is not None:
+            scale = self.short_side / min(height, width)
+            return (self._round_nearest(height * scale, self.short_side),
+                    self._round_nearest(width * scale, self.short_side))
+        if self.keep_aspect:
+            scale_height, scale_width = self.height / height, self.width / width
+            scale = scale_width if abs(1 - scale_width) < abs(1 - scale_height) else scale_height
+            return self._round_nearest(height * scale), self._round_nearest(width * scale)
+        return self._round_up(self.height), self._round_up(self.width)
 
     def _round_up(self, value: float) -> int:
         return max(self.multiple, math.ceil(round(value, 6) / self.multiple) * self.multiple)
 
-    def _round_nearest(self, value: float) -> int:
+    def _round_nearest(self, value: float, at_least: int = 1) -> int:
         rounded = round(value / self.multiple) * self.multiple
-        return rounded if rounded >= self.short_side else self._round_up(value)
+        return rounded if rounded >= at_least else self._round_up(value)
+
+
+@dataclass(frozen=True)
+class Processing:
+    """
+    The official pre- and post-processing around a variant's network.
+
+    ``resize`` brings the frame to the network size (:mod:`mono_depth_ros.network_io` computes
+    each exactly as the named library does): ``'cubic'`` is OpenCV's ``INTER_CUBIC`` on the float
+    image in [0, 1] (Depth Anything V2, DPT); ``'lanczos'`` is PIL's ``LANCZOS`` on the uint8
+    image (Lite-Mono); ``'area'`` is OpenCV's ``INTER_AREA`` on the uint8 image when shrinking
+    and ``INTER_LINEAR`` when enlarging (our training pipeline, and families whose official code
+    feeds the frame as it is). The pixels are then divided by 255, normalised with the spec's
+    ``mean`` and ``std`` and fed in ``colour_order``.
+
+    ``upsample`` and ``align_corners`` are the ``F.interpolate`` mode that brings the depth back
+    to the output size. ``labels`` says how segmentation gets there: ``'logits'`` upsamples the
+    logits the same way and takes their argmax (Multi-Task RefineNet's notebooks), ``'nearest'``
+    takes the argmax at the network's resolution and picks the nearest pixel.
+    """
+
+    resize: Literal['cubic', 'lanczos', 'area'] = 'area'
+    colour_order: Literal['RGB', 'BGR'] = 'RGB'
+    upsample: Literal['bilinear', 'bicubic'] = 'bilinear'
+    align_corners: bool = False
+    labels: Literal['nearest', 'logits'] = 'nearest'
+
+    def __post_init__(self) -> None:
+        for value, allowed in ((self.resize, RESIZE_METHODS), (self.upsample, UPSAMPLE_MODES),
+                               (self.colour_order, COLOUR_ORDERS),
+                               (self.labels, LABEL_UPSAMPLING)):
+            if value not in allowed:
+                raise ValueError(f'unknown processing value {value!r}; allowed: '
+                                 f'{", ".join(allowed)}')
 
 
 @dataclass(frozen=True)
@@ -116,6 +175,7 @@ class ModelSpec:
     output_kind: OutputKind
     mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
     std: tuple[float, float, float] = (0.229, 0.224, 0.225)
+    processing: Processing = Processing()
     min_depth: float = 0.1
     max_depth: float = 100.0
     classes: tuple[str, ...] = ()
@@ -216,4 +276,4 @@ def spec_from_json(text: str) -> ModelSpec:
     return spec
 
 
-_DATACLASSES = {cls.__name__: cls for cls in (InputPolicy, WeightsSource, ModelSpec)}
+_DATACLASSES = {cls.__name__: cls for cls in (InputPolicy, Processing, WeightsSource, ModelSpec)}

@@ -93,11 +93,15 @@ def describe(spec: ModelSpec) -> dict:
 
 
 def format_input(policy: InputPolicy) -> str:
-    """Return the input policy in short form: ``'192x640'`` (HxW) or ``'short 518 /14'``."""
+    """
+    Return the input policy in short form: ``'192x640'`` (HxW), ``'short 518 /14'``.
+
+    A size whose aspect follows the frame's (DPT's ``minimal`` resize) reads ``'~480x640'``.
+    """
     if policy.short_side is not None:
         text = f'short {policy.short_side}'
     else:
-        text = f'{policy.height}x{policy.width}'
+        text = f'{"~" if policy.keep_aspect else ""}{policy.height}x{policy.width}'
     return text + (f' /{policy.multiple}' if policy.multiple > 1 else '')
 
 
