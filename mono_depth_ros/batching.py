@@ -21,7 +21,9 @@ moment (one per camera at most, since each camera waits for its own). Frames of 
 through in one batch where the runtime takes a batch; otherwise, or with shapes that differ, the
 oldest frame goes first and the others wait their turn, so the cameras take turns (round robin).
 A camera that stops sending is simply not in the next batch: no camera ever waits for another.
-No thread of its own: the first waiting caller runs the forward for everyone. Plain threads, no ROS.
+No thread of its own: the first waiting caller runs the forward for everyone.
+:class:`SharedBackend` puts a backend (:mod:`mono_depth_ros.backends`) behind one: give it to
+each camera's estimator. Plain threads, no ROS.
 """
 from __future__ import annotations
 
@@ -29,6 +31,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 import threading
 from typing import Callable, Generic, Hashable, TypeVar
+
+import numpy as np
 
 Input = TypeVar('Input')
 Output = TypeVar('Output')
@@ -142,3 +146,45 @@ def _outcome(request: _Request):
     if request.error is not None:
         raise request.error
     return request.result
+
+
+class SharedBackend:
+    """
+    A backend shared by several cameras' estimators: one network, inputs batched by shape.
+
+    It is the backend it wraps (``device``, ``input_device``, ...) with :meth:`infer` going
+    through a :class:`SharedModel`: batches where the backend takes them (``max_batch``: PyTorch,
+    ONNX files with a free batch dimension), in turn otherwise.
+    """
+
+    def __init__(self, backend) -> None:
+        self.backend = backend
+        max_batch = getattr(backend, 'max_batch', 1)
+        self.model = SharedModel(backend.infer, self.infer_batch if max_batch != 1 else None,
+                                 key=_input_key, max_batch=max_batch)
+
+    def __getattr__(self, name: str):
+        return getattr(self.backend, name)
+
+    def infer(self, x) -> dict:
+        """Run one normalised ``(1, 3, h, w)`` input, with what the other cameras submit."""
+        return self.model.run(x)
+
+    def infer_batch(self, inputs: list) -> list[dict]:
+        """Run inputs of one shape in one forward; each one's outputs, in order."""
+        outputs = self.backend.infer(_stack(inputs))
+        return [{name: value[index:index + 1] for name, value in outputs.items()}
+                for index in range(len(inputs))]
+
+
+def _input_key(x) -> tuple:
+    """Return what must agree for inputs to share a forward: array kind, shape, type, device."""
+    return (type(x).__name__, tuple(x.shape), str(x.dtype), str(getattr(x, 'device', 'cpu')))
+
+
+def _stack(inputs: list):
+    if isinstance(inputs[0], np.ndarray):
+        return np.concatenate(inputs)
+    import torch
+
+    return torch.cat(inputs)

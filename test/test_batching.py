@@ -12,13 +12,18 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""One network for several cameras: real threads calling one SharedModel."""
+"""One network for several cameras: real threads calling one SharedModel, real backends."""
 from __future__ import annotations
 
 import threading
 
 from conftest import wait_until
-from mono_depth_ros.batching import SharedModel
+from mono_depth_ros import network_io
+from mono_depth_ros.batching import SharedBackend, SharedModel
+from mono_depth_ros.data.synthetic import SyntheticScenes
+from mono_depth_ros.estimator import DepthEstimator
+from mono_depth_ros.models.registry import DEFAULT_MODEL
+import numpy as np
 import pytest
 
 
@@ -133,3 +138,84 @@ def test_many_cameras_hammering_each_get_their_own_results():
     assert not wrong
     assert shared.statistics.frames == sum(calls) == 800
     assert shared.waiting == 0
+
+
+@pytest.fixture(scope='module')
+def estimator():
+    """Return the default model on the CPU, as the node runs it."""
+    return DepthEstimator.from_name(DEFAULT_MODEL, weights='auto', device='cpu',
+                                    channels_last=True)
+
+
+@pytest.fixture(scope='module')
+def scenes():
+    """Return three camera views of one size."""
+    return SyntheticScenes(seed=41, count=3, width=320, height=240)
+
+
+def network_inputs(spec, scenes) -> list[np.ndarray]:
+    size = spec.input_policy.network_size(240, 320)
+    return [network_io.network_input(scene.rgb, spec, size) for scene in scenes]
+
+
+def as_array(value) -> np.ndarray:
+    return value.cpu().numpy() if hasattr(value, 'cpu') else value
+
+
+def assert_batch_is_each_alone(backend, inputs) -> None:
+    batched = SharedBackend(backend).infer_batch(inputs)
+    assert len(batched) == len(inputs)
+    for x, outputs in zip(inputs, batched):
+        alone = backend.infer(x)
+        assert set(outputs) == set(alone)
+        for name, value in outputs.items():
+            assert value.shape == alone[name].shape and value.shape[0] == 1
+            # One forward for three frames sums in another order: float32 rounding apart.
+            np.testing.assert_allclose(as_array(value), as_array(alone[name]), rtol=1e-4,
+                                       atol=1e-4)
+
+
+def test_a_pytorch_batch_gives_each_frame_its_own_outputs(estimator, scenes):
+    assert estimator.backend.max_batch is None
+    assert_batch_is_each_alone(estimator.backend, network_inputs(estimator.spec, scenes))
+
+
+def test_an_onnx_file_with_a_free_batch_dimension_batches(estimator, scenes, tmp_path):
+    from mono_depth_ros.backends.onnx_backend import OnnxBackend
+    from mono_depth_ros.export import export_onnx
+    from mono_depth_ros.models.registry import create_model
+
+    size = estimator.spec.input_policy.network_size(240, 320)
+    module = create_model(DEFAULT_MODEL, 'auto')
+    fixed = OnnxBackend(export_onnx(module, estimator.spec, size, tmp_path / 'fixed.onnx'),
+                        estimator.spec)
+    free = OnnxBackend(export_onnx(module, estimator.spec, size, tmp_path / 'free.onnx',
+                                   dynamic=True), estimator.spec)
+    assert (fixed.max_batch, free.max_batch) == (1, None)
+    assert not SharedBackend(fixed).model.batches and SharedBackend(free).model.batches
+    inputs = network_inputs(estimator.spec, scenes)
+    assert_batch_is_each_alone(free, inputs)
+    with pytest.raises(ValueError, match='of 1 frames'):
+        fixed.infer(np.concatenate(inputs))
+
+
+def test_cameras_sharing_one_model_get_their_own_depth(estimator, scenes):
+    shared = SharedBackend(estimator.backend)
+    cameras = [DepthEstimator(estimator.spec, shared) for _ in scenes]
+    expected = [estimator.estimate(scene.rgb, scene.intrinsics).depth for scene in scenes]
+    wrong = []
+
+    def camera(index: int) -> None:
+        for _ in range(4):
+            depth = cameras[index].estimate(scenes[index].rgb, scenes[index].intrinsics).depth
+            if not np.allclose(depth, expected[index], rtol=1e-4, atol=1e-4, equal_nan=True):
+                wrong.append(index)
+
+    threads = [threading.Thread(target=camera, args=(index,)) for index in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    assert not wrong
+    assert shared.model.statistics.frames == 12
+    assert shared.device == estimator.backend.device == 'cpu'

@@ -93,7 +93,10 @@ class OnnxBackend:
             raise ValueError(f'{self.path} has inputs {[i.name for i in inputs]}; the ONNX '
                              f'backend needs one input named {INPUT_NAME!r} (write the file with '
                              'mono-depth export)')
-        height, width = inputs[0].shape[2:]
+        batch, _, height, width = inputs[0].shape
+        # A file exported with a free batch dimension (mono-depth export --dynamic) takes
+        # several frames in one run.
+        self.max_batch = batch if isinstance(batch, int) else None
         static = isinstance(height, int) and isinstance(width, int)
         self.input_size = (height, width) if static else None
         self.output_names = [output.name for output in self.session.get_outputs()]
@@ -107,8 +110,9 @@ class OnnxBackend:
         return dict(zip(self.output_names, self.session.run(None, {INPUT_NAME: x})))
 
     def infer(self, x: np.ndarray) -> dict[str, np.ndarray]:
-        """Run the graph on a normalised ``(1, 3, h, w)`` float32 array; float32 outputs."""
-        check_network_input(x, self.spec, self.input_size, f'{self.path} was exported for')
+        """Run the graph on a normalised ``(n, 3, h, w)`` float32 array; float32 outputs."""
+        check_network_input(x, self.spec, self.input_size, f'{self.path} was exported for',
+                            self.max_batch)
         outputs = self.run(x)
         return {name: outputs[name].astype(np.float32, copy=False) for name in ('depth', 'segm')
                 if name in outputs}

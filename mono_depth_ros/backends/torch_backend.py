@@ -58,6 +58,8 @@ class TorchBackend:
     sets PyTorch's CPU threads (for the whole process; ``None`` keeps PyTorch's default).
     """
 
+    max_batch = None  # frames stacked along the first axis, any number
+
     def __init__(self, module: torch.nn.Module, spec: ModelSpec, device: str = 'auto',
                  precision: str = 'fp32', channels_last: bool = False,
                  torch_compile: bool = False, threads: int | None = None) -> None:
@@ -80,7 +82,7 @@ class TorchBackend:
 
     @torch.inference_mode()
     def infer(self, x: np.ndarray | torch.Tensor) -> dict[str, torch.Tensor]:
-        """Run the network on a normalised ``(1, 3, h, w)`` input; float32 outputs, on device."""
+        """Run the network on a normalised ``(n, 3, h, w)`` input; float32 outputs, on device."""
         x = torch.as_tensor(x).to(self.torch_device).contiguous(memory_format=self.memory_format)
         with torch.autocast(self.torch_device.type, dtype=PRECISIONS[self.precision],
                             enabled=self.precision != 'fp32'):
