@@ -87,6 +87,10 @@ class DepthEstimator:
         if output_size not in OUTPUT_SIZES:
             raise ValueError(f'unknown output_size {output_size!r}; allowed: '
                              f'{", ".join(OUTPUT_SIZES)}')
+        if not spec.has_depth:
+            raise ValueError(f'model {spec.name!r} has a segmentation head only and predicts no '
+                             'depth, which the estimator (node, infer, eval, bench) needs: choose '
+                             f'a {spec.family} variant with a depth head (mono-depth models)')
         self.spec = spec
         self.backend = backend
         self.scale_policy = scale_policy or scale.make_policy('none')

@@ -17,10 +17,11 @@
 
 The ONNX graph takes one normalised ``(1, 3, H, W)`` float32 input named ``image`` (the frame
 minus the variant's mean, over its std, as the PyTorch backend feeds it) and returns ``depth``
-``(1, 1, h, w)`` and, for joint models, ``segm`` logits. Metadata in the file names the variant and
-the precision, so :class:`~mono_depth_ros.backends.onnx_backend.OnnxBackend` can check it is given
-the right spec. Every export is run once by onnxruntime (and the engine by TensorRT where a GPU is
-there) on a random input and compared with PyTorch; an export that disagrees is an error.
+``(1, 1, h, w)`` and, for joint models, ``segm`` logits (segmentation-only models: ``segm``
+alone). Metadata in the file names the variant and the precision, so
+:class:`~mono_depth_ros.backends.onnx_backend.OnnxBackend` can check it is given the right spec.
+Every export is run once by onnxruntime (and the engine by TensorRT where a GPU is there) on a
+random input and compared with PyTorch; an export that disagrees is an error.
 
 TensorRT engines are built from the ONNX file with the ``tensorrt`` Python API. An engine is tied
 to the GPU and TensorRT version that built it: build it on the target (a Jetson builds its own).
@@ -92,8 +93,8 @@ class _TupleOutputs(torch.nn.Module):
 
 
 def output_names(spec: ModelSpec) -> tuple[str, ...]:
-    """Return the names of the exported outputs of ``spec``: depth, and segm for joint models."""
-    return ('depth', 'segm') if spec.has_segmentation else ('depth',)
+    """Return the names of the exported outputs of ``spec``: depth and/or segm, in that order."""
+    return (('depth',) if spec.has_depth else ()) + (('segm',) if spec.has_segmentation else ())
 
 
 def export_onnx(module: torch.nn.Module, spec: ModelSpec, size: tuple[int, int], path: Path | str,

@@ -44,7 +44,8 @@ def test_every_family_and_license_is_in_the_zoo_table():
     for spec in list_models():
         family_names = {'joint-refinenet': 'joint-mnv3-synthetic', 'lite-mono': 'lite-mono',
                         'depth-anything-v2': 'depth-anything-v2', 'fastdepth': 'fastdepth',
-                        'multitask-refinenet': 'mtrn-', 'dpt': 'dpt-hybrid-'}
+                        'multitask-refinenet': 'mtrn-', 'dpt': 'dpt-hybrid-',
+                        'unet-ffm': 'unet-ffm-mnv3'}
         assert family_names[spec.family] in README, spec.name
         assert spec.license_terms.split()[0] in README, spec.name
 

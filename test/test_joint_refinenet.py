@@ -68,7 +68,7 @@ def test_synthetic_depth_is_clamped_exp_of_log_depth():
         module.depth.bias.fill_(-100.0)
         near = module(x)['depth']
         module.depth.bias.fill_(0.0)
-        raw = module.predict_log_depth(x)['log_depth']
+        raw = module.head_log_depth(module.forward_encoder(x), x.shape[-2:])['log_depth']
         mid = module(x)['depth']
     assert torch.allclose(far, torch.full_like(far, 20.0))
     assert torch.allclose(near, torch.full_like(near, 0.1))

@@ -39,10 +39,11 @@ import math
 import cv2
 from mono_depth_ros.data import Sample
 from mono_depth_ros.geometry import Intrinsics
-# The label ids are those of the default joint depth and segmentation model.
-from mono_depth_ros.models.joint_refinenet import CLASSES
 import numpy as np
 
+# The label ids; the models trained on these scenes (joint-mnv3-synthetic, unet-ffm-mnv3) predict
+# logits in this order.
+CLASSES = ('sky', 'ground', 'wall', 'box', 'sphere', 'cylinder')
 SKY, GROUND, WALL, BOX, SPHERE, CYLINDER = range(len(CLASSES))
 MAX_DEPTH = 20.0
 PATTERNS = ('checker', 'stripes', 'noise', 'value')

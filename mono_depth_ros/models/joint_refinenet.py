@@ -19,11 +19,12 @@ Paper: V. Nekrasov, T. Dharmasiri, A. Spek, T. Drummond, C. Shen, I. Reid, "Real
 Semantic Segmentation and Depth Estimation Using Asymmetric Annotations", ICRA 2019
 (arXiv:1809.04766).
 
-Two networks share the building blocks of this file (inverted residuals, chained residual pooling,
-the fuse-refine-upsample step and the two-layer task heads):
+Two networks share the building blocks of this file (chained residual pooling, the
+fuse-refine-upsample step and the two-layer task heads) and the MobileNet blocks of
+``mobilenet.py``:
 
 - ``joint-mnv3-synthetic``, the package's default model: a MobileNetV3-Small style encoder
-  (inverted residuals with squeeze-excitation and hard-swish) and a slim Light-Weight RefineNet
+  (``mobilenet.MobileNetV3Encoder``) and a slim Light-Weight RefineNet
   decoder; it predicts log-depth and returns metres, plus logits over :data:`CLASSES`. Trained by
   this project on synthetic scenes (Apache-2.0).
 - ``mtrn-nyud`` and ``mtrn-kitti``: a re-implementation of the official Multi-Task RefineNet
@@ -38,67 +39,16 @@ from pathlib import Path
 from typing import Sequence
 
 from mono_depth_ros import parity
+# The label ids are those of the synthetic scenes the default model is trained on.
+from mono_depth_ros.data.synthetic import CLASSES
+from mono_depth_ros.models.mobilenet import conv_bn, InvertedResidual, MobileNetV3Encoder
 from mono_depth_ros.models.spec import InputPolicy, ModelSpec, Processing, WeightsSource
 from mono_depth_ros.weights import CheckpointError, load_state_dict_strict, read_checkpoint
 import torch
 from torch import nn
 import torch.nn.functional as F
 
-CLASSES = ('sky', 'ground', 'wall', 'box', 'sphere', 'cylinder')
-
-# Blocks shared by both networks.
-
-
-def conv_bn(in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
-            groups: int = 1, act: type[nn.Module] | None = nn.ReLU6) -> nn.Sequential:
-    """Return convolution (no bias), batch norm and, unless ``act`` is None, the activation."""
-    layers = [nn.Conv2d(in_channels, out_channels, kernel_size, stride=stride,
-                        padding=kernel_size // 2, groups=groups, bias=False),
-              nn.BatchNorm2d(out_channels)]
-    if act is not None:
-        layers.append(act())
-    return nn.Sequential(*layers)
-
-
-class SqueezeExcite(nn.Module):
-    """Channel attention of MobileNetV3: global pooling, bottleneck, hard-sigmoid gate."""
-
-    def __init__(self, channels: int, reduced: int) -> None:
-        super().__init__()
-        self.reduce = nn.Conv2d(channels, reduced, 1)
-        self.expand = nn.Conv2d(reduced, channels, 1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Scale each channel of ``x`` by its gate."""
-        gate = F.adaptive_avg_pool2d(x, 1)
-        gate = self.expand(F.relu(self.reduce(gate)))
-        return x * F.hardsigmoid(gate)
-
-
-class InvertedResidual(nn.Module):
-    """
-    Inverted residual (MobileNet-v2): 1x1 expand, depthwise, optional SE, 1x1 linear project.
-
-    The layers sit in ``output`` (the official Multi-Task RefineNet's name); the input is added
-    back when the block keeps the resolution and the width.
-    """
-
-    def __init__(self, in_channels: int, out_channels: int, hidden: int, stride: int = 1,
-                 kernel_size: int = 3, act: type[nn.Module] = nn.ReLU6,
-                 se: bool = False) -> None:
-        super().__init__()
-        self.residual = in_channels == out_channels and stride == 1
-        layers = [conv_bn(in_channels, hidden, 1, act=act),
-                  conv_bn(hidden, hidden, kernel_size, stride=stride, groups=hidden, act=act)]
-        if se:
-            layers.append(SqueezeExcite(hidden, _round_channels(hidden / 4)))
-        layers.append(conv_bn(hidden, out_channels, 1, act=None))
-        self.output = nn.Sequential(*layers)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Apply the block."""
-        out = self.output(x)
-        return out + x if self.residual else out
+# Blocks shared by both networks (the MobileNet blocks come from mobilenet.py).
 
 
 class CRPBlock(nn.Module):
@@ -144,59 +94,12 @@ def task_head(x: torch.Tensor, pre: nn.Module, out: nn.Module) -> torch.Tensor:
     return out(F.relu6(pre(x)))
 
 
-def _round_channels(value: float, divisor: int = 8) -> int:
-    """Round a width to a multiple of ``divisor`` without losing more than 10% (MobileNet rule)."""
-    rounded = max(divisor, int(value + divisor / 2) // divisor * divisor)
-    return rounded + divisor if rounded < 0.9 * value else rounded
-
-
 def _head_pair(channels: int, out_channels: int) -> tuple[nn.Conv2d, nn.Conv2d]:
     return (nn.Conv2d(channels, channels, 1, groups=channels, bias=False),
             nn.Conv2d(channels, out_channels, 3, padding=1, bias=True))
 
 
 # Our own model: MobileNetV3-Small style encoder + Light-Weight RefineNet decoder.
-
-# kernel, hidden width, output width, squeeze-excite, hard-swish, stride (MobileNetV3-Small).
-MNV3_SMALL = (
-    ((3, 16, 16, True, False, 2),),                                     # 1/4
-    ((3, 72, 24, False, False, 2), (3, 88, 24, False, False, 1)),        # 1/8
-    ((5, 96, 40, True, True, 2), (5, 240, 40, True, True, 1),            # 1/16
-     (5, 240, 40, True, True, 1), (5, 120, 48, True, True, 1),
-     (5, 144, 48, True, True, 1)),
-    ((5, 288, 96, True, True, 2), (5, 576, 96, True, True, 1),           # 1/32
-     (5, 576, 96, True, True, 1)),
-)
-
-
-class MobileNetV3Encoder(nn.Module):
-    """MobileNetV3-style encoder returning the features at strides 4, 8, 16 and 32."""
-
-    def __init__(self, layout: Sequence[Sequence[tuple]] = MNV3_SMALL,
-                 stem_channels: int = 16) -> None:
-        super().__init__()
-        self.stem = conv_bn(3, stem_channels, 3, stride=2, act=nn.Hardswish)
-        in_channels = stem_channels
-        stages = []
-        self.channels = []
-        for stage in layout:
-            blocks = []
-            for kernel, hidden, out, se, hswish, stride in stage:
-                blocks.append(InvertedResidual(in_channels, out, hidden, stride, kernel,
-                                               nn.Hardswish if hswish else nn.ReLU, se))
-                in_channels = out
-            stages.append(nn.Sequential(*blocks))
-            self.channels.append(in_channels)
-        self.stages = nn.ModuleList(stages)
-
-    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """Return the four feature maps, finest first."""
-        features = []
-        x = self.stem(x)
-        for stage in self.stages:
-            x = stage(x)
-            features.append(x)
-        return features
 
 
 class JointMobileNetV3RefineNet(nn.Module):
@@ -205,8 +108,10 @@ class JointMobileNetV3RefineNet(nn.Module):
 
     ``forward(x)`` returns ``{'depth': (B,1,H/4,W/4) metres, 'segm': (B,C,H/4,W/4) logits}``; the
     depth head predicts log-depth, which is clamped to ``[log min_depth, log max_depth]`` before
-    the exponential (use :meth:`predict_log_depth` for training losses on log-depth).
+    the exponential (:meth:`head_log_depth` gives log-depth for training losses).
     """
+
+    encoder_names = ('encoder',)
 
     def __init__(self, num_classes: int = len(CLASSES), decoder_channels: int = 96,
                  min_depth: float = 0.1, max_depth: float = 20.0) -> None:
@@ -228,28 +133,33 @@ class JointMobileNetV3RefineNet(nn.Module):
         # Start near 2 m, the geometric middle of typical indoor ranges.
         nn.init.constant_(self.depth.bias, math.log(2.0))
 
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        """Return the decoder's shared 1/4-resolution features."""
-        levels = [proj(f) for proj, f in zip(self.project, self.encoder(x))][::-1]
+    def forward_encoder(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Return the encoder's four feature maps (strides 4 to 32), finest first."""
+        return self.encoder(x)
+
+    def head_log_depth(self, features: list[torch.Tensor],
+                       size: Sequence[int]) -> dict[str, torch.Tensor]:
+        """Return ``{'log_depth', 'segm'}`` from the encoder's features, before the clamp."""
+        levels = [proj(f) for proj, f in zip(self.project, features)][::-1]
         top = None
         for index, level in enumerate(levels):
             inputs = [level] if top is None else [level, top]
             last = index == len(levels) - 1
             top = refine(inputs, self.crp[index], None if last else self.adapt[index],
                          None if last else levels[index + 1].shape[-2:])
-        return top
+        return {'log_depth': task_head(top, self.pre_depth, self.depth),
+                'segm': task_head(top, self.pre_segm, self.segm)}
 
-    def predict_log_depth(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Return ``{'log_depth', 'segm'}`` before the clamp and the exponential."""
-        shared = self.features(x)
-        return {'log_depth': task_head(shared, self.pre_depth, self.depth),
-                'segm': task_head(shared, self.pre_segm, self.segm)}
+    def forward_head(self, features: list[torch.Tensor],
+                     size: Sequence[int]) -> dict[str, torch.Tensor]:
+        """Map the encoder's features to depth in metres and segmentation logits."""
+        out = self.head_log_depth(features, size)
+        log_depth = out['log_depth'].clamp(self.log_min_depth, self.log_max_depth)
+        return {'depth': torch.exp(log_depth), 'segm': out['segm']}
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """Map a normalised ``(B,3,H,W)`` batch to depth in metres and segmentation logits."""
-        out = self.predict_log_depth(x)
-        log_depth = out['log_depth'].clamp(self.log_min_depth, self.log_max_depth)
-        return {'depth': torch.exp(log_depth), 'segm': out['segm']}
+        return self.forward_head(self.forward_encoder(x), x.shape[-2:])
 
 
 def build_joint_mnv3(num_classes: int = len(CLASSES), decoder_channels: int = 96,

@@ -39,6 +39,7 @@ FAMILIES = {
     'mono_depth_ros.models.depth_anything_v2': ('depth-anything-v2-',),
     'mono_depth_ros.models.fastdepth': ('fastdepth-',),
     'mono_depth_ros.models.dpt': ('dpt-',),
+    'mono_depth_ros.models.unet_ffm': ('unet-ffm-',),
 }
 
 DEFAULT_MODEL = 'joint-mnv3-synthetic'

@@ -162,7 +162,15 @@ class ModelSpec:
     for segmentation models ``'segm'`` ``(B, len(classes), h, w)`` logits.
 
     ``no_depth_classes`` are segmentation classes that have no depth (the sky): the estimator
-    marks their pixels invalid, so clouds hold no points there.
+    marks their pixels invalid, so clouds hold no points there. ``has_depth`` is False for
+    segmentation-only variants, whose ``forward`` returns ``'segm'`` alone (they train, export
+    and distil, but the estimator needs depth).
+
+    Trainable modules also split into an encoder and a head, for ``mono-depth train
+    --freeze-encoder`` and ``--feature-cache``: ``encoder_names`` (their child modules that form
+    the encoder), ``forward_encoder(x)`` (a list of tensors) and ``forward_head(features,
+    (H, W))`` (what ``forward`` returns); modules whose depth head predicts log-depth and clamps
+    it in ``forward`` add ``head_log_depth(features, (H, W))`` (``'log_depth'`` unclamped).
 
     ``load_checkpoint(module, path)`` loads the official checkpoint (a file, or a folder holding
     ``weights.files``) strictly into the module.
@@ -180,6 +188,7 @@ class ModelSpec:
     max_depth: float = 100.0
     classes: tuple[str, ...] = ()
     no_depth_classes: tuple[str, ...] = ()
+    has_depth: bool = True
     weights: WeightsSource | None = None
     load_checkpoint: Callable[[torch.nn.Module, Path], None] | None = None
     backend: Literal['torch', 'tflite'] = 'torch'
@@ -195,6 +204,8 @@ class ModelSpec:
         unknown = set(self.no_depth_classes) - set(self.classes)
         if unknown:
             raise ValueError(f'{self.name}: no_depth_classes {sorted(unknown)} are not classes')
+        if not self.has_depth and not self.classes:
+            raise ValueError(f'{self.name}: a variant without depth needs classes')
 
     @property
     def has_segmentation(self) -> bool:

@@ -355,15 +355,16 @@ def forward_for_training(model: torch.nn.Module, x: torch.Tensor) -> dict[str, t
     """
     Run the model for the losses: unclamped ``log_depth`` where it offers it, plus ``depth``.
 
-    Models with ``predict_log_depth`` (log-depth heads that clamp in ``forward``) get
+    Models with ``head_log_depth`` (log-depth heads that clamp in ``forward``) get
     ``depth = exp(clamp(log_depth))``, what ``forward`` returns, for distillation.
     """
-    if not hasattr(model, 'predict_log_depth'):
+    if not hasattr(model, 'head_log_depth'):
         return model(x)
-    outputs = dict(model.predict_log_depth(x))
-    low = getattr(model, 'log_min_depth', -math.inf)
-    high = getattr(model, 'log_max_depth', math.inf)
-    outputs['depth'] = torch.exp(outputs['log_depth'].clamp(low, high))
+    outputs = dict(model.head_log_depth(model.forward_encoder(x), x.shape[-2:]))
+    if 'log_depth' in outputs:
+        low = getattr(model, 'log_min_depth', -math.inf)
+        high = getattr(model, 'log_max_depth', math.inf)
+        outputs['depth'] = torch.exp(outputs['log_depth'].clamp(low, high))
     return outputs
 
 
