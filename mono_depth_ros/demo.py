@@ -37,7 +37,7 @@ import time
 
 import cv2
 from mono_depth_ros.cli import parse_size
-from mono_depth_ros.models.registry import DEFAULT_MODEL, get_spec
+from mono_depth_ros.models.registry import DEMO_MODEL, get_spec
 import numpy as np
 
 
@@ -46,7 +46,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--out', type=Path, default=Path('out'), help='output folder')
     parser.add_argument('--duration', type=float, default=20.0,
                         help='seconds to record after the first output (default 20)')
-    parser.add_argument('--model', default=DEFAULT_MODEL, help='zoo variant')
+    parser.add_argument('--model', default=DEMO_MODEL,
+                        help=f'zoo variant (default {DEMO_MODEL}, the synthetic demo model '
+                             'trained on the scenes the demo camera plays; not for real cameras)')
     parser.add_argument('--weights', default='auto', help='checkpoint (default: auto)')
     parser.add_argument('--device', default='auto', help='auto, cpu, cuda or cuda:N')
     parser.add_argument('--source', default='synthetic',

@@ -317,7 +317,7 @@ def describe(frame: Frame, result: DepthResult) -> str:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``mono-depth infer`` arguments."""
-    from mono_depth_ros.models.registry import DEFAULT_MODEL
+    from mono_depth_ros.models.registry import DEFAULT_MODEL, SCENES
 
     from mono_depth_ros.bags import cli as bags_cli
     from mono_depth_ros.estimator import BACKENDS, OUTPUT_SIZES
@@ -327,7 +327,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--out', required=True, type=Path,
                         help='output folder (created); for one bag, the output bag')
     parser.add_argument('--model', default=DEFAULT_MODEL,
-                        help=f'zoo variant, see mono-depth models (default {DEFAULT_MODEL})')
+                        help=f'zoo variant, see mono-depth models (default {DEFAULT_MODEL}: a '
+                             'real pretrained model for the device and --scene, as the node)')
+    parser.add_argument('--scene', choices=SCENES, default='indoor',
+                        help="what the frames show, for --model auto (default indoor)")
+    parser.add_argument('--input-size', type=int,
+                        help='network input short side for models that keep the aspect ratio '
+                             '(Depth Anything V2: a multiple of 14, default 518)')
     parser.add_argument('--weights', default='auto',
                         help="'auto' (the official or shipped weights), a file or folder, an "
                              "https URL, or 'none' for random initialisation")
@@ -399,11 +405,17 @@ def main(args: argparse.Namespace) -> int:
     from mono_depth_ros.bags.reader import BagError
     from mono_depth_ros.bags.writer import OutputError
     from mono_depth_ros.estimator import DepthEstimator
-    from mono_depth_ros.models.registry import get_spec
+    from mono_depth_ros.models.registry import DEFAULT_MODEL, get_spec, resolve_auto
     from mono_depth_ros.weights import CheckpointError
 
     count, inference_ms, started = 0, 0.0, time.perf_counter()
     try:
+        if args.model == DEFAULT_MODEL:
+            device, choice = resolve_auto(args.device, args.scene)
+            args.model, args.input_size = choice.model, args.input_size or choice.input_size
+            print(f'model auto on {device}, scene {args.scene}: {choice.model}'
+                  + (f', input size {args.input_size}' if args.input_size else ''),
+                  file=sys.stderr)
         bag_inputs = [item for item in args.inputs if find_bags([item])]
         if bag_inputs and len(bag_inputs) < len(args.inputs):
             raise InferError('give bags, or images and videos, not both in one command: '
@@ -433,7 +445,7 @@ def main(args: argparse.Namespace) -> int:
         estimator = DepthEstimator.from_name(
             spec.name, weights=weights, device=args.device, precision=args.precision,
             scale_policy=policy, backend=args.backend, model_file=args.model_file,
-            output_size=args.output_size,
+            output_size=args.output_size, input_size=args.input_size,
             **({'channels_last': bool(args.channels_last)} if args.backend == 'torch' else {}))
         args.out.mkdir(parents=True, exist_ok=True)
         if not metric:

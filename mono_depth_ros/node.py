@@ -33,7 +33,8 @@ import threading
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from mono_depth_ros import compressed_depth, filters, ros_io, scale, scan
 from mono_depth_ros.estimator import BACKENDS, DepthEstimator, OUTPUT_SIZES
-from mono_depth_ros.models.registry import DEFAULT_MODEL
+from mono_depth_ros.models.registry import (DEFAULT_MODEL, DEMO_MODEL, DEMO_WARNING, get_spec,
+                                            resolve_auto, SCENES)
 from mono_depth_ros.params import ConfigError, declare_all, Param, run_node
 from mono_depth_ros.pipeline import TwoStagePipeline
 from mono_depth_ros.processing import (CAMERA_INFO_WAIT, error_reason, FrameProcessor,
@@ -41,6 +42,7 @@ from mono_depth_ros.processing import (CAMERA_INFO_WAIT, error_reason, FrameProc
                                        stamp_seconds)
 from mono_depth_ros.qos import parse_qos
 from mono_depth_ros.stats import RateMeter, Window
+from mono_depth_ros.weights import resolve_weights
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.node import Node
 from rclpy.parameter import Parameter
@@ -53,7 +55,14 @@ PRECISION_CHOICES = ('fp32', 'fp16', 'bf16')
 
 
 PARAMS = (
-    Param('model', DEFAULT_MODEL, 'Zoo variant to run (mono-depth models lists them).'),
+    Param('model', DEFAULT_MODEL, "Zoo variant to run (mono-depth models lists them), or 'auto': "
+          'a real pretrained model chosen at start for the device and the scene (logged; '
+          'README: which model auto runs).'),
+    Param('scene', 'indoor', "What the camera sees, for model 'auto': indoor (metric to 20 m) "
+          'or outdoor (metric to 80 m).', choices=SCENES),
+    Param('input_size', 0, 'Network input short side for models that keep the aspect ratio '
+          '(Depth Anything V2: a multiple of 14, trained at 518; smaller is faster and less '
+          "detailed). 0: the model's own, or what model 'auto' chose.", bounds=(0, 4096)),
     Param('weights', 'auto', "Checkpoint: 'auto' (the variant's official or shipped weights, "
           'downloaded once into the cache), a local file or folder, or an https URL.'),
     Param('device', 'auto', "Where the network runs: 'auto' (first CUDA GPU, else the CPU), "
@@ -235,25 +244,30 @@ class DepthNodeMixin:
                                                           value('scale.lidar_rpy'))
         except ValueError as error:
             raise ConfigError(f'scale parameters: {error}') from error
+        model, runtime = value('model'), value('backend')
         try:
-            runtime = value('backend')
+            model, input_size = self._model_to_run()
+            weights = value('weights')
+            if not value('model_file') or get_spec(model).backend == 'tflite':
+                weights = str(resolve_weights(get_spec(model), weights,
+                                              progress=self._download_logger(model)))
             options = {'threads': value('num_threads') or None}
             if runtime == 'torch':
                 options['channels_last'] = value('channels_last')
             estimator = DepthEstimator.from_name(
-                value('model'), weights=value('weights'), device=value('device'),
+                model, weights=weights, device=value('device'),
                 precision=value('precision'), output_size=value('output_size'),
                 scale_policy=policy, backend=runtime, model_file=value('model_file') or None,
-                **options)
+                input_size=input_size, **options)
         except (KeyError, ValueError, RuntimeError, OSError) as error:
-            raise ConfigError(f'cannot start model {value("model")!r} with weights '
+            raise ConfigError(f'cannot start model {model!r} with weights '
                               f'{value("weights")!r} on device {value("device")!r}: '
                               f'{error}') from error
         backend = estimator.backend
         if value('device') == 'auto' and backend.device == 'cpu':
             self.get_logger().info("device 'auto': no CUDA GPU found, running on the CPU")
-        self.get_logger().info(f'model {value("model")} ({estimator.spec.output_kind}) on '
-                               f'{backend.device}, {backend.precision}')
+        self.get_logger().info(f'model {model} ({estimator.spec.output_kind}) on '
+                               f'{backend.device}, {backend.precision}, weights {weights}')
         self.processor = FrameProcessor(
             estimator, lidar_extrinsic, camera_info_topic=self.resolve_topic_name('camera_info'),
             camera_info_wait=CAMERA_INFO_WAIT)
@@ -318,6 +332,28 @@ class DepthNodeMixin:
             self._pipeline = None
 
     # -- parameters ---------------------------------------------------------------------------
+
+    def _model_to_run(self) -> tuple[str, int | None]:
+        """Return the zoo model and input size to run: 'auto' resolved (and logged)."""
+        model, input_size = self._value('model'), self._value('input_size') or None
+        if model == DEFAULT_MODEL:
+            device, choice = resolve_auto(self._value('device'), self._value('scene'))
+            model, input_size = choice.model, input_size or choice.input_size
+            size = f', input_size {input_size}' if input_size else ''
+            self.get_logger().info(f"model 'auto' on {device}, scene {self._value('scene')}: "
+                                   f'{model}{size}: {choice.reason}')
+        elif model == DEMO_MODEL:
+            self.get_logger().warning(DEMO_WARNING)
+        if input_size:
+            get_spec(model).with_input_size(input_size)  # a bad size fails before any download
+        return model, input_size
+
+    def _download_logger(self, model: str):
+        """Return a progress report that logs a download of the weights of ``model``."""
+        def report(done: int, total: int | None) -> None:
+            of = f' of {total / 1e6:.1f}' if total else ''
+            self.get_logger().info(f'downloading the weights of {model}: {done / 1e6:.1f}{of} MB')
+        return report
 
     def _value(self, name: str):
         return self.get_parameter(name).value

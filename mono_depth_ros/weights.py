@@ -325,7 +325,8 @@ def download(url: str, target: Path, *, sha256: str | None = None, model: str = 
     if offset:
         request.add_header('Range', f'bytes={offset}-')
     try:
-        response = urllib.request.urlopen(request, timeout=timeout)
+        # A fresh opener reads the proxy settings of the environment as they are now.
+        response = urllib.request.build_opener().open(request, timeout=timeout)
     except urllib.error.HTTPError as error:
         if error.code == 416 and offset:
             part.unlink()  # the partial file does not fit the remote file any more: start over

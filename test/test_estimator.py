@@ -18,7 +18,7 @@ from __future__ import annotations
 from mono_depth_ros import scale
 from mono_depth_ros.data.synthetic import SyntheticScenes
 from mono_depth_ros.estimator import DepthEstimator, resample_sparse
-from mono_depth_ros.models.registry import DEFAULT_MODEL
+from mono_depth_ros.models.registry import DEMO_MODEL
 import numpy as np
 import pytest
 
@@ -32,7 +32,7 @@ def scene():
 @pytest.fixture(scope='module')
 def estimators():
     """Return the default model with output at the camera's and at the network's resolution."""
-    return {size: DepthEstimator.from_name(DEFAULT_MODEL, device='cpu', output_size=size)
+    return {size: DepthEstimator.from_name(DEMO_MODEL, device='cpu', output_size=size)
             for size in ('input', 'model')}
 
 
@@ -48,7 +48,7 @@ def test_output_at_the_input_resolution(scene, estimators):
 
 def test_no_depth_where_the_model_sees_sky():
     scene = SyntheticScenes(seed=7, count=1, width=320, height=240)[0]
-    estimator = DepthEstimator.from_name(DEFAULT_MODEL, device='cpu')
+    estimator = DepthEstimator.from_name(DEMO_MODEL, device='cpu')
     result = estimator.estimate(scene.rgb, scene.intrinsics)
     sky = result.labels == estimator.spec.classes.index('sky')
     assert sky.any() and (~sky).any()

@@ -26,7 +26,7 @@ from mono_depth_ros.colormap import colorize_depth, label_palette
 from mono_depth_ros.data.synthetic import SyntheticScenes
 from mono_depth_ros.estimator import DepthEstimator, DepthResult
 from mono_depth_ros.geometry import depth_to_points
-from mono_depth_ros.models.registry import DEFAULT_MODEL
+from mono_depth_ros.models.registry import DEMO_MODEL
 from mono_depth_ros.scale import make_policy
 import numpy as np
 import pytest
@@ -60,7 +60,7 @@ def inputs(tmp_path_factory, scenes) -> Path:
 
 @pytest.fixture(scope='module')
 def estimator() -> DepthEstimator:
-    return DepthEstimator.from_name(DEFAULT_MODEL)
+    return DepthEstimator.from_name(DEMO_MODEL)
 
 
 def run(capsys, *argv: str | Path) -> tuple[int, str, str]:

@@ -30,7 +30,7 @@ from mono_depth_ros import ros_io
 from mono_depth_ros.data.synthetic import SyntheticScenes
 from mono_depth_ros.estimator import DepthEstimator
 from mono_depth_ros.models.joint_refinenet import CLASSES
-from mono_depth_ros.models.registry import DEFAULT_MODEL, get_spec
+from mono_depth_ros.models.registry import DEMO_MODEL, get_spec
 from mono_depth_ros.node import MonoDepthNode
 from mono_depth_ros.params import ConfigError
 import numpy as np
@@ -52,11 +52,15 @@ def scene():
 @pytest.fixture(scope='module')
 def reference():
     """Return the estimator the node should agree with, built independently of the node."""
-    return DepthEstimator.from_name(DEFAULT_MODEL, weights='auto', device='cpu')
+    return DepthEstimator.from_name(DEMO_MODEL, weights='auto', device='cpu')
+
+
+DEMO = Parameter('model', value=DEMO_MODEL)
 
 
 def start(graph, outputs=tuple(OUTPUTS), **parameters):
-    """Start the node with ``parameters`` and a rig subscribed to ``outputs``."""
+    """Start the node with ``parameters`` (the demo model unless given) and a rig on ``outputs``."""
+    parameters.setdefault('model', DEMO_MODEL)
     overrides = [Parameter(name, value=value) for name, value in parameters.items()]
     node = graph.add(MonoDepthNode(parameter_overrides=overrides))
     rig = graph.add(Rig(outputs))
@@ -133,7 +137,7 @@ def test_model_resolution_with_another_camera_size_and_decimation(graph):
     info = rig.wait_for('depth/camera_info', header)
     cloud = rig.wait_for('depth/points', header)
     depth = ros_io.depth_from_image(depth_msg)
-    net_h, net_w = get_spec(DEFAULT_MODEL).input_policy.network_size(480, 640)
+    net_h, net_w = get_spec(DEMO_MODEL).input_policy.network_size(480, 640)
     assert depth.shape == (net_h // 4, net_w // 4) == (info.height, info.width)
     scaled = scene.intrinsics.scaled(info.width, info.height)
     np.testing.assert_allclose([info.p[0], info.p[2], info.p[5], info.p[6]],
@@ -193,7 +197,7 @@ def test_onnx_runtime_backend_gives_the_same_depth(graph, scene, reference, tmp_
     agreement = np.mean(np.frombuffer(bytes(labels.data), np.uint8).reshape(240, 320)
                         == expected.labels)
     assert agreement > 0.999
-    assert list((tmp_path / DEFAULT_MODEL / 'onnx').glob('*.onnx'))
+    assert list((tmp_path / DEMO_MODEL / 'onnx').glob('*.onnx'))
 
 
 def test_16uc1_millimetres(graph, scene, reference):
@@ -216,7 +220,7 @@ def test_only_outputs_with_subscribers_are_built(graph, scene):
 
 
 def test_no_inference_without_any_subscriber(graph, scene):
-    node = graph.add(MonoDepthNode())
+    node = graph.add(MonoDepthNode(parameter_overrides=[DEMO]))
     rig = graph.add(Rig(outputs=()))
     assert wait_until(lambda: rig.connected(node))
     for _ in range(5):
@@ -230,7 +234,7 @@ def test_a_burst_faster_than_the_model_publishes_in_order_and_the_newest_frame_w
     # Reliable input with a deep queue, so every frame of the burst reaches the node and each
     # one is accounted for: published, or dropped as stale because a newer one came.
     node = graph.add(MonoDepthNode(parameter_overrides=[
-        Parameter('input_qos', value='reliable:100')]))
+        DEMO, Parameter('input_qos', value='reliable:100')]))
     rig = graph.add(Rig(outputs=('depth/image',)))
     reliable = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
     camera = rig.create_publisher(Image, 'image', reliable)
@@ -360,7 +364,7 @@ def test_diagnostics_report_rates_latency_and_model(graph, scene):
     for _ in range(5):
         send_until_received(rig, 'depth/image', scene.rgb, scene.intrinsics)
     values = rig.latest_diagnostics()
-    assert values['model'] == DEFAULT_MODEL
+    assert values['model'] == DEMO_MODEL
     assert values['device'] == 'cpu' and values['precision'] == 'fp32'
     assert float(values['latency p50 (ms)']) > 0
     assert float(values['latency p95 (ms)']) >= float(values['latency p50 (ms)'])
@@ -382,7 +386,7 @@ def test_diagnostics_report_rates_latency_and_model(graph, scene):
 ])
 def test_bad_configuration_fails_fast_naming_the_parameter(ros, parameter, value, message):
     with pytest.raises(ConfigError, match=None) as error:
-        MonoDepthNode(parameter_overrides=[Parameter(parameter, value=value)])
+        MonoDepthNode(parameter_overrides=[DEMO, Parameter(parameter, value=value)])
     assert message in str(error.value)
 
 

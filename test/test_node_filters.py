@@ -29,7 +29,7 @@ from mono_depth_ros import ros_io
 from mono_depth_ros.data.synthetic import SyntheticScenes
 from mono_depth_ros.estimator import DepthEstimator
 from mono_depth_ros.filters import confidence, EdgeFilter
-from mono_depth_ros.models.registry import DEFAULT_MODEL
+from mono_depth_ros.models.registry import DEMO_MODEL
 from mono_depth_ros.node import MonoDepthNode
 from mono_depth_ros.params import ConfigError
 import numpy as np
@@ -87,7 +87,7 @@ def test_edge_filter_clears_the_cloud_and_optionally_the_depth_image(graph, scen
 
 
 def test_temporal_filter_calms_a_noisy_camera_and_follows_a_cut(graph, scene):
-    reference = DepthEstimator.from_name(DEFAULT_MODEL, weights='auto', device='cpu')
+    reference = DepthEstimator.from_name(DEMO_MODEL, weights='auto', device='cpu')
     node, rig = start(graph, outputs=('depth/image',), temporal_filter='ema', temporal_alpha=0.3,
                       temporal_delta=0.2, temporal_reset=0.1)
     rng = np.random.default_rng(5)

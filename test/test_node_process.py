@@ -21,19 +21,25 @@ shared-memory profile), as it does on a robot.
 from __future__ import annotations
 
 import json
+from pathlib import Path
+import shutil
 import signal
+import socket
 import subprocess
 
-from conftest import (executable, install_in_ament_prefix, random_official_weights, REPO,
-                      wait_until)
+from conftest import (executable, install_in_ament_prefix, needs_shared, random_official_weights,
+                      REPO, wait_until)
 import cv2
 from mono_depth_ros import ros_io
+from mono_depth_ros.models.registry import DEMO_MODEL, get_spec, resolve_auto
+from mono_depth_ros.weights import official_cache_path
 from mono_depth_ros.data.synthetic import SyntheticScenes
 import numpy as np
 import pytest
 from rclpy.qos import ReliabilityPolicy
 from ros_rig import Rig
 from test_node import send_until_received
+from test_weights import server  # noqa: F401 (a fixture: a real HTTP server on 127.0.0.1)
 import yaml
 
 PRESETS = sorted(p for p in (REPO / 'config').glob('*.yaml') if not p.stem.startswith('qos_'))
@@ -85,7 +91,10 @@ def processes():
 @pytest.mark.parametrize('preset', PRESETS, ids=lambda p: p.stem)
 def test_every_preset_starts_the_node_with_its_parameters(graph, processes, tmp_path, preset):
     parameters = yaml.safe_load(preset.read_text())['/**']['ros__parameters']
-    weights = random_official_weights(parameters['model'], tmp_path)
+    model = parameters['model']
+    if model == 'auto':  # what it resolves to on this machine's CPU
+        model = resolve_auto('cpu', parameters.get('scene', 'indoor'))[1].model
+    weights = random_official_weights(model, tmp_path)
     node = Process(executable('mono_depth_node'), '--ros-args', '--params-file', str(preset),
                    '-p', f'weights:={weights}', '-p', 'device:=cpu', '-p', 'precision:=fp32')
     processes.append(node)
@@ -94,17 +103,32 @@ def test_every_preset_starts_the_node_with_its_parameters(graph, processes, tmp_
         node.stop()
     assert node.process.poll() is None, node.stop()
     values = rig.latest_diagnostics(timeout=10)
-    assert values['model'] == parameters['model']
+    assert values['model'] == model
     assert values['device'] == 'cpu'
     if 'scale' in parameters:
         assert values['scale'].startswith(parameters['scale']['policy'])
 
 
-def test_default_node_in_its_own_process_serves_a_640x480_camera(graph, processes):
+def no_network_and_a_cache(monkeypatch, cache: Path) -> None:
+    """Give the processes started from now on ``cache`` and no way to the internet."""
+    with socket.socket() as probe:
+        probe.bind(('127.0.0.1', 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv('https_proxy', f'http://127.0.0.1:{port}')  # nothing listens there
+    monkeypatch.delenv('no_proxy', raising=False)
+    monkeypatch.setenv('MONO_DEPTH_CACHE', str(cache))
+
+
+def test_default_node_in_its_own_process_serves_a_640x480_camera(graph, processes, tmp_path,
+                                                                  monkeypatch):
+    no_network_and_a_cache(monkeypatch, tmp_path / 'cache')
+    target = official_cache_path(get_spec('fastdepth-nyu-int8'))  # model auto on this CPU
+    target.parent.mkdir(parents=True)
+    shutil.copy(needs_shared('weights', 'fastdepth_nyu_224_int8.tflite'), target)
     node = Process(executable('mono_depth_node'), '--ros-args', '--params-file',
                    str(REPO / 'config' / 'default.yaml'))
     processes.append(node)
-    rig = graph.add(Rig(outputs=('depth/image', 'depth/points', 'segmentation/labels')))
+    rig = graph.add(Rig(outputs=('depth/image', 'depth/points')))
     assert wait_until(lambda: rig.count_subscribers('/image') > 0, 120), node.stop()
     scene = SyntheticScenes(seed=3, count=1, width=640, height=480)[0]
     header, depth = send_until_received(rig, 'depth/image', scene.rgb, scene.intrinsics)
@@ -115,7 +139,45 @@ def test_default_node_in_its_own_process_serves_a_640x480_camera(graph, processe
     z = ros_io.depth_from_image(depth)
     in_range = (z >= 0.1) & (z <= 20.0)
     np.testing.assert_allclose(points[..., 2][in_range], z[in_range], rtol=1e-6)
-    assert rig.wait_for('segmentation/labels', header) is not None
+    assert rig.latest_diagnostics()['model'] == 'fastdepth-nyu-int8'
+    output = node.stop()
+    assert "model 'auto' on cpu, scene indoor: fastdepth-nyu-int8" in output
+    assert f'weights {target}' in output
+
+
+def test_default_node_offline_without_weights_exits_with_one_message(tmp_path, monkeypatch):
+    no_network_and_a_cache(monkeypatch, tmp_path / 'cache')
+    result = subprocess.run([executable('mono_depth_node'), '--ros-args', '--params-file',
+                             str(REPO / 'config' / 'default.yaml')],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1
+    output = result.stdout + result.stderr
+    fatal = [line for line in output.splitlines() if '[FATAL]' in line]
+    assert len(fatal) == 1 and 'Traceback' not in output, output
+    target = official_cache_path(get_spec('fastdepth-nyu-int8'))
+    for part in ("model 'fastdepth-nyu-int8'", 'fast_depth_224.tflite', f'put it at {target}',
+                 '`mono-depth download fastdepth-nyu-int8`'):
+        assert part in fatal[0], part
+
+
+def test_first_start_downloads_with_progress_in_the_log(graph, processes, tmp_path, monkeypatch,
+                                                        server):
+    no_network_and_a_cache(monkeypatch, tmp_path / 'cache')
+    data = needs_shared('weights', 'fastdepth_nyu_224_int8.tflite').read_bytes()
+    server.files['/models/fast_depth_224.tflite'] = data
+    node = Process(executable('mono_depth_node'), '--ros-args', '-p', 'model:=fastdepth-nyu-int8',
+                   '-p', f'weights:={server.url}/models/fast_depth_224.tflite')
+    processes.append(node)
+    rig = graph.add(Rig(outputs=()))
+    assert wait_until(lambda: rig.diagnostics or node.process.poll() is not None, 120), \
+        node.stop()
+    output = node.stop()
+    size = f'{len(data) / 1e6:.1f}'
+    assert f'downloading the weights of fastdepth-nyu-int8: 0.0 of {size} MB' in output
+    assert f'downloading the weights of fastdepth-nyu-int8: {size} of {size} MB' in output
+    downloaded = list((tmp_path / 'cache' / 'fastdepth-nyu-int8').glob('*fast_depth_224.tflite'))
+    assert len(downloaded) == 1 and downloaded[0].read_bytes() == data
+    assert server.requests == [('/models/fast_depth_224.tflite', None)]
 
 
 @pytest.mark.parametrize('preset', QOS_PRESETS, ids=lambda p: p.stem)
@@ -124,7 +186,7 @@ def test_qos_presets_and_overrides(graph, processes, tmp_path, preset):
     overrides.write_text(yaml.safe_dump({'/**': {'ros__parameters': {'qos_overrides': {
         '/depth/colorized': {'publisher': {'reliability': 'best_effort'}}}}}}))
     node = Process(executable('mono_depth_node'), '--ros-args', '--params-file', str(preset),
-                   '--params-file', str(overrides))
+                   '--params-file', str(overrides), '-p', f'model:={DEMO_MODEL}')
     processes.append(node)
     rig = graph.add(Rig(outputs=()))
     assert wait_until(lambda: rig.get_publishers_info_by_topic('/depth/image')

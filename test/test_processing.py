@@ -21,7 +21,7 @@ import sys
 from mono_depth_ros import ros_io
 from mono_depth_ros.data.synthetic import SyntheticScenes
 from mono_depth_ros.estimator import DepthEstimator
-from mono_depth_ros.models.registry import DEFAULT_MODEL
+from mono_depth_ros.models.registry import DEMO_MODEL
 from mono_depth_ros.processing import FrameProcessor, FrameSettings, OUTPUTS
 import numpy as np
 import pytest
@@ -41,7 +41,7 @@ def scene():
 @pytest.fixture(scope='module')
 def processor():
     """Return a processor of the default model as the node runs it, built without any node."""
-    return FrameProcessor(DepthEstimator.from_name(DEFAULT_MODEL, weights='auto', device='cpu',
+    return FrameProcessor(DepthEstimator.from_name(DEMO_MODEL, weights='auto', device='cpu',
                                                    channels_last=True))
 
 
@@ -92,7 +92,7 @@ def test_only_the_wanted_outputs_are_built(processor, scene):
 
 def test_without_camera_info_the_depth_is_built_and_the_cloud_is_an_error():
     scene = SyntheticScenes(seed=32, count=1, width=320, height=240)[0]
-    alone = FrameProcessor(DepthEstimator.from_name(DEFAULT_MODEL, weights='auto', device='cpu'),
+    alone = FrameProcessor(DepthEstimator.from_name(DEMO_MODEL, weights='auto', device='cpu'),
                            camera_info_topic='/cam/camera_info')
     image, _ = frame(scene)
     outputs = alone.process(image, OUTPUTS, FrameSettings())

@@ -15,7 +15,7 @@
 """The zoo registry, tested over every registered variant."""
 from __future__ import annotations
 
-from mono_depth_ros.models.registry import create_model, DEFAULT_MODEL, get_spec, list_models
+from mono_depth_ros.models.registry import create_model, DEMO_MODEL, get_spec, list_models
 from mono_depth_ros.models.spec import InputPolicy, OUTPUT_KINDS
 import pytest
 
@@ -42,10 +42,10 @@ def test_unknown_names_suggest_close_ones():
 
 
 def test_the_default_model_ships_with_the_package():
-    spec = get_spec(DEFAULT_MODEL)
+    spec = get_spec(DEMO_MODEL)
     assert spec.weights.embedded
     assert spec.has_segmentation and spec.output_kind == 'metric'
-    assert create_model(DEFAULT_MODEL, weights='auto') is not None
+    assert create_model(DEMO_MODEL, weights='auto') is not None
 
 
 @pytest.mark.parametrize('frame, expected', [

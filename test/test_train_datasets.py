@@ -20,7 +20,7 @@ import csv
 import cv2
 from mono_depth_ros.cli import main
 from mono_depth_ros.data.synthetic import SyntheticScenes
-from mono_depth_ros.models.registry import create_model, DEFAULT_MODEL
+from mono_depth_ros.models.registry import create_model, DEMO_MODEL
 import numpy as np
 
 
@@ -41,7 +41,7 @@ def test_fine_tune_the_default_model_on_a_folder(tmp_path):
     data, out = tmp_path / 'my_robot', tmp_path / 'run'
     write_pairs(data / 'train', seed=21, count=4)  # no camera_info.yaml: it is optional
     write_pairs(data / 'val', seed=22, count=2)
-    status = main(['train', '--model', DEFAULT_MODEL, '--weights', 'auto', '--dataset',
+    status = main(['train', '--model', DEMO_MODEL, '--weights', 'auto', '--dataset',
                    'folder', '--data-root', str(data), '--width', '160', '--height', '120',
                    '--epochs', '2', '--batch-size', '2', '--val-count', '2', '--workers', '0',
                    '--lr', '1e-4', '--no-progress', '--out', str(out)])
@@ -49,8 +49,8 @@ def test_fine_tune_the_default_model_on_a_folder(tmp_path):
     rows = list(csv.DictReader((out / 'log.csv').open()))
     assert [int(row['epoch']) for row in rows] == [1, 2]
     assert all(np.isfinite(float(row['val_abs_rel'])) for row in rows)
-    tuned = create_model(DEFAULT_MODEL, weights=str(out / f'{DEFAULT_MODEL}.safetensors'))
-    shipped = create_model(DEFAULT_MODEL, weights='auto')
+    tuned = create_model(DEMO_MODEL, weights=str(out / f'{DEMO_MODEL}.safetensors'))
+    shipped = create_model(DEMO_MODEL, weights='auto')
     changed = [name for name, value in tuned.state_dict().items()
                if value.is_floating_point() and not value.equal(shipped.state_dict()[name])]
     assert changed, 'fine-tuning did not change any weight'
@@ -61,7 +61,7 @@ def test_fine_tune_on_the_kitti_eigen_layout_with_sparse_lidar_depth(tmp_path, k
 
     split = arrange_kitti(tmp_path / 'kitti', kitti_000008)
     out = tmp_path / 'run'
-    status = main(['train', '--model', DEFAULT_MODEL, '--weights', 'auto', '--dataset', 'kitti',
+    status = main(['train', '--model', DEMO_MODEL, '--weights', 'auto', '--dataset', 'kitti',
                    '--data-root', str(tmp_path / 'kitti'), '--split', str(split),
                    '--val-split', str(split), '--width', '320', '--height', '96', '--epochs',
                    '1', '--batch-size', '1', '--workers', '0', '--lr', '1e-4', '--no-progress',
@@ -72,7 +72,7 @@ def test_fine_tune_on_the_kitti_eigen_layout_with_sparse_lidar_depth(tmp_path, k
 
 
 def test_kitti_training_needs_a_split_file(tmp_path, capsys):
-    status = main(['train', '--model', DEFAULT_MODEL, '--dataset', 'kitti', '--data-root',
+    status = main(['train', '--model', DEMO_MODEL, '--dataset', 'kitti', '--data-root',
                    str(tmp_path), '--out', str(tmp_path / 'run')])
     assert status != 0
     assert '--dataset kitti needs --split' in capsys.readouterr().out

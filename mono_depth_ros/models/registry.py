@@ -22,6 +22,7 @@ variant (TFLite) is found without importing PyTorch.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 import difflib
 from functools import lru_cache
 import importlib
@@ -42,7 +43,59 @@ FAMILIES = {
     'mono_depth_ros.models.unet_ffm': ('unet-ffm-',),
 }
 
-DEFAULT_MODEL = 'joint-mnv3-synthetic'
+# 'auto' picks a real pretrained model for the device and the scene (resolve_auto). The synthetic
+# demo model is never picked: on real frames it is worse than a constant depth.
+DEFAULT_MODEL = 'auto'
+DEMO_MODEL = 'joint-mnv3-synthetic'
+SCENES = ('indoor', 'outdoor')
+DEMO_WARNING = (f'{DEMO_MODEL} is a synthetic demo model for make run and tests: on real camera '
+                'frames its depth is worse than predicting one constant depth (README, real-frame '
+                "accuracy). Use model:=auto or another zoo model on a real camera")
+
+
+@dataclass(frozen=True)
+class AutoChoice:
+    """The model ``'auto'`` runs on a device kind (``cuda`` or ``cpu``) for a scene, and why."""
+
+    model: str
+    input_size: int | None
+    reason: str
+
+
+# The rule and its evidence are in the README ("Which model model:=auto runs").
+AUTO_CHOICES = {
+    ('cuda', 'indoor'): AutoChoice(
+        'depth-anything-v2-metric-hypersim-small', None,
+        'metric indoor depth to 20 m (Hypersim), Apache-2.0, at its full 518 input on a GPU'),
+    ('cuda', 'outdoor'): AutoChoice(
+        'depth-anything-v2-metric-vkitti-small', None,
+        'metric outdoor depth to 80 m (Virtual KITTI 2), Apache-2.0, at its full 518 input on '
+        'a GPU'),
+    ('cpu', 'indoor'): AutoChoice(
+        'fastdepth-nyu-int8', None,
+        'the best measured real-frame accuracy among the models that reach 5 Hz on a 2-core '
+        'CPU (int8 TFLite, NYU-trained, metric to 10 m)'),
+    ('cpu', 'outdoor'): AutoChoice(
+        'depth-anything-v2-metric-vkitti-small', 224,
+        'metric outdoor depth to 80 m at a 224 input, which reaches 5 Hz on a 2-core CPU; '
+        "FastDepth's measured outdoor depth is unusable (trained indoors, capped at 10 m)"),
+}
+
+
+def resolve_auto(device: str = 'auto', scene: str = 'indoor') -> tuple[str, AutoChoice]:
+    """
+    Return the device kind (``'cuda'`` or ``'cpu'``) and the model ``'auto'`` stands for there.
+
+    ``device`` is the node's: ``'auto'`` means a CUDA GPU (a Jetson's too) when PyTorch sees
+    one; a device this machine does not have is an error. ``scene`` is ``'indoor'`` or
+    ``'outdoor'``.
+    """
+    from mono_depth_ros.backends.torch_backend import resolve_device
+
+    if scene not in SCENES:
+        raise ValueError(f'unknown scene {scene!r}; allowed: {", ".join(SCENES)}')
+    kind = resolve_device(device).type  # an unusable device fails here, before any download
+    return kind, AUTO_CHOICES[(kind, scene)]
 
 
 @lru_cache(maxsize=None)
