@@ -330,7 +330,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f'zoo variant, see mono-depth models (default {DEFAULT_MODEL}: a '
                              'real pretrained model for the device and --scene, as the node)')
     parser.add_argument('--scene', choices=SCENES, default='indoor',
-                        help="what the frames show, for --model auto (default indoor)")
+                        help='what the frames show, for --model auto (default indoor)')
     parser.add_argument('--input-size', type=int,
                         help='network input short side for models that keep the aspect ratio '
                              '(Depth Anything V2: a multiple of 14, default 518)')

@@ -32,7 +32,9 @@ PACKAGE = 'mono_depth_ros'
 
 # name -> (default, description). '' means "not given": the config file or the node decides.
 LAUNCH_ARGUMENTS = {
-    'model': ('', 'Zoo variant (mono-depth models lists them); overrides the config file.'),
+    'model': ('', "Zoo variant (mono-depth models lists them) or 'auto'; overrides the config "
+              'file.'),
+    'scene': ('', "indoor or outdoor: what model 'auto' is chosen for."),
     'config': ('default', 'YAML parameter file: a path, or the name of a shipped preset in '
                "config/ (e.g. lite_mono_kitti); '' for none (the node's defaults)."),
     'namespace': ('', 'Namespace of the node (and of its relative topics).'),
@@ -46,7 +48,7 @@ LAUNCH_ARGUMENTS = {
     'publish_points': ('', 'true or false: publish depth/points.'),
     'rviz': ('false', 'true starts RViz with the shipped display of depth, cloud and labels.'),
 }
-STRING_PARAMETERS = ('model', 'weights', 'device', 'precision', 'input_qos', 'output_qos')
+STRING_PARAMETERS = ('model', 'scene', 'weights', 'device', 'precision', 'input_qos', 'output_qos')
 BOOLEANS = {'true': True, 'false': False}
 
 

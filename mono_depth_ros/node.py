@@ -247,15 +247,18 @@ class DepthNodeMixin:
         model, runtime = value('model'), value('backend')
         try:
             model, input_size = self._model_to_run()
-            weights = value('weights')
-            if not value('model_file') or get_spec(model).backend == 'tflite':
-                weights = str(resolve_weights(get_spec(model), weights,
-                                              progress=self._download_logger(model)))
+            weights = value('model_file') or value('weights')
+            if runtime != 'onnx' and not value('model_file'):
+                # Fetched here so that a first download shows its progress in the log; the
+                # estimator then finds the files there. (ONNX Runtime may find a cached export
+                # instead, without the model zoo or PyTorch.)
+                weights = resolve_weights(get_spec(model), value('weights'),
+                                          progress=self._download_logger(model))
             options = {'threads': value('num_threads') or None}
             if runtime == 'torch':
                 options['channels_last'] = value('channels_last')
             estimator = DepthEstimator.from_name(
-                model, weights=weights, device=value('device'),
+                model, weights=value('weights'), device=value('device'),
                 precision=value('precision'), output_size=value('output_size'),
                 scale_policy=policy, backend=runtime, model_file=value('model_file') or None,
                 input_size=input_size, **options)

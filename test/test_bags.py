@@ -36,7 +36,7 @@ from mono_depth_ros.bags.run import (BagOptionError, BagOptions, plan_topics, pr
                                      Progress)
 from mono_depth_ros.bags.writer import DONE_MARKER, JOURNAL, OutputError
 from mono_depth_ros.estimator import DepthEstimator
-from mono_depth_ros.models.registry import DEFAULT_MODEL
+from mono_depth_ros.models.registry import DEMO_MODEL
 from mono_depth_ros.processing import FrameSettings, OUTPUTS
 import pytest
 from ros_rig import MORE_OUTPUTS, OUTPUTS as RIG_OUTPUTS
@@ -49,13 +49,13 @@ ALL_OUTPUTS = tuple(OUTPUTS)
 @pytest.fixture(scope='module')
 def estimator():
     """Return the default model as the node runs it (channels_last), built independently."""
-    return DepthEstimator.from_name(DEFAULT_MODEL, weights='auto', device='cpu',
+    return DepthEstimator.from_name(DEMO_MODEL, weights='auto', device='cpu',
                                     channels_last=True)
 
 
 def options(**changes) -> BagOptions:
     """Bag options of the default model on the CPU."""
-    return BagOptions(model=DEFAULT_MODEL, device='cpu', **changes)
+    return BagOptions(model=DEMO_MODEL, device='cpu', **changes)
 
 
 def test_a_bag_gives_what_the_live_node_publishes(graph, tmp_path):
@@ -174,8 +174,8 @@ def test_a_crash_mid_bag_and_a_rerun_give_the_same_output(tmp_path):
     frames = camera_frames(5, seed=9)
     bag = write_bag(tmp_path / 'in', frames, 'mcap')
     command = [sys.executable, '-m', 'mono_depth_ros.cli', 'infer', str(bag), '--device', 'cpu',
-               '--checkpoint-every', '1', '--keep', 'all', '--outputs', 'depth', 'points',
-               '--no-progress', '--out']
+               '--model', DEMO_MODEL, '--checkpoint-every', '1', '--keep', 'all',
+               '--outputs', 'depth', 'points', '--no-progress', '--out']
     env = dict(os.environ, PYTHONPATH=str(REPO))
     crashed = tmp_path / 'crashed'
     process = subprocess.Popen(command + [str(crashed)], env=env, stdout=subprocess.PIPE,
@@ -222,7 +222,8 @@ def test_a_truncated_bag_is_an_error_naming_the_offset_and_keeps_what_came_befor
     truncated.write_bytes(data[:int(len(data) * 0.8)])
 
     status = cli.main(['infer', str(truncated), '--out', str(tmp_path / 'out'), '--device', 'cpu',
-                       '--every', '2', '--outputs', 'depth', '--no-progress'])
+                       '--model', DEMO_MODEL, '--every', '2', '--outputs', 'depth',
+                       '--no-progress'])
     printed = capsys.readouterr().out
     assert status == 1
     assert f'bag {truncated} is truncated or corrupt: it cannot be read from byte offset ' \

@@ -16,9 +16,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+import shutil
 import subprocess
 
-from conftest import executable
+from conftest import executable, needs_shared
 import cv2
 from mono_depth_ros import cli, infer
 from mono_depth_ros.camera_player import intrinsics_from_fov
@@ -26,8 +27,9 @@ from mono_depth_ros.colormap import colorize_depth, label_palette
 from mono_depth_ros.data.synthetic import SyntheticScenes
 from mono_depth_ros.estimator import DepthEstimator, DepthResult
 from mono_depth_ros.geometry import depth_to_points
-from mono_depth_ros.models.registry import DEMO_MODEL
+from mono_depth_ros.models.registry import DEMO_MODEL, get_spec
 from mono_depth_ros.scale import make_policy
+from mono_depth_ros.weights import official_cache_path
 import numpy as np
 import pytest
 
@@ -64,7 +66,9 @@ def estimator() -> DepthEstimator:
 
 
 def run(capsys, *argv: str | Path) -> tuple[int, str, str]:
-    code = cli.main(['infer', *map(str, argv)])
+    """Run ``mono-depth infer`` (with the demo model unless ``--model`` is given)."""
+    argv = tuple(map(str, argv))
+    code = cli.main(['infer', *argv, *(() if '--model' in argv else ('--model', DEMO_MODEL))])
     captured = capsys.readouterr()
     return code, captured.out, captured.err
 
@@ -344,7 +348,20 @@ def test_console_script_reports_an_unreadable_file_without_a_traceback(tmp_path)
     broken = tmp_path / 'broken.jpg'
     broken.write_bytes(b'\xff\xd8 truncated')
     done = subprocess.run([executable('mono-depth'), 'infer', str(broken), '--out',
-                           str(tmp_path / 'out')], capture_output=True, text=True, timeout=120)
+                           str(tmp_path / 'out'), '--model', DEMO_MODEL],
+                          capture_output=True, text=True, timeout=120)
     assert done.returncode == 2
     assert 'Traceback' not in done.stderr
     assert f'cannot read image {broken}' in done.stderr
+
+
+def test_auto_runs_the_real_model_of_this_device(capsys, tmp_path, inputs, monkeypatch):
+    monkeypatch.setenv('MONO_DEPTH_CACHE', str(tmp_path / 'cache'))
+    target = official_cache_path(get_spec('fastdepth-nyu-int8'))
+    target.parent.mkdir(parents=True)
+    shutil.copy(needs_shared('weights', 'fastdepth_nyu_224_int8.tflite'), target)
+    code, out, err = run(capsys, inputs / 'images' / 'scene0.png', '--out', tmp_path / 'out',
+                         '--model', 'auto')
+    assert code == 0, err
+    assert 'model auto on cpu, scene indoor: fastdepth-nyu-int8' in err
+    assert (tmp_path / 'out' / 'scene0_depth.png').is_file()

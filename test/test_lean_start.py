@@ -28,7 +28,7 @@ import sys
 
 from conftest import needs_shared
 from mono_depth_ros.backends.onnx_cache import cached_onnx, find_cached_onnx
-from mono_depth_ros.models.registry import DEFAULT_MODEL, FAMILIES, get_spec, list_models
+from mono_depth_ros.models.registry import DEMO_MODEL, FAMILIES, get_spec, list_models
 from mono_depth_ros.models.spec import spec_from_json, spec_to_json
 from mono_depth_ros.processing import OUTPUTS
 from mono_depth_ros.weights import EMBEDDED_DIR
@@ -55,7 +55,7 @@ def onnx_cache(tmp_path_factory) -> Path:
     previous = os.environ.get('MONO_DEPTH_CACHE')
     os.environ['MONO_DEPTH_CACHE'] = str(cache)
     try:
-        cached_onnx(get_spec(DEFAULT_MODEL), 'auto')
+        cached_onnx(get_spec(DEMO_MODEL), 'auto')
     finally:
         if previous is None:
             del os.environ['MONO_DEPTH_CACHE']
@@ -75,7 +75,8 @@ from mono_depth_ros.geometry import Intrinsics
 from std_msgs.msg import Header
 
 rclpy.init()
-node = MonoDepthNode(parameter_overrides=[Parameter('backend', value='onnx'),
+node = MonoDepthNode(parameter_overrides=[Parameter('model', value='joint-mnv3-synthetic'),
+                                          Parameter('backend', value='onnx'),
                                           Parameter('num_threads', value=1)])
 processor = node.processor
 header = Header(frame_id='camera_optical_frame')
@@ -94,16 +95,16 @@ rclpy.shutdown()
 def test_the_node_on_onnx_runtime_never_imports_torch(onnx_cache):
     report = run_fresh(NODE_ON_ONNX, MONO_DEPTH_CACHE=str(onnx_cache))
     assert report['outputs'] == sorted(OUTPUTS)  # every output was built
-    assert Path(report['model_file']).parent == onnx_cache / DEFAULT_MODEL / 'onnx'
+    assert Path(report['model_file']).parent == onnx_cache / DEMO_MODEL / 'onnx'
     assert report['torch'] is False
 
 
 def test_a_model_file_runs_without_torch_and_names_its_model(onnx_cache, tmp_path):
-    model_file = next((onnx_cache / DEFAULT_MODEL / 'onnx').glob('*.onnx'))
+    model_file = next((onnx_cache / DEMO_MODEL / 'onnx').glob('*.onnx'))
     report = run_fresh(f"""
 from mono_depth_ros.estimator import DepthEstimator
 import numpy as np
-estimator = DepthEstimator.from_name({DEFAULT_MODEL!r}, backend='onnx',
+estimator = DepthEstimator.from_name({DEMO_MODEL!r}, backend='onnx',
                                      model_file={str(model_file)!r})
 result = estimator.estimate(np.zeros((48, 64, 3), np.uint8))
 REPORT['shape'] = list(result.depth.shape)
@@ -114,8 +115,8 @@ except ValueError as error:
     REPORT['error'] = str(error)
 """, MONO_DEPTH_CACHE=str(tmp_path))  # an empty cache: only the file is used
     assert report['shape'] == [48, 64]
-    assert report['classes'] == len(get_spec(DEFAULT_MODEL).classes)
-    assert f"holds model {DEFAULT_MODEL!r}, not 'lite-mono'" in report['error']
+    assert report['classes'] == len(get_spec(DEMO_MODEL).classes)
+    assert f"holds model {DEMO_MODEL!r}, not 'lite-mono'" in report['error']
     assert report['torch'] is False
 
 
@@ -135,18 +136,18 @@ REPORT['valid'] = float(np.isfinite(depth).mean())
 
 def test_a_changed_weights_file_misses_the_cached_export(tmp_path, monkeypatch):
     monkeypatch.setenv('MONO_DEPTH_CACHE', str(tmp_path / 'cache'))
-    spec = get_spec(DEFAULT_MODEL)
+    spec = get_spec(DEMO_MODEL)
     weights = tmp_path / 'weights.safetensors'
     weights.write_bytes((EMBEDDED_DIR / spec.weights.embedded).read_bytes())
     path = cached_onnx(spec, str(weights))
-    assert find_cached_onnx(DEFAULT_MODEL, str(weights)) == path
-    assert find_cached_onnx(DEFAULT_MODEL, 'auto') is None  # another weights argument
+    assert find_cached_onnx(DEMO_MODEL, str(weights)) == path
+    assert find_cached_onnx(DEMO_MODEL, 'auto') is None  # another weights argument
     assert find_cached_onnx('lite-mono', str(weights)) is None
     stat = weights.stat()
     os.utime(weights, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
-    assert find_cached_onnx(DEFAULT_MODEL, str(weights)) is None
+    assert find_cached_onnx(DEMO_MODEL, str(weights)) is None
     assert cached_onnx(spec, str(weights)) == path  # same content: the same export again
-    assert find_cached_onnx(DEFAULT_MODEL, str(weights)) == path
+    assert find_cached_onnx(DEMO_MODEL, str(weights)) == path
 
 
 @pytest.mark.parametrize('spec', list_models(), ids=lambda spec: spec.name)

@@ -59,7 +59,7 @@ DEMO = Parameter('model', value=DEMO_MODEL)
 
 
 def start(graph, outputs=tuple(OUTPUTS), **parameters):
-    """Start the node with ``parameters`` (the demo model unless given) and a rig on ``outputs``."""
+    """Start the node with ``parameters`` (the demo model unless given), a rig on ``outputs``."""
     parameters.setdefault('model', DEMO_MODEL)
     overrides = [Parameter(name, value=value) for name, value in parameters.items()]
     node = graph.add(MonoDepthNode(parameter_overrides=overrides))

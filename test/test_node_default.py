@@ -13,8 +13,10 @@
 # limitations under the License.
 
 """
-The node's default model: 'auto' resolves to a real pretrained model, downloads or finds its
-weights, and without them and without network stops at start with one message.
+The node's default model, 'auto': a real pretrained model, its weights found or the node stopped.
+
+'auto' resolves to a real pretrained model and finds its weights in the cache; without them and
+without network the node stops at start with one message.
 
 'No network' is real: https goes through a proxy on a local port where nothing listens.
 """
@@ -53,7 +55,7 @@ def offline(tmp_path, monkeypatch):
 
 @pytest.fixture(scope='module')
 def frame():
-    """A real 640x480 camera frame (NYU Depth v2) with its intrinsics."""
+    """Return a real 640x480 NYU Depth v2 image with its ground truth and intrinsics."""
     from mono_depth_ros.data.manifest import Manifest
 
     manifest = Manifest(needs_shared('testdata', 'real_rgbd', 'manifest.json'))

@@ -31,9 +31,9 @@ from conftest import (executable, install_in_ament_prefix, needs_shared, random_
                       REPO, wait_until)
 import cv2
 from mono_depth_ros import ros_io
+from mono_depth_ros.data.synthetic import SyntheticScenes
 from mono_depth_ros.models.registry import DEMO_MODEL, get_spec, resolve_auto
 from mono_depth_ros.weights import official_cache_path
-from mono_depth_ros.data.synthetic import SyntheticScenes
 import numpy as np
 import pytest
 from rclpy.qos import ReliabilityPolicy
@@ -119,8 +119,8 @@ def no_network_and_a_cache(monkeypatch, cache: Path) -> None:
     monkeypatch.setenv('MONO_DEPTH_CACHE', str(cache))
 
 
-def test_default_node_in_its_own_process_serves_a_640x480_camera(graph, processes, tmp_path,
-                                                                  monkeypatch):
+def test_default_node_in_its_own_process_serves_a_640x480_camera(
+        graph, processes, tmp_path, monkeypatch):
     no_network_and_a_cache(monkeypatch, tmp_path / 'cache')
     target = official_cache_path(get_spec('fastdepth-nyu-int8'))  # model auto on this CPU
     target.parent.mkdir(parents=True)
@@ -161,7 +161,7 @@ def test_default_node_offline_without_weights_exits_with_one_message(tmp_path, m
 
 
 def test_first_start_downloads_with_progress_in_the_log(graph, processes, tmp_path, monkeypatch,
-                                                        server):
+                                                        server):  # noqa: F811 (the fixture)
     no_network_and_a_cache(monkeypatch, tmp_path / 'cache')
     data = needs_shared('weights', 'fastdepth_nyu_224_int8.tflite').read_bytes()
     server.files['/models/fast_depth_224.tflite'] = data

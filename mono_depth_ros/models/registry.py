@@ -50,7 +50,7 @@ DEMO_MODEL = 'joint-mnv3-synthetic'
 SCENES = ('indoor', 'outdoor')
 DEMO_WARNING = (f'{DEMO_MODEL} is a synthetic demo model for make run and tests: on real camera '
                 'frames its depth is worse than predicting one constant depth (README, real-frame '
-                "accuracy). Use model:=auto or another zoo model on a real camera")
+                'accuracy). Use model:=auto or another zoo model on a real camera')
 
 
 @dataclass(frozen=True)
