@@ -22,7 +22,7 @@ from mono_depth_ros import network_io
 from mono_depth_ros.batching import SharedBackend, SharedModel
 from mono_depth_ros.data.synthetic import SyntheticScenes
 from mono_depth_ros.estimator import DepthEstimator
-from mono_depth_ros.models.registry import DEFAULT_MODEL
+from mono_depth_ros.models.registry import DEMO_MODEL
 import numpy as np
 import pytest
 
@@ -143,7 +143,7 @@ def test_many_cameras_hammering_each_get_their_own_results():
 @pytest.fixture(scope='module')
 def estimator():
     """Return the default model on the CPU, as the node runs it."""
-    return DepthEstimator.from_name(DEFAULT_MODEL, weights='auto', device='cpu',
+    return DepthEstimator.from_name(DEMO_MODEL, weights='auto', device='cpu',
                                     channels_last=True)
 
 
@@ -186,7 +186,7 @@ def test_an_onnx_file_with_a_free_batch_dimension_batches(estimator, scenes, tmp
     from mono_depth_ros.models.registry import create_model
 
     size = estimator.spec.input_policy.network_size(240, 320)
-    module = create_model(DEFAULT_MODEL, 'auto')
+    module = create_model(DEMO_MODEL, 'auto')
     fixed = OnnxBackend(export_onnx(module, estimator.spec, size, tmp_path / 'fixed.onnx'),
                         estimator.spec)
     free = OnnxBackend(export_onnx(module, estimator.spec, size, tmp_path / 'free.onnx',

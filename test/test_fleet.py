@@ -37,7 +37,7 @@ from mono_depth_ros.bags.fleet import summary, wants_gpu
 from mono_depth_ros.bags.run import BagResult
 from mono_depth_ros.bags.writer import DONE_MARKER
 from mono_depth_ros.estimator import DepthEstimator
-from mono_depth_ros.models.registry import DEFAULT_MODEL
+from mono_depth_ros.models.registry import DEMO_MODEL
 from mono_depth_ros.processing import FrameSettings
 import numpy as np
 import pytest
@@ -104,7 +104,8 @@ def test_three_bags_on_a_local_ray_cluster_one_of_them_corrupt(ray_cluster, tmp_
     corrupt.write_bytes(data[:len(data) // 2])  # a recorder that died half way
     out = tmp_path / 'out'
     command = [sys.executable, '-m', 'mono_depth_ros.cli', 'infer', str(bags), '--out', str(out),
-               '--ray', ray_cluster, '--device', 'cpu', '--outputs', 'depth', 'camera_info']
+               '--ray', ray_cluster, '--device', 'cpu', '--model', DEMO_MODEL,
+               '--outputs', 'depth', 'camera_info']
     env = dict(os.environ, PYTHONPATH=str(REPO))
 
     run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
@@ -118,7 +119,7 @@ def test_three_bags_on_a_local_ray_cluster_one_of_them_corrupt(ray_cluster, tmp_
     # The two good bags hold what the node's per-frame path gives for their frames. A Ray task
     # runs torch on the one thread of its CPU: the sums of the network come in another order
     # than here, so the depth agrees to float32 rounding, not bit for bit.
-    estimator = DepthEstimator.from_name(DEFAULT_MODEL, weights='auto', device='cpu',
+    estimator = DepthEstimator.from_name(DEMO_MODEL, weights='auto', device='cpu',
                                          channels_last=True)
     for name in ('a', 'b'):
         assert (out / name / DONE_MARKER).is_file()

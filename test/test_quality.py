@@ -27,7 +27,7 @@ import json
 import cv2
 from mono_depth_ros import quality
 from mono_depth_ros.data.synthetic import SyntheticScenes
-from mono_depth_ros.models.registry import DEFAULT_MODEL, get_spec
+from mono_depth_ros.models.registry import DEMO_MODEL, get_spec
 import numpy as np
 import pytest
 
@@ -80,7 +80,7 @@ def test_scale_study_shows_the_window_holding_the_scale(paths):
     predictions = [[(sample, (sample.depth / 3.0).astype(np.float32)) for sample in path]
                    for path in paths]
     rows = {(row['window'], row['smoothing']): row for row in quality.scale_study(
-        get_spec(DEFAULT_MODEL), predictions, [(1, 0.0), (5, 0.0)], wild=0.3, seed=1)}
+        get_spec(DEMO_MODEL), predictions, [(1, 0.0), (5, 0.0)], wild=0.3, seed=1)}
     plain, windowed = rows[(1, 0.0)], rows[(5, 0.0)]
     assert plain['wild_frames'] > 0
     assert windowed['jump_mean'] < 0.5 * plain['jump_mean']
@@ -91,10 +91,10 @@ def test_the_command_prints_json_rows(capsys):
     parser = argparse.ArgumentParser()
     quality.add_arguments(parser)
     code = quality.main(parser.parse_args(
-        ['scale', '--model', DEFAULT_MODEL, '--trajectories', '1', '--frames', '4',
+        ['scale', '--model', DEMO_MODEL, '--trajectories', '1', '--frames', '4',
          '--size', '64x48', '--windows', '1,3', '--smoothings', '0', '--json']))
     assert code == 0
     rows = json.loads(capsys.readouterr().out)
     assert [(row['window'], row['smoothing']) for row in rows] == [(1, 0.0), (3, 0.0)]
-    code = quality.main(parser.parse_args(['edges', '--model', DEFAULT_MODEL, '--size', '64']))
+    code = quality.main(parser.parse_args(['edges', '--model', DEMO_MODEL, '--size', '64']))
     assert code == 2 and 'WxH' in capsys.readouterr().err
