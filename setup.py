@@ -52,6 +52,7 @@ setup(
     entry_points={
         'console_scripts': [
             'mono_depth_node = mono_depth_ros.node:main',
+            'mono_depth_lifecycle_node = mono_depth_ros.lifecycle_node:main',
             'camera_player = mono_depth_ros.camera_player:main',
             'mono-depth = mono_depth_ros.cli:main',
         ],

@@ -334,6 +334,12 @@ class DepthNodeMixin:
             self._pipeline.stop()
             self._pipeline = None
 
+    def destroy_node(self) -> None:
+        """Stop the pipeline, then the ROS entities."""
+        if hasattr(self, '_pipeline'):
+            self._stop_processing()
+        super().destroy_node()
+
     # -- parameters ---------------------------------------------------------------------------
 
     def _model_to_run(self) -> tuple[str, int | None]:
@@ -513,12 +519,6 @@ class MonoDepthNode(DepthNodeMixin, Node):
             self.destroy_node()
             raise
         self._start_processing()
-
-    def destroy_node(self) -> None:
-        """Stop the pipeline, then the ROS entities."""
-        if hasattr(self, '_pipeline'):
-            self._stop_processing()
-        super().destroy_node()
 
 
 def main(args: list[str] | None = None) -> int:
