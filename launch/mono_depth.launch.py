@@ -25,7 +25,7 @@ All the logic lives in mono_depth_ros.launch_config, which is tested without lau
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction, Shutdown
 from launch.substitutions import LaunchConfiguration
-from launch_ros.actions import Node
+from launch_ros.actions import LifecycleNode, Node
 from mono_depth_ros.launch_config import (LAUNCH_ARGUMENTS, node_configuration,
                                           node_exit_reason, NodeExitedError)
 
@@ -43,11 +43,13 @@ def _on_node_exit(event, context):
 def _nodes(context):
     values = {name: LaunchConfiguration(name).perform(context) for name in LAUNCH_ARGUMENTS}
     configuration = node_configuration(values)
-    nodes = [Node(package='mono_depth_ros', executable='mono_depth_node',
-                  name='mono_depth_node', namespace=configuration.namespace,
-                  parameters=configuration.parameters, remappings=configuration.remappings,
-                  additional_env=configuration.environment, output='screen',
-                  on_exit=_on_node_exit)]
+    depth_node = LifecycleNode if configuration.lifecycle else Node
+    nodes = [depth_node(package='mono_depth_ros', executable=configuration.executable,
+                        name='mono_depth_node', namespace=configuration.namespace,
+                        parameters=configuration.parameters,
+                        remappings=configuration.remappings,
+                        additional_env=configuration.environment, output='screen',
+                        on_exit=_on_node_exit)]
     if configuration.rviz_config is not None:
         nodes.append(Node(package='rviz2', executable='rviz2', name='rviz2',
                           namespace=configuration.namespace,

@@ -47,6 +47,8 @@ LAUNCH_ARGUMENTS = {
     'output_qos': ('', 'QoS preset of the outputs.'),
     'publish_points': ('', 'true or false: publish depth/points.'),
     'rviz': ('false', 'true starts RViz with the shipped display of depth, cloud and labels.'),
+    'lifecycle': ('false', 'true starts the managed node (mono_depth_lifecycle_node): '
+                  'unconfigured until a lifecycle manager configures and activates it.'),
 }
 STRING_PARAMETERS = ('model', 'scene', 'weights', 'device', 'precision', 'input_qos', 'output_qos')
 BOOLEANS = {'true': True, 'false': False}
@@ -56,6 +58,8 @@ BOOLEANS = {'true': True, 'false': False}
 class NodeConfiguration:
     """Everything the launch file passes to launch_ros' Node (and whether to start RViz)."""
 
+    executable: str = 'mono_depth_node'
+    lifecycle: bool = False
     parameters: list = field(default_factory=list)
     remappings: list[tuple[str, str]] = field(default_factory=list)
     namespace: str = ''
@@ -145,7 +149,10 @@ def node_configuration(arguments: dict[str, str]) -> NodeConfiguration:
     if unknown:
         raise ValueError(f'unknown launch arguments: {", ".join(unknown)}; known: '
                          f'{", ".join(LAUNCH_ARGUMENTS)}')
-    configuration = NodeConfiguration(namespace=given('namespace'))
+    lifecycle = _boolean('lifecycle', given('lifecycle'))
+    configuration = NodeConfiguration(
+        namespace=given('namespace'), lifecycle=lifecycle,
+        executable='mono_depth_lifecycle_node' if lifecycle else 'mono_depth_node')
     if _boolean('rviz', given('rviz')):  # refused here, before the launch starts a process
         rviz_executable()
         configuration.rviz_config = share_directory() / 'config' / 'mono_depth.rviz'

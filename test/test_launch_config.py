@@ -48,6 +48,7 @@ def test_defaults_load_the_default_preset_and_remap_nothing():
     assert node_configuration({'config': ''}).parameters == []
     assert configuration.namespace == ''
     assert configuration.rviz_config is None
+    assert configuration.executable == 'mono_depth_node' and not configuration.lifecycle
     assert dict(configuration.remappings) == {'image': 'image',
                                               'image/compressed': 'image/compressed',
                                               'camera_info': 'camera_info'}
@@ -71,6 +72,13 @@ def test_arguments_become_parameters_and_remappings(rviz2):
     assert configuration.rviz_config.is_file()
 
 
+def test_lifecycle_selects_the_managed_node():
+    configuration = node_configuration({'lifecycle': 'true', 'namespace': 'front'})
+    assert configuration.lifecycle
+    assert configuration.executable == 'mono_depth_lifecycle_node'
+    assert configuration.namespace == 'front'
+
+
 def test_the_shipped_shared_memory_profile_is_passed_to_the_node(monkeypatch):
     monkeypatch.delenv('FASTDDS_DEFAULT_PROFILES_FILE', raising=False)
     monkeypatch.delenv('ROS_DISTRO', raising=False)
@@ -84,6 +92,7 @@ def test_the_shipped_shared_memory_profile_is_passed_to_the_node(monkeypatch):
     ({'config': 'no_such_preset'}, 'presets: default'),
     ({'publish_points': 'yes'}, 'publish_points:=yes must be true or false'),
     ({'rviz': 'maybe'}, 'rviz:=maybe'),
+    ({'lifecycle': 'on'}, 'lifecycle:=on must be true or false'),
     ({'modle': 'lite-mono'}, 'unknown launch arguments: modle'),
 ])
 def test_bad_arguments_are_named(arguments, message):
@@ -136,10 +145,10 @@ def test_launch_file_declares_every_argument_and_uses_the_tested_mapping():
     assert {'LAUNCH_ARGUMENTS', 'node_configuration'} <= imported
     functions = {node.name for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)}
     assert 'generate_launch_description' in functions
-    assert "executable='mono_depth_node'" in source
+    assert 'executable=configuration.executable' in source
     assert set(LAUNCH_ARGUMENTS) >= {'model', 'config', 'namespace', 'image', 'camera_info',
                                      'device', 'precision', 'input_qos', 'output_qos',
-                                     'publish_points', 'rviz'}
+                                     'publish_points', 'rviz', 'lifecycle'}
 
 
 # The real launch file, run as `ros2 launch` runs it (when launch and launch_ros are installed)
