@@ -20,6 +20,7 @@ parallel runs do not cross-talk.
 """
 from __future__ import annotations
 
+import gc
 import os
 from pathlib import Path
 import random
@@ -140,11 +141,18 @@ class Graph:
 
     def close(self) -> None:
         """Destroy every node and stop the executor."""
-        for node in reversed(self.nodes):
-            self.executor.remove_node(node)
-            node.destroy_node()
+        while self.nodes:
+            self._destroy(self.nodes.pop())
         self.executor.shutdown()
         self._thread.join(timeout=5)
+        # Free the nodes' reference cycles (a lifecycle node's callbacks hold it) now: left to a
+        # later gc pass they may be finalised in a forked child (flake8's workers), where the
+        # middleware is unusable, and kill it.
+        gc.collect()
+
+    def _destroy(self, node) -> None:
+        self.executor.remove_node(node)
+        node.destroy_node()
 
 
 @pytest.fixture(scope='session')
