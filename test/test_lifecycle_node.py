@@ -28,6 +28,7 @@ from lifecycle_msgs.msg import Transition
 from lifecycle_msgs.srv import ChangeState, GetAvailableTransitions, GetState
 from mono_depth_ros.data.synthetic import SyntheticScenes
 from mono_depth_ros.lifecycle_node import MonoDepthLifecycleNode
+from mono_depth_ros.models.registry import DEMO_MODEL
 import pytest
 from rclpy.node import Node
 from rclpy.parameter import Parameter
@@ -82,6 +83,7 @@ def scene():
 
 def managed(graph, **parameters):
     """Start the lifecycle node (unconfigured), a manager and a rig subscribed to the depth."""
+    parameters.setdefault('model', DEMO_MODEL)
     node = graph.add(MonoDepthLifecycleNode(parameter_overrides=[
         Parameter(name, value=value) for name, value in parameters.items()]))
     return node, graph.add(LifecycleManager()), graph.add(Rig(outputs=('depth/image',)))
