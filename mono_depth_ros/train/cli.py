@@ -127,6 +127,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     loss.add_argument('--teacher-weights', default='auto',
                       help="the teacher's weights ('auto', a file or a URL)")
     loss.add_argument('--distill-weight', type=float, default=d.distill_weight)
+    loss.add_argument('--seg-teacher', default=None,
+                      help='zoo model with a segmentation head whose logits to distil: the '
+                           'segmentation loss becomes alpha * cross-entropy + (1 - alpha) * '
+                           'T^2 * KL(teacher || student) at temperature T')
+    loss.add_argument('--seg-teacher-weights', default='auto',
+                      help="the segmentation teacher's weights ('auto', a file or a URL)")
+    loss.add_argument('--class-map', default=None,
+                      help='JSON file mapping each student class to a teacher class or a list '
+                           'of them (default: classes of the same name)')
+    loss.add_argument('--kd-temperature', type=float, default=d.kd_temperature,
+                      help='softmax temperature T of segmentation distillation')
+    loss.add_argument('--kd-alpha', type=float, default=d.kd_alpha,
+                      help='weight of the task loss against the distillation term (1 - alpha)')
     run = parser.add_argument_group('run')
     run.add_argument('--out', required=True, type=Path, help='output folder')
     run.add_argument('--resume', type=Path, default=None,

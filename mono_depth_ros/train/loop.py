@@ -36,6 +36,7 @@ from mono_depth_ros.models.registry import create_model, get_spec
 from mono_depth_ros.models.spec import ModelSpec
 from mono_depth_ros.train import losses
 from mono_depth_ros.train.datasets import Augmentation, TrainingSet
+from mono_depth_ros.train.distill import ClassMap, SegmentationDistillation
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -58,7 +59,7 @@ PRESETS = {
         'augment': True, 'color_jitter': False, 'log_l1_weight': 0.0,
     },
 }
-LOSS_TERMS = ('loss', 'depth', 'log_l1', 'seg', 'distill')
+LOSS_TERMS = ('loss', 'depth', 'log_l1', 'seg', 'distill', 'seg_distill')
 CSV_COLUMNS = ('epoch', 'step', 'lr', *LOSS_TERMS, 'val_abs_rel', 'val_delta1', 'val_miou',
                'seconds')
 
@@ -96,6 +97,11 @@ class TrainConfig:
     teacher: str | None = None
     teacher_weights: str | None = None
     distill_weight: float = 1.0
+    seg_teacher: str | None = None
+    seg_teacher_weights: str | None = None
+    class_map: str | None = None
+    kd_temperature: float = 20.0
+    kd_alpha: float = 0.7
     depth_weight: float = 1.0
     depth_loss: str = 'silog'
     si_lambda: float = losses.SILOG_LAMBDA
@@ -143,13 +149,28 @@ class TrainConfig:
             raise ValueError('--threads must be at least 1')
         if self.lr <= 0:
             raise ValueError('--lr must be positive')
+        if self.kd_temperature <= 0:
+            raise ValueError('--kd-temperature must be positive')
+        if not 0 <= self.kd_alpha <= 1:
+            raise ValueError(f'--kd-alpha {self.kd_alpha}: the weight of the task loss must lie '
+                             'in [0, 1] (the distillation term gets 1 - alpha)')
         if (self.width is None) != (self.height is None):
             raise ValueError('give both --width and --height, or neither')
         check_losses(get_spec(self.model), self)
 
 
 def check_losses(spec: ModelSpec, config: TrainConfig) -> None:
-    """Refuse losses that cannot supervise this model's output kind, saying what to do."""
+    """Refuse losses that cannot supervise this model's outputs, saying what to do."""
+    if config.teacher and not get_spec(config.teacher).has_depth:
+        raise ValueError(f'--teacher {config.teacher} predicts no depth to distil; a '
+                         'segmentation teacher goes in --seg-teacher')
+    if config.seg_teacher:
+        segmentation_distillation_map(spec, config)
+    if not spec.has_depth:
+        if config.teacher or config.log_l1_weight > 0:
+            raise ValueError(f'{spec.name} has no depth head: drop --teacher and '
+                             '--log-l1-weight (segmentation distillation is --seg-teacher)')
+        return
     if spec.output_kind == 'metric':
         return
     if config.log_l1_weight > 0:
@@ -159,6 +180,14 @@ def check_losses(spec: ModelSpec, config: TrainConfig) -> None:
         raise ValueError(f'{spec.name} predicts affine-invariant inverse depth (unknown scale '
                          'and shift), which SI-log cannot supervise: fine-tune it by '
                          'distillation (--teacher, --depth-weight 0) or choose a metric variant')
+
+
+def segmentation_distillation_map(spec: ModelSpec, config: TrainConfig) -> ClassMap:
+    """Map ``config.seg_teacher``'s classes onto the student's, or fail saying why."""
+    teacher = get_spec(config.seg_teacher)
+    return ClassMap.build(spec.classes, teacher.classes, config.class_map,
+                          student_name=f'student {spec.name}',
+                          teacher_name=f'teacher {teacher.name}')
 
 
 def clip_gradients(model: torch.nn.Module, limit: float, mode: str = 'norm') -> None:
@@ -306,12 +335,13 @@ class Teacher:
             parameter.requires_grad_(False)
 
     @torch.no_grad()
-    def __call__(self, image: torch.Tensor) -> torch.Tensor:
-        """Return the teacher's depth output (B, 1, h, w) for a [0, 1] batch."""
+    def __call__(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Return the teacher's outputs (``depth`` (B, 1, h, w), ``segm``) for a [0, 1] batch."""
         height, width = self.spec.input_policy.network_size(*image.shape[-2:])
         resized = F.interpolate(image, size=(height, width), mode='bilinear',
                                 align_corners=False)
-        return self.module(normalise(resized, self.spec))['depth'].float()
+        return {name: value.float()
+                for name, value in self.module(normalise(resized, self.spec)).items()}
 
     def loss(self, student_depth: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """Distillation loss matching the teacher's output kind."""
@@ -323,31 +353,38 @@ class Teacher:
 def loss_terms(outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tensor],
                teacher: Teacher | None = None, teacher_target: torch.Tensor | None = None,
                log_l1: bool = False, depth_loss: str = 'silog',
-               si_lambda: float = losses.SILOG_LAMBDA) -> dict[str, torch.Tensor]:
+               si_lambda: float = losses.SILOG_LAMBDA,
+               seg_distillation: SegmentationDistillation | None = None,
+               teacher_logits: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
     """
-    Return the loss terms (``depth``, ``log_l1``, ``seg``, ``distill``) for this batch.
+    Return the loss terms (``depth``, ``log_l1``, ``seg``, ``distill``, ``seg_distill``).
 
     ``depth_loss`` is ``silog`` (BTS's 10 sqrt(...) form) or ``eigen-si`` (Eigen's), both with
     ``si_lambda``. SI-log discounts most of a common scale error; ``log_l1`` adds a term that
     does not. Where
     ``outputs`` holds ``log_depth`` (see :func:`forward_for_training`) the depth losses use it, so
-    that predictions outside the model's depth clamp still get gradients.
+    that predictions outside the model's depth clamp still get gradients. Models without a depth
+    head get no depth terms. ``seg_distill`` is the soft-target term of ``seg_distillation``
+    against ``teacher_logits``.
     """
-    log_input = 'log_depth' in outputs
-    depth = outputs['log_depth' if log_input else 'depth'].float()
-    if depth_loss == 'eigen-si':
-        depth_term = losses.eigen_si_loss(depth, batch['depth'], si_lambda=si_lambda,
-                                          log_input=log_input)
-    else:
-        depth_term = losses.silog_loss(depth, batch['depth'], variance_focus=si_lambda,
-                                       log_input=log_input)
-    terms = {'depth': depth_term}
-    if log_l1:
-        terms['log_l1'] = losses.log_l1_loss(depth, batch['depth'], log_input=log_input)
+    terms = {}
+    if 'depth' in outputs:
+        log_input = 'log_depth' in outputs
+        depth = outputs['log_depth' if log_input else 'depth'].float()
+        if depth_loss == 'eigen-si':
+            terms['depth'] = losses.eigen_si_loss(depth, batch['depth'], si_lambda=si_lambda,
+                                                  log_input=log_input)
+        else:
+            terms['depth'] = losses.silog_loss(depth, batch['depth'], variance_focus=si_lambda,
+                                               log_input=log_input)
+        if log_l1:
+            terms['log_l1'] = losses.log_l1_loss(depth, batch['depth'], log_input=log_input)
     if 'segm' in outputs:
         terms['seg'] = losses.segmentation_loss(outputs['segm'].float(), batch['labels'])
     if teacher is not None:
         terms['distill'] = teacher.loss(outputs['depth'].float(), teacher_target)
+    if seg_distillation is not None:
+        terms['seg_distill'] = seg_distillation.loss(outputs['segm'].float(), teacher_logits)
     return terms
 
 
@@ -386,10 +423,12 @@ def depth_up_to_scale(prediction: torch.Tensor, spec: ModelSpec) -> torch.Tensor
 
 @torch.no_grad()
 def predict(model: torch.nn.Module, spec: ModelSpec, image: torch.Tensor
-            ) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Depth (B, H, W) and labels (B, H, W) or None at the batch's resolution."""
+            ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """Depth (B, H, W) and labels (B, H, W), each None if not predicted, at the batch's size."""
     outputs = model(normalise(image, spec))
-    depth = losses.resize_to(depth_up_to_scale(outputs['depth'].float(), spec), image)[:, 0]
+    depth = None
+    if 'depth' in outputs:
+        depth = losses.resize_to(depth_up_to_scale(outputs['depth'].float(), spec), image)[:, 0]
     labels = None
     if 'segm' in outputs:
         labels = losses.resize_to(outputs['segm'].float(), image).argmax(1)
@@ -403,25 +442,31 @@ def validate(model: torch.nn.Module, spec: ModelSpec, loader: Iterable,
     AbsRel, delta1 and mIoU of the model on a loader, scored as ``mono-depth eval`` does.
 
     Depth counts where the ground truth lies inside ``(1e-3, spec.max_depth)``; relative models
-    are median-scaled per image.
+    are median-scaled per image. Each metric is there when the model predicts its kind.
     """
+    from mono_depth_ros import metrics
     from mono_depth_ros.evaluate import Scorer
 
     was_training = model.training
     model.eval()
-    scorer = Scorer(len(spec.classes), median_scaling=spec.output_kind != 'metric',
-                    max_depth=spec.max_depth)
+    scorer = Scorer(median_scaling=spec.output_kind != 'metric', max_depth=spec.max_depth)
+    confusion = np.zeros((len(spec.classes),) * 2, dtype=np.int64)
     for batch in loader:
         depth, labels = predict(model, spec, batch['image'].to(device))
-        for i in range(depth.shape[0]):
-            scorer.add(depth[i].cpu().numpy(), batch['depth'][i, 0].numpy(),
-                       None if labels is None else labels[i].cpu().numpy(),
-                       batch['labels'][i].numpy())
+        for i in range(batch['image'].shape[0]):
+            if depth is not None:
+                scorer.add(depth[i].cpu().numpy(), batch['depth'][i, 0].numpy())
+            if labels is not None:
+                confusion += metrics.confusion_matrix(labels[i].cpu().numpy(),
+                                                      batch['labels'][i].numpy(),
+                                                      len(spec.classes), losses.IGNORE_INDEX)
     model.train(was_training)
-    result = scorer.result()
-    values = {'abs_rel': result['abs_rel'], 'delta1': result['d1']}
-    if 'miou' in result:
-        values['miou'] = result['miou']
+    values = {}
+    if spec.has_depth:
+        result = scorer.result()
+        values.update(abs_rel=result['abs_rel'], delta1=result['d1'])
+    if confusion.sum():
+        values['miou'] = metrics.segmentation_metrics(confusion)['miou']
     return values
 
 
@@ -519,8 +564,19 @@ def train(config: TrainConfig, resume: Path | None = None) -> TrainResult:
                           batch_size=config.batch_size) if val_source is not None else None)
     teacher = (Teacher(config.teacher, config.teacher_weights, device)
                if config.teacher else None)
+    seg_teacher, seg_distillation = None, None
+    if config.seg_teacher:
+        shared = teacher is not None and (config.seg_teacher, config.seg_teacher_weights) == (
+            config.teacher, config.teacher_weights)
+        seg_teacher = (teacher if shared else
+                       Teacher(config.seg_teacher, config.seg_teacher_weights, device))
+        seg_distillation = SegmentationDistillation(segmentation_distillation_map(spec, config),
+                                                    config.kd_temperature)
+    # With a segmentation teacher: alpha * task + (1 - alpha) * soft targets, times seg_weight.
+    alpha = config.kd_alpha if seg_distillation is not None else 1.0
     weights = {'depth': config.depth_weight, 'log_l1': config.log_l1_weight,
-               'seg': config.seg_weight, 'distill': config.distill_weight}
+               'seg': config.seg_weight * alpha, 'distill': config.distill_weight,
+               'seg_distill': config.seg_weight * (1 - alpha)}
 
     batches = len(train_set) // config.batch_size
     if batches == 0:
@@ -582,10 +638,14 @@ def train(config: TrainConfig, resume: Path | None = None) -> TrainResult:
             with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
                 inputs = normalise(batch['image'], spec).contiguous(memory_format=memory_format)
                 outputs = forward_for_training(model, inputs)
-                outputs['depth'] = depth_up_to_scale(outputs['depth'], spec)
-                target = teacher(batch['image']) if teacher is not None else None
-                terms = loss_terms(outputs, batch, teacher, target, config.log_l1_weight > 0,
-                                   config.depth_loss, config.si_lambda)
+                if 'depth' in outputs:
+                    outputs['depth'] = depth_up_to_scale(outputs['depth'], spec)
+                targets = teacher(batch['image']) if teacher is not None else {}
+                if seg_teacher is not None and seg_teacher is not teacher:
+                    targets['segm'] = seg_teacher(batch['image'])['segm']
+                terms = loss_terms(outputs, batch, teacher, targets.get('depth'),
+                                   config.log_l1_weight > 0, config.depth_loss, config.si_lambda,
+                                   seg_distillation, targets.get('segm'))
                 loss = losses.weighted_sum(terms, weights)
             scaler.scale(loss / config.accumulate).backward()
             seen += 1

@@ -125,6 +125,33 @@ def segmentation_loss(logits: torch.Tensor, labels: torch.Tensor,
     return F.cross_entropy(logits, labels, ignore_index=ignore_index)
 
 
+def logit_distillation_loss(student_logits: torch.Tensor, teacher_log_probs: torch.Tensor,
+                            temperature: float) -> torch.Tensor:
+    """
+    Soft-target loss of Hinton et al. (2015) per pixel: ``T^2 * KL(p_teacher || p_student)``.
+
+    ``p = softmax(logits / T)`` over the class dimension of ``(B, C, h, w)`` tensors of one size;
+    ``teacher_log_probs`` are the teacher's log-probabilities at ``T`` (detached here). The KL is
+    summed over classes and averaged over every pixel, labelled or not. It is the usual
+    ``kl_div(log_softmax(student / T), softmax(teacher / T))``, which studies write as
+    ``KL(softmax(student / T) || softmax(teacher / T))`` after the order of its arguments.
+
+    The ``T^2`` factor is Hinton's: the gradient of the KL with respect to a student logit is
+    ``(p_student - p_teacher) / T``, and at a high temperature both probabilities differ from
+    uniform by about ``logit / (C T)``, so the gradients shrink as ``1 / T^2``. Scaling by ``T^2``
+    keeps the soft term's gradients on the scale of the cross-entropy's at any ``T``, so that
+    ``alpha * task + (1 - alpha) * this`` weighs the two as ``alpha`` says (at ``T = 20`` the
+    unscaled term would carry 1/400 of its weight).
+    """
+    if student_logits.shape != teacher_log_probs.shape:
+        raise ValueError(f'student logits {tuple(student_logits.shape)} and teacher '
+                         f'log-probabilities {tuple(teacher_log_probs.shape)} differ in shape')
+    student_log_probs = F.log_softmax(student_logits.float() / temperature, dim=1)
+    kl = F.kl_div(student_log_probs, teacher_log_probs.detach().float(), reduction='none',
+                  log_target=True)
+    return kl.sum(dim=1).mean() * temperature ** 2
+
+
 def align_scale_shift(source: torch.Tensor, target: torch.Tensor,
                       mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """
