@@ -21,7 +21,9 @@ GFLOPs at the study's KITTI input (1216x352) and at its reduced input (640x192),
 study timed it (``inference_speed.py``): a 1216x352 input resized to the variant's input, the
 network, and the prediction upsampled back bicubically; on the CPU in fp32 and, where a GPU is
 there, on CUDA with fp16 autocast (the study's "mixed precision"). Every figure is also given as a
-ratio to DPT-H measured in the same run. A second table times one attention block, softmax
+ratio to DPT-H measured in the same run; the variants are timed in interleaved rounds and a speedup
+is the median of the per-round ratios, so that a change of load on a shared machine does not
+favour whichever variant ran in a quiet minute. A second table times one attention block, softmax
 against Performer, over the study's token counts, and finds where Performer becomes faster.
 
 Latency does not depend on weight values: the networks have random weights.
@@ -30,11 +32,15 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import dataclass
+from functools import partial
 import io
 import json
 import os
+import statistics
+import time
+from typing import Callable
 
-from mono_depth_ros.bench import count_flops, latency_stats, time_calls
+from mono_depth_ros.bench import count_flops, latency_stats
 from mono_depth_ros.models import dpt
 from mono_depth_ros.models.vit_hybrid import Attention, EMBED_DIM
 import torch
@@ -102,28 +108,64 @@ def study_forward(module: torch.nn.Module, size: tuple[int, int], device: torch.
     return run
 
 
-def measure_entry(entry: GridEntry, devices: list[torch.device], warmup: int, iters: int,
-                  flop_sizes: tuple[tuple[int, int], ...], frame: tuple[int, int]) -> dict:
-    """Measure one configuration: sizes, FLOPs at each of ``flop_sizes``, latency per device."""
+def time_interleaved(calls: list[Callable[[], object]], warmup: int, iters: int,
+                     sync: Callable[[], None] | None = None) -> list[list[float]]:
+    """
+    Time every call once per round for ``iters`` rounds (after ``warmup`` untimed calls each).
+
+    Returns the ms of each call per round. Interleaving makes a change of load on a shared
+    machine weigh on every call alike, so the per-round ratios stay fair.
+    """
+    for call in calls:
+        for _ in range(warmup):
+            call()
+    times: list[list[float]] = [[] for _ in calls]
+    for _ in range(iters):
+        for index, call in enumerate(calls):
+            if sync:
+                sync()
+            start = time.perf_counter()
+            call()
+            if sync:
+                sync()
+            times[index].append((time.perf_counter() - start) * 1e3)
+    return times
+
+
+def median_ratio(numerators: list[float], denominators: list[float]) -> float:
+    """Return the median over rounds of ``numerator / denominator``."""
+    return statistics.median(n / d for n, d in zip(numerators, denominators))
+
+
+def describe_entry(entry: GridEntry, flop_sizes: tuple[tuple[int, int], ...]
+                   ) -> tuple[dict, dpt.DPT]:
+    """Build one configuration; return its sizes and FLOPs at each of ``flop_sizes``."""
     torch.manual_seed(0)
     module = dpt.DPT(entry.config).eval()
     row = {'label': entry.label, 'input': f'{entry.size[1]}x{entry.size[0]}',
            'params': sum(p.numel() for p in module.parameters()),
            'checkpoint_mb': checkpoint_megabytes(module),
            'gflops': {f'{w}x{h}': count_flops(module, (h, w)) / 1e9 for h, w in flop_sizes},
-           'latency': {}}
-    for device in devices:
-        amp = device.type == 'cuda'
-        module.to(device)
-        sync = (lambda: torch.cuda.synchronize(device)) if amp else None
-        times = time_calls(study_forward(module, entry.size, device, amp, frame), warmup, iters,
-                           sync)
-        row['latency']['cuda-fp16' if amp else 'cpu-fp32'] = latency_stats(times)
-    return row
+           'latency': {}, 'speedup': {}}
+    return row, module
+
+
+def time_entries(rows: list[dict], modules: list[dpt.DPT], entries: tuple[GridEntry, ...],
+                 device: torch.device, warmup: int, iters: int, frame: tuple[int, int]) -> None:
+    """Time every configuration on ``device``, interleaved; speedups against the first."""
+    amp = device.type == 'cuda'
+    key = 'cuda-fp16' if amp else 'cpu-fp32'
+    sync = (lambda: torch.cuda.synchronize(device)) if amp else None
+    calls = [study_forward(module.to(device), entry.size, device, amp, frame)
+             for module, entry in zip(modules, entries)]
+    times = time_interleaved(calls, warmup, iters, sync)
+    for row, own in zip(rows, times):
+        row['latency'][key] = latency_stats(own)
+        row['speedup'][key] = median_ratio(times[0], own)
 
 
 def add_ratios(rows: list[dict]) -> None:
-    """Add each row's figures relative to the first row's (DPT-H): sizes, FLOPs, speedups."""
+    """Add each row's sizes and FLOPs relative to the first row's (DPT-H), and its speedups."""
     base = rows[0]
     for row in rows:
         row['ratio'] = {
@@ -131,14 +173,13 @@ def add_ratios(rows: list[dict]) -> None:
             'checkpoint': row['checkpoint_mb'] / base['checkpoint_mb'],
             **{f'gflops {size}': value / base['gflops'][size]
                for size, value in row['gflops'].items()},
-            **{f'speedup {device}': base['latency'][device]['p50_ms'] / stats['p50_ms']
-               for device, stats in row['latency'].items()},
+            **{f'speedup {device}': value for device, value in row['speedup'].items()},
         }
 
 
 def attention_sweep(tokens: tuple[int, ...], device: torch.device, warmup: int,
                     iters: int) -> list[dict]:
-    """Time one 12-head attention block, softmax and Performer, at each token count."""
+    """Time one 12-head attention block, softmax and Performer interleaved, per token count."""
     torch.manual_seed(0)
     softmax = Attention(EMBED_DIM, dpt.OFFICIAL_HEADS).eval().to(device)
     performer = Attention(EMBED_DIM, dpt.OFFICIAL_HEADS, kind='performer').eval().to(device)
@@ -149,22 +190,24 @@ def attention_sweep(tokens: tuple[int, ...], device: torch.device, warmup: int,
     rows = []
     for count in tokens:
         x = torch.randn(1, count, EMBED_DIM, device=device)
-        row = {'tokens': count}
-        for name, block in (('softmax', softmax), ('performer', performer)):
-            def run(block=block):
-                with torch.inference_mode(), torch.autocast(device.type, dtype=torch.float16,
-                                                            enabled=amp):
-                    return block(x)
-            row[name] = latency_stats(time_calls(run, warmup, iters, sync))
-        rows.append(row)
+
+        def run(block, x=x):
+            with torch.inference_mode(), torch.autocast(device.type, dtype=torch.float16,
+                                                        enabled=amp):
+                return block(x)
+        soft, perf = time_interleaved([partial(run, softmax), partial(run, performer)],
+                                      warmup, iters, sync)
+        rows.append({'tokens': count, 'softmax': latency_stats(soft),
+                     'performer': latency_stats(perf),
+                     'performer_over_softmax': median_ratio(perf, soft)})
     return rows
 
 
 def crossover(rows: list[dict]) -> int | None:
-    """Return the fewest tokens from which Performer stays faster than softmax (p50), if any."""
+    """Return the fewest tokens from which Performer stays faster than softmax, if any."""
     found = None
     for row in reversed(rows):
-        if row['performer']['p50_ms'] < row['softmax']['p50_ms']:
+        if row['performer_over_softmax'] < 1:
             found = row['tokens']
         else:
             break
@@ -193,8 +236,11 @@ def run_grid(name: str = 'dpt', device: str = 'auto', warmup: int = 1, iters: in
         devices.append(torch.device('cuda'))
     if not devices:
         raise ValueError(f'--device {device!r}: the grid runs on auto, cpu or cuda')
-    rows = [measure_entry(entry, devices, warmup, iters, flop_sizes, frame)
-            for entry in entries or GRIDS[name]]
+    entries = entries or GRIDS[name]
+    rows, modules = zip(*(describe_entry(entry, flop_sizes) for entry in entries))
+    for dev in devices:
+        time_entries(rows, modules, entries, dev, warmup, iters, frame)
+    rows = list(rows)
     add_ratios(rows)
     sweeps = {}
     for dev in devices:
@@ -218,7 +264,8 @@ def format_grid(result: dict) -> str:
              f'GPU {env["cuda"] or "none"}, warmup {env["warmup"]}, {env["iters"]} iterations, '
              'load average ' + ' '.join(f'{v:.2f}' for v in env['load_average']),
              f'latency: a {result["frame"]} input resized to the variant\'s input, the network, '
-             'bicubic upsampling back (as the study timed it); x = ratio to the first row', '']
+             'bicubic upsampling back (as the study timed it), variants interleaved; x = ratio '
+             'to the first row (speedup: median over rounds)', '']
     header = (f'{"variant":<20} {"input":>8} {"params M":>9} {"x":>5} {"ckpt MB":>8} {"x":>5}'
               + ''.join(f' {"GFLOPs " + s:>17} {"x":>5}' for s in sizes)
               + ''.join(f' {d + " ms":>14} {"speedup":>7}' for d in devices))
@@ -236,7 +283,8 @@ def format_grid(result: dict) -> str:
                   f'{"tokens":>7} {"softmax":>9} {"performer":>10} {"ratio":>6}']
         for row in sweep['rows']:
             soft, perf = row['softmax']['p50_ms'], row['performer']['p50_ms']
-            lines.append(f'{row["tokens"]:7d} {soft:9.2f} {perf:10.2f} {perf / soft:6.2f}')
+            lines.append(f'{row["tokens"]:7d} {soft:9.2f} {perf:10.2f} '
+                         f'{row["performer_over_softmax"]:6.2f}')
         where = sweep['crossover_tokens']
         lines.append(f'Performer is faster from {where} tokens on' if where
                      else 'Performer is faster at no measured token count')

@@ -35,8 +35,8 @@ def tiny_grid() -> tuple[bench_grid.GridEntry, ...]:
 
 
 def timings(*pairs: tuple[float, float]) -> list[dict]:
-    return [{'tokens': 100 * (i + 1), 'softmax': {'p50_ms': soft},
-             'performer': {'p50_ms': perf}} for i, (soft, perf) in enumerate(pairs)]
+    return [{'tokens': 100 * (i + 1), 'performer_over_softmax': perf / soft}
+            for i, (soft, perf) in enumerate(pairs)]
 
 
 def test_the_grid_holds_the_study_configurations():
@@ -54,6 +54,16 @@ def test_crossover_is_where_performer_stays_faster():
     assert bench_grid.crossover(timings((1, 2), (2, 3), (4, 3), (9, 4))) == 300
     assert bench_grid.crossover(timings((1, 2), (2, 1), (4, 5), (9, 4))) == 400
     assert bench_grid.crossover(timings((1, 2), (2, 3))) is None
+
+
+def test_calls_are_timed_in_rounds():
+    order = []
+    times = bench_grid.time_interleaved([lambda: order.append('a'), lambda: order.append('b')],
+                                        warmup=2, iters=3)
+    assert order == ['a', 'a', 'b', 'b'] + ['a', 'b'] * 3
+    assert [len(t) for t in times] == [3, 3] and min(min(t) for t in times) >= 0
+    # per-round ratios, then their median: a slow round (load) weighs on both sides alike
+    assert bench_grid.median_ratio([10, 40, 12], [5, 20, 4]) == 2.0
 
 
 def test_checkpoint_size_is_that_of_the_saved_state_dict(tmp_path):

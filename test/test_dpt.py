@@ -301,3 +301,60 @@ def test_study_recipe_fine_tunes_on_the_kitti_frame(tmp_path, kitti_000008):
     model = create_model('dpt-hybrid-kitti-a', weights=str(out / 'dpt-hybrid-kitti-a.safetensors'))
     with torch.inference_mode():
         assert torch.isfinite(model(torch.randn(1, 3, 32, 64))['depth']).all()
+
+
+@pytest.mark.parametrize('name', [spec.name for spec in dpt.SPECS])
+def test_every_variant_runs_in_the_estimator_from_a_weights_file(name, tmp_path):
+    from mono_depth_ros import scale
+    from mono_depth_ros.estimator import DepthEstimator
+
+    spec = get_spec(name)
+    model = random_model(spec.extra['config'], seed=13)
+    with torch.no_grad():  # random weights leave the head at its ReLU floor: lift it
+        model.scratch.output_conv[4].bias.fill_(1.0)
+    torch.save(model.state_dict(), tmp_path / 'w.pt')
+    policy = scale.make_policy('none' if spec.output_kind == 'metric' else 'fixed')
+    estimator = DepthEstimator.from_name(name, weights=str(tmp_path / 'w.pt'), device='cpu',
+                                         scale_policy=policy)
+    frame = np.random.default_rng(0).integers(0, 255, (120, 200, 3), dtype=np.uint8)
+    depth = estimator.estimate(frame).unscaled_depth
+    assert depth.shape == (120, 200) and np.isfinite(depth).all() and (depth > 0).all()
+
+
+def test_node_process_runs_model_a_from_a_fork_named_checkpoint(graph, tmp_path):
+    from conftest import executable, wait_until
+    from mono_depth_ros import parity
+    from mono_depth_ros.data.synthetic import SyntheticScenes
+    from mono_depth_ros.estimator import DepthEstimator
+    from mono_depth_ros import ros_io
+    from ros_rig import Rig
+    from test_node import send_until_received
+    from test_node_process import Process
+
+    spec = get_spec('dpt-hybrid-kitti-a')
+    model = dpt.DPT(spec.extra['config'])
+    view = dpt.fork_layout(model)
+    parity.fill_by_rule(view, 5)
+    with torch.no_grad():  # a larger head output, so that the depth spans metres, not ~170 m
+        model.scratch.output_conv[4].weight.mul_(2000)
+    weights = tmp_path / 'dpt_hybrid_custom-kitti-rule_020.pt'
+    torch.save(view.state_dict(), weights)
+
+    node = Process(executable('mono_depth_node'), '--ros-args', '-p',
+                   'model:=dpt-hybrid-kitti-a', '-p', f'weights:={weights}', '-p',
+                   'device:=cpu', '-p', 'publish_points:=false')
+    rig = graph.add(Rig(outputs=('depth/image',)))
+    try:
+        assert wait_until(lambda: rig.count_subscribers('/image') > 0
+                          or node.process.poll() is not None, 120), node.stop()
+        assert node.process.poll() is None, node.stop()
+        scene = SyntheticScenes(seed=4, count=1, width=320, height=96)[0]
+        _, message = send_until_received(rig, 'depth/image', scene.rgb, scene.intrinsics)
+    finally:
+        log = node.stop()
+    depth = ros_io.depth_from_image(message)
+    # the node's default channels_last layout (it changes float sums: compare like with like)
+    expected = DepthEstimator.from_name('dpt-hybrid-kitti-a', weights=str(weights), device='cpu',
+                                        channels_last=True).estimate(scene.rgb).depth
+    assert depth.shape == (96, 320) and np.nanstd(expected) > 0.1, log
+    np.testing.assert_allclose(depth, expected, rtol=1e-5)

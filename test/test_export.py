@@ -33,7 +33,7 @@ pytest.importorskip('onnx')
 # (model, network size (height, width)); joint-mnv3-synthetic has real weights in the package,
 # the others are filled by the parity rule (random initialisation can give all-zero depth).
 CASES = [('joint-mnv3-synthetic', (240, 320)), ('lite-mono-tiny', (192, 640)),
-         ('depth-anything-v2-small', (168, 224))]
+         ('depth-anything-v2-small', (168, 224)), ('dpt-hybrid-kitti-a', (64, 96))]
 
 
 def build(name: str) -> torch.nn.Module:
