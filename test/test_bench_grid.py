@@ -15,13 +15,13 @@
 """``mono-depth bench --grid dpt``: the study's grid, its ratios and the attention crossover."""
 from __future__ import annotations
 
-import argparse
 import functools
 import json
 
 from mono_depth_ros import bench, bench_grid
 from mono_depth_ros.models import dpt
 import pytest
+from test_bench import run_cli
 import torch
 
 TINY = ((64, 128), (32, 64))  # (network input of DPT-H, of the others) instead of the study's
@@ -97,14 +97,6 @@ def test_grid_rows_and_ratios():
     assert sweep['crossover_tokens'] == bench_grid.crossover(sweep['rows'])
     text = bench_grid.format_grid(result)
     assert 'DPT-H ' in text and 'one attention block' in text and 'Performer is faster' in text
-
-
-def run_cli(argv: list[str], capsys) -> tuple[int, str, str]:
-    parser = argparse.ArgumentParser()
-    bench.add_arguments(parser)
-    code = bench.main(parser.parse_args(argv))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def test_cli(monkeypatch, capsys):
