@@ -23,8 +23,10 @@ network, and the prediction upsampled back bicubically; on the CPU in fp32 and, 
 there, on CUDA with fp16 autocast (the study's "mixed precision"). Every figure is also given as a
 ratio to DPT-H measured in the same run; the variants are timed in interleaved rounds and a speedup
 is the median of the per-round ratios, so that a change of load on a shared machine does not
-favour whichever variant ran in a quiet minute. A second table times one attention block, softmax
-against Performer, over the study's token counts, and finds where Performer becomes faster.
+favour whichever variant ran in a quiet minute. On the CPU the process's CPU time is reported
+beside the wall time: waiting for a core that other work holds does not inflate it. A second
+table times one attention block, softmax against Performer, over the study's token counts, and
+finds where Performer becomes faster.
 
 Latency does not depend on weight values: the networks have random weights.
 """
@@ -48,6 +50,7 @@ import torch.nn.functional as F
 
 KITTI_INPUT = (352, 1216)   # the study's "352,1216": KITTI's benchmark crop
 REDUCED_INPUT = (192, 640)  # the study's reduction
+CLOCKS = {'wall': time.perf_counter, 'cpu': time.process_time}
 # the study's attention-complexity sweep (attention_complexity.py)
 ATTENTION_TOKENS = (144, 288, 576, 1152, 2304, 4608, 6912, 9216)
 
@@ -109,26 +112,28 @@ def study_forward(module: torch.nn.Module, size: tuple[int, int], device: torch.
 
 
 def time_interleaved(calls: list[Callable[[], object]], warmup: int, iters: int,
-                     sync: Callable[[], None] | None = None) -> list[list[float]]:
+                     sync: Callable[[], None] | None = None) -> dict[str, list[list[float]]]:
     """
     Time every call once per round for ``iters`` rounds (after ``warmup`` untimed calls each).
 
-    Returns the ms of each call per round. Interleaving makes a change of load on a shared
-    machine weigh on every call alike, so the per-round ratios stay fair.
+    Returns, per clock of :data:`CLOCKS`, the ms of each call per round: ``wall`` (elapsed) and
+    ``cpu`` (this process's CPU time, which time spent waiting for a core shared with other
+    work does not inflate). Interleaving makes a change of load weigh on every call alike.
     """
     for call in calls:
         for _ in range(warmup):
             call()
-    times: list[list[float]] = [[] for _ in calls]
+    times = {clock: [[] for _ in calls] for clock in CLOCKS}
     for _ in range(iters):
         for index, call in enumerate(calls):
             if sync:
                 sync()
-            start = time.perf_counter()
+            starts = {clock: read() for clock, read in CLOCKS.items()}
             call()
             if sync:
                 sync()
-            times[index].append((time.perf_counter() - start) * 1e3)
+            for clock, read in CLOCKS.items():
+                times[clock][index].append((read() - starts[clock]) * 1e3)
     return times
 
 
@@ -159,9 +164,13 @@ def time_entries(rows: list[dict], modules: list[dpt.DPT], entries: tuple[GridEn
     calls = [study_forward(module.to(device), entry.size, device, amp, frame)
              for module, entry in zip(modules, entries)]
     times = time_interleaved(calls, warmup, iters, sync)
-    for row, own in zip(rows, times):
-        row['latency'][key] = latency_stats(own)
-        row['speedup'][key] = median_ratio(times[0], own)
+    clocks = {key: times['wall']}
+    if not amp:  # CPU time only means something for work done on the CPU
+        clocks[f'{key} CPU time'] = times['cpu']
+    for name, per_call in clocks.items():
+        for row, own in zip(rows, per_call):
+            row['latency'][name] = latency_stats(own)
+            row['speedup'][name] = median_ratio(per_call[0], own)
 
 
 def add_ratios(rows: list[dict]) -> None:
@@ -195,19 +204,22 @@ def attention_sweep(tokens: tuple[int, ...], device: torch.device, warmup: int,
             with torch.inference_mode(), torch.autocast(device.type, dtype=torch.float16,
                                                         enabled=amp):
                 return block(x)
-        soft, perf = time_interleaved([partial(run, softmax), partial(run, performer)],
-                                      warmup, iters, sync)
-        rows.append({'tokens': count, 'softmax': latency_stats(soft),
-                     'performer': latency_stats(perf),
-                     'performer_over_softmax': median_ratio(perf, soft)})
+        times = time_interleaved([partial(run, softmax), partial(run, performer)], warmup,
+                                 iters, sync)
+        (soft, perf), (soft_cpu, perf_cpu) = times['wall'], times['cpu']
+        row = {'tokens': count, 'softmax': latency_stats(soft), 'performer': latency_stats(perf),
+               'performer_over_softmax': median_ratio(perf, soft)}
+        if not amp:
+            row['performer_over_softmax_cpu_time'] = median_ratio(perf_cpu, soft_cpu)
+        rows.append(row)
     return rows
 
 
-def crossover(rows: list[dict]) -> int | None:
+def crossover(rows: list[dict], ratio: str = 'performer_over_softmax') -> int | None:
     """Return the fewest tokens from which Performer stays faster than softmax, if any."""
     found = None
     for row in reversed(rows):
-        if row['performer_over_softmax'] < 1:
+        if row[ratio] < 1:
             found = row['tokens']
         else:
             break
@@ -247,6 +259,9 @@ def run_grid(name: str = 'dpt', device: str = 'auto', warmup: int = 1, iters: in
         key = 'cuda-fp16' if dev.type == 'cuda' else 'cpu-fp32'
         sweep = attention_sweep(tokens, dev, warmup, iters)
         sweeps[key] = {'rows': sweep, 'crossover_tokens': crossover(sweep)}
+        if dev.type == 'cpu':
+            sweeps[key]['crossover_tokens_cpu_time'] = crossover(
+                sweep, 'performer_over_softmax_cpu_time')
     return {'grid': name, 'frame': f'{frame[1]}x{frame[0]}', 'rows': rows,
             'attention': sweeps, 'environment': {
                 'torch': torch.__version__, 'threads': torch.get_num_threads(),
@@ -268,26 +283,35 @@ def format_grid(result: dict) -> str:
              'to the first row (speedup: median over rounds)', '']
     header = (f'{"variant":<20} {"input":>8} {"params M":>9} {"x":>5} {"ckpt MB":>8} {"x":>5}'
               + ''.join(f' {"GFLOPs " + s:>17} {"x":>5}' for s in sizes)
-              + ''.join(f' {d + " ms":>14} {"speedup":>7}' for d in devices))
+              + ''.join(f' {d + " ms":>{len(d) + 3}} {"x":>5}' for d in devices))
     lines += [header, '-' * len(header)]
     for row in rows:
         ratio = row['ratio']
         line = (f'{row["label"]:<20} {row["input"]:>8} {row["params"] / 1e6:9.2f} '
                 f'{ratio["params"]:5.2f} {row["checkpoint_mb"]:8.1f} {ratio["checkpoint"]:5.2f}')
         line += ''.join(f' {row["gflops"][s]:17.1f} {ratio["gflops " + s]:5.2f}' for s in sizes)
-        line += ''.join(f' {row["latency"][d]["p50_ms"]:14.1f} {ratio["speedup " + d]:7.2f}'
-                        for d in devices)
+        line += ''.join(f' {row["latency"][d]["p50_ms"]:{len(d) + 3}.1f} '
+                        f'{ratio["speedup " + d]:5.2f}' for d in devices)
         lines.append(line)
     for device, sweep in result['attention'].items():
-        lines += ['', f'one attention block (768 wide, 12 heads), p50 ms on {device}:',
-                  f'{"tokens":>7} {"softmax":>9} {"performer":>10} {"ratio":>6}']
+        cpu_time = 'crossover_tokens_cpu_time' in sweep
+        lines += ['', f'one attention block (768 wide, 12 heads), p50 ms on {device}; ratio = '
+                  'performer / softmax, median over rounds (of wall time'
+                  + (', and of CPU time)' if cpu_time else ')'),
+                  f'{"tokens":>7} {"softmax":>9} {"performer":>10} {"ratio":>6}'
+                  + (f' {"CPU time":>8}' if cpu_time else '')]
         for row in sweep['rows']:
             soft, perf = row['softmax']['p50_ms'], row['performer']['p50_ms']
-            lines.append(f'{row["tokens"]:7d} {soft:9.2f} {perf:10.2f} '
-                         f'{row["performer_over_softmax"]:6.2f}')
-        where = sweep['crossover_tokens']
-        lines.append(f'Performer is faster from {where} tokens on' if where
-                     else 'Performer is faster at no measured token count')
+            line = f'{row["tokens"]:7d} {soft:9.2f} {perf:10.2f} ' \
+                   f'{row["performer_over_softmax"]:6.2f}'
+            if cpu_time:
+                line += f' {row["performer_over_softmax_cpu_time"]:8.2f}'
+            lines.append(line)
+        for label, where in (('wall time', sweep['crossover_tokens']),
+                             ('CPU time', sweep.get('crossover_tokens_cpu_time', 0))):
+            if where != 0:
+                lines.append(f'Performer is faster ({label}) from {where} tokens on' if where
+                             else f'Performer is faster ({label}) at no measured token count')
     return '\n'.join(lines)
 
 

@@ -61,7 +61,9 @@ def test_calls_are_timed_in_rounds():
     times = bench_grid.time_interleaved([lambda: order.append('a'), lambda: order.append('b')],
                                         warmup=2, iters=3)
     assert order == ['a', 'a', 'b', 'b'] + ['a', 'b'] * 3
-    assert [len(t) for t in times] == [3, 3] and min(min(t) for t in times) >= 0
+    assert set(times) == {'wall', 'cpu'}
+    for per_call in times.values():
+        assert [len(t) for t in per_call] == [3, 3] and min(min(t) for t in per_call) >= 0
     # per-round ratios, then their median: a slow round (load) weighs on both sides alike
     assert bench_grid.median_ratio([10, 40, 12], [5, 20, 4]) == 2.0
 
@@ -89,12 +91,14 @@ def test_grid_rows_and_ratios():
         assert model_a['ratio'][f'gflops {size}'] == pytest.approx(
             model_a['gflops'][size] / base['gflops'][size])
     assert model_a['ratio']['gflops 64x32'] < 1  # fewer blocks: fewer operations
-    assert list(model_a['latency']) == ['cpu-fp32']
+    assert list(model_a['latency']) == ['cpu-fp32', 'cpu-fp32 CPU time']
     assert model_a['ratio']['speedup cpu-fp32'] == pytest.approx(
         base['latency']['cpu-fp32']['p50_ms'] / model_a['latency']['cpu-fp32']['p50_ms'])
     sweep = result['attention']['cpu-fp32']
     assert [row['tokens'] for row in sweep['rows']] == [16, 48]
     assert sweep['crossover_tokens'] == bench_grid.crossover(sweep['rows'])
+    assert sweep['crossover_tokens_cpu_time'] == bench_grid.crossover(
+        sweep['rows'], 'performer_over_softmax_cpu_time')
     text = bench_grid.format_grid(result)
     assert 'DPT-H ' in text and 'one attention block' in text and 'Performer is faster' in text
 
