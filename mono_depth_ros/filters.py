@@ -39,6 +39,12 @@ _NAN = np.float32(np.nan)
 # confidence(): the relative depth error estimate at which the confidence is one half.
 HALF_CONFIDENCE_ERROR = 0.1
 TEMPORAL_MODES = ('off', 'ema')
+# Defaults, chosen on the measurements of docs/CLOUD_QUALITY.md.
+EDGE_THRESHOLD = 0.1
+EDGE_RADIUS = 2
+TEMPORAL_ALPHA = 0.3
+TEMPORAL_DELTA = 0.2
+TEMPORAL_RESET = 0.1
 # TemporalFilter: the image is compared at this width (pixels) to tell a scene change.
 _CHANGE_WIDTH = 64
 
@@ -68,7 +74,7 @@ class EdgeFilter:
     than the filtering itself), so one instance serves one thread.
     """
 
-    def __init__(self, threshold: float = 0.1, radius: int = 2) -> None:
+    def __init__(self, threshold: float = EDGE_THRESHOLD, radius: int = EDGE_RADIUS) -> None:
         if not (math.isfinite(threshold) and threshold > 0):
             raise ValueError(f'threshold must be a relative depth jump > 0, got {threshold!r}')
         if int(radius) != radius or radius < 1:
@@ -168,7 +174,8 @@ class TemporalFilter:
     motion, bounded by ``delta``.
     """
 
-    def __init__(self, alpha: float = 0.5, delta: float = 0.1, reset: float = 0.1) -> None:
+    def __init__(self, alpha: float = TEMPORAL_ALPHA, delta: float = TEMPORAL_DELTA,
+                 reset: float = TEMPORAL_RESET) -> None:
         if not 0.0 < alpha <= 1.0:
             raise ValueError(f'alpha must be in (0, 1] (the weight of the new frame), got '
                              f'{alpha!r}')

@@ -100,11 +100,11 @@ PARAMS = (
     Param('points_edge_filter', False, 'Drop flying pixels (points a network smears between a '
           'foreground and the background behind it) from depth/points and depth/scan.',
           read_only=False),
-    Param('points_edge_threshold', 0.1, 'Edge filter: a pixel is flying when the depths within '
-          'points_edge_radius of it span more than this, relative (0.1 = 10 %).',
-          bounds=(0.001, 10.0), read_only=False),
-    Param('points_edge_radius', 2, 'Edge filter: half the side of the window (pixels of the '
-          'depth image); about the width of the smeared edges.', bounds=(1, 16),
+    Param('points_edge_threshold', filters.EDGE_THRESHOLD, 'Edge filter: a pixel is flying '
+          'when the depths within points_edge_radius of it span more than this, relative (0.1 '
+          '= 10 %).', bounds=(0.001, 10.0), read_only=False),
+    Param('points_edge_radius', filters.EDGE_RADIUS, 'Edge filter: half the side of the window '
+          '(pixels of the depth image); about the width of the smeared edges.', bounds=(1, 16),
           read_only=False),
     Param('depth_edge_filter', False, 'Drop the flying pixels from every output: depth/image and '
           'its views too, not only the cloud and the scan.', read_only=False),
@@ -113,14 +113,14 @@ PARAMS = (
     Param('temporal_filter', 'off', "'ema': average the depth over frames per pixel to stop "
           'flicker, restarting where the depth or the image changed; off: each frame alone.',
           choices=filters.TEMPORAL_MODES, read_only=False),
-    Param('temporal_alpha', 0.5, 'Temporal filter: weight of the new frame in the average (1 = '
-          'no smoothing).', bounds=(0.01, 1.0), read_only=False),
-    Param('temporal_delta', 0.1, 'Temporal filter: a pixel whose new depth differs from the '
-          'average by more than this, relative, takes the new depth as it is.',
+    Param('temporal_alpha', filters.TEMPORAL_ALPHA, 'Temporal filter: weight of the new frame '
+          'in the average (1 = no smoothing).', bounds=(0.01, 1.0), read_only=False),
+    Param('temporal_delta', filters.TEMPORAL_DELTA, 'Temporal filter: a pixel whose new depth '
+          'differs from the average by more than this, relative, takes the new depth as it is.',
           bounds=(0.001, 10.0), read_only=False),
-    Param('temporal_reset', 0.1, 'Temporal filter: every pixel restarts when the mean grey-level '
-          'change of the downscaled image exceeds this fraction of full scale (a cut, a fast '
-          'pan).', bounds=(0.001, 1.0), read_only=False),
+    Param('temporal_reset', filters.TEMPORAL_RESET, 'Temporal filter: every pixel restarts when '
+          'the mean grey-level change of the downscaled image exceeds this fraction of full '
+          'scale (a cut, a fast pan).', bounds=(0.001, 1.0), read_only=False),
     Param('compressed_depth_max', compressed_depth.DEFAULT_DEPTH_MAX, 'depth/image/'
           'compressedDepth: depths from this (metres) on are sent as invalid (the plugin '
           'parameter depth_max).', bounds=(0.1, 1000.0), read_only=False),

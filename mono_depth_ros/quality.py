@@ -18,6 +18,7 @@
 - ``edges``: the edge filter on real RGB-D frames (a manifest) and on synthetic scenes: the
   fraction of cloud points off the true surface and floating between surfaces, before and after,
   and the fraction of good points lost, per threshold and radius.
+- ``confidence``: how wrong the points of each ``depth/confidence`` bin are, on the same data.
 - ``temporal``: the temporal filter on synthetic camera trajectories: flicker of static points
   once the known camera motion is taken out, and accuracy (AbsRel), off against ema settings,
   with a scene cut between trajectories.
@@ -38,7 +39,8 @@ from typing import Iterable, Iterator
 
 from mono_depth_ros.cli import parse_size
 from mono_depth_ros.estimator import DepthEstimator
-from mono_depth_ros.filters import EdgeFilter, TemporalFilter
+from mono_depth_ros.filters import (confidence, EdgeFilter, TEMPORAL_DELTA, TEMPORAL_RESET,
+                                    TemporalFilter)
 from mono_depth_ros.metrics import flicker, surface_check
 from mono_depth_ros.models.spec import ModelSpec
 from mono_depth_ros.scale import MedianScale
@@ -121,17 +123,56 @@ def edge_study(pairs: Iterable[tuple[str, np.ndarray, np.ndarray]],
     return rows
 
 
+def confidence_study(pairs: Iterable[tuple[str, np.ndarray, np.ndarray]],
+                     edges: tuple[float, int] = (0.1, 2),
+                     bins: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)) -> list[dict]:
+    """
+    Return, per group and confidence bin, the share of points and how wrong they are.
+
+    The confidence is the node's from the window span alone (no temporal filter, no scale fit):
+    a confidence that means something puts the points off the surface in the low bins.
+    ``abs_rel``: mean relative depth error of the bin's checked points; ``off``: the fraction
+    of them off the surface (:func:`surface_check`).
+    """
+    sums: dict[tuple[str, int], np.ndarray] = defaultdict(lambda: np.zeros(3))
+    edge = EdgeFilter(*edges)
+    for group, depth, truth in pairs:
+        check = surface_check(depth, truth, SURFACE_TOLERANCE)
+        rated = confidence(depth, span=edge.span(depth))
+        with np.errstate(invalid='ignore', divide='ignore'):
+            error = np.abs(depth - truth) / truth
+        usable = check.checked & np.isfinite(error)
+        which = np.clip(np.digitize(rated, bins[1:-1]), 0, len(bins) - 2)
+        for index in range(len(bins) - 1):
+            chosen = usable & (which == index)
+            sums[(group, index)] += [chosen.sum(), error[chosen].sum(), check.off[chosen].sum()]
+    totals = defaultdict(float)
+    for (group, _), (count, _, _) in sums.items():
+        totals[group] += count
+    return [{'group': group, 'confidence': f'{bins[index]:g}-{bins[index + 1]:g}',
+             'share': count / totals[group], 'abs_rel': error / count if count else math.nan,
+             'off': off / count if count else math.nan}
+            for (group, index), (count, error, off) in sorted(sums.items())]
+
+
 # --------------------------------------------------------------------------------------------
 # Temporal
 
 
-def trajectories(count: int, frames: int, size: tuple[int, int], noise: float, seed: int):
-    """Return ``count`` synthetic trajectories of different scenes (a cut between each two)."""
+def trajectories(count: int, frames: int, size: tuple[int, int], noise: float, seed: int,
+                 **motion: float):
+    """
+    Return ``count`` synthetic trajectories of different scenes (a cut between each two).
+
+    ``motion``: :class:`~mono_depth_ros.data.synthetic.SyntheticTrajectory`'s ``speed``,
+    ``sway``, ``yaw_amplitude`` and ``period``.
+    """
     from mono_depth_ros.data.synthetic import SyntheticTrajectory
 
     height, width = size
     return [SyntheticTrajectory(seed=seed, scene=index, frames=frames, width=width,
-                                height=height, noise_std=noise) for index in range(count)]
+                                height=height, noise_std=noise, **motion)
+            for index in range(count)]
 
 
 def _predict(estimator: DepthEstimator, paths) -> list[list[tuple]]:
@@ -264,28 +305,36 @@ def _ints(text: str) -> list[int]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the options of ``mono-depth quality``."""
-    parser.add_argument('study', choices=('edges', 'temporal', 'scale'))
+    parser.add_argument('study', choices=('edges', 'confidence', 'temporal', 'scale'))
     parser.add_argument('--model', required=True, help='zoo variant (see mono-depth models)')
     parser.add_argument('--weights', default='auto', help="'auto', a file, folder or URL")
     parser.add_argument('--manifest', default=None,
-                        help='edges: a manifest.json of real RGB-D frames (docs/MANIFEST.md)')
+                        help='edges, confidence: a manifest.json of real RGB-D frames '
+                             '(docs/MANIFEST.md)')
     parser.add_argument('--synthetic', type=int, default=10,
-                        help='edges: number of synthetic scenes (0 for none)')
+                        help='edges, confidence: number of synthetic scenes (0 for none)')
     parser.add_argument('--median-scaling', action='store_true',
-                        help='edges: scale each prediction by median(truth / prediction) first')
+                        help='edges, confidence: scale each prediction by median(truth / '
+                             'prediction) first')
     parser.add_argument('--thresholds', default='0.05,0.1,0.2', help='edges: thresholds')
     parser.add_argument('--radii', default='1,2,4', help='edges: radii (pixels)')
     parser.add_argument('--size', default=None,
-                        help='frame size WxH of the synthetic data (edges 640x480, temporal and '
-                             'scale 320x240)')
+                        help='frame size WxH of the synthetic data (edges, confidence 640x480, '
+                             'temporal and scale 320x240)')
     parser.add_argument('--trajectories', type=int, default=3,
                         help='temporal, scale: trajectories (scenes) played one after another')
     parser.add_argument('--frames', type=int, default=45, help='temporal, scale: frames each')
     parser.add_argument('--noise', type=float, default=4.0,
                         help='temporal, scale: image noise (8-bit levels) of every frame')
+    parser.add_argument('--speed', type=float, default=0.3,
+                        help='temporal, scale: forward speed of the camera (m/s at 30 fps)')
+    parser.add_argument('--turn', type=float, default=0.15,
+                        help='temporal, scale: amplitude of the camera turning (rad, period 2 s)')
     parser.add_argument('--alphas', default='0.3,0.5', help='temporal: ema weights to compare')
-    parser.add_argument('--delta', type=float, default=0.1, help='temporal: restart threshold')
-    parser.add_argument('--reset', type=float, default=0.1, help='temporal: image change reset')
+    parser.add_argument('--delta', type=float, default=TEMPORAL_DELTA,
+                        help='temporal: temporal_delta')
+    parser.add_argument('--reset', type=float, default=TEMPORAL_RESET,
+                        help='temporal: temporal_reset')
     parser.add_argument('--windows', default='1,5', help='scale: scale.window values')
     parser.add_argument('--smoothings', default='0,0.5', help='scale: scale.smoothing values')
     parser.add_argument('--wild', type=float, default=0.15,
@@ -306,20 +355,25 @@ def _table(rows: list[dict]) -> str:
 def main(args: argparse.Namespace) -> int:
     """Run one study and print its rows; 2 on bad options."""
     try:
-        default_size = '640x480' if args.study == 'edges' else '320x240'
+        default_size = '640x480' if args.study in ('edges', 'confidence') else '320x240'
         size = parse_size(args.size or default_size)
         estimator = DepthEstimator.from_name(args.model, weights=args.weights, device='cpu')
-        if args.study == 'edges':
-            settings = [(t, r) for t in _floats(args.thresholds) for r in _ints(args.radii)]
-            pairs: list[Iterable] = []
+        if args.study in ('edges', 'confidence'):
+            sources: list[Iterable] = []
             if args.manifest:
-                pairs.append(real_pairs(estimator, args.manifest, args.median_scaling))
+                sources.append(real_pairs(estimator, args.manifest, args.median_scaling))
             if args.synthetic:
-                pairs.append(synthetic_pairs(estimator, args.synthetic, args.seed, size,
-                                             args.median_scaling))
-            rows = edge_study((pair for source in pairs for pair in source), settings)
+                sources.append(synthetic_pairs(estimator, args.synthetic, args.seed, size,
+                                               args.median_scaling))
+            pairs = (pair for source in sources for pair in source)
+            if args.study == 'confidence':
+                rows = confidence_study(pairs)
+            else:
+                rows = edge_study(pairs, [(t, r) for t in _floats(args.thresholds)
+                                          for r in _ints(args.radii)])
         else:
-            paths = trajectories(args.trajectories, args.frames, size, args.noise, args.seed)
+            paths = trajectories(args.trajectories, args.frames, size, args.noise, args.seed,
+                                 speed=args.speed, yaw_amplitude=args.turn)
             predictions = _predict(estimator, paths)
             if args.study == 'temporal':
                 configs = {'off': None} | {

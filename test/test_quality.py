@@ -98,3 +98,14 @@ def test_the_command_prints_json_rows(capsys):
     assert [(row['window'], row['smoothing']) for row in rows] == [(1, 0.0), (3, 0.0)]
     code = quality.main(parser.parse_args(['edges', '--model', DEMO_MODEL, '--size', '64']))
     assert code == 2 and 'WxH' in capsys.readouterr().err
+
+
+def test_confidence_study_puts_the_wrong_points_in_the_low_bins():
+    scenes = SyntheticScenes(seed=9, count=2, width=320, height=240)
+    pairs = [('synthetic', smeared(sample.depth).astype(np.float32), sample.depth)
+             for sample in scenes]
+    rows = {row['confidence']: row for row in quality.confidence_study(pairs)}
+    assert sum(row['share'] for row in rows.values()) == pytest.approx(1.0)
+    assert rows['0.75-1']['share'] > 0.6
+    assert rows['0-0.25']['off'] > 10 * rows['0.75-1']['off']
+    assert rows['0-0.25']['abs_rel'] > 10 * rows['0.75-1']['abs_rel']
