@@ -506,13 +506,14 @@ def _filter_steps(depth: np.ndarray, rgb: np.ndarray) -> dict[str, Callable[[], 
     intrinsics = intrinsics_from_fov(width, height, 65.0)
     edge = filters.EdgeFilter()
     cleaned = np.empty_like(depth)
+    rated = np.empty_like(depth)
     temporal = filters.TemporalFilter()
     temporal.update(depth, rgb)
     metres = metres_to_depth_values(depth, '32FC1')
     millimetres = metres_to_depth_values(depth, '16UC1')
 
     def confidence():
-        return filters.confidence(depth, span=edge.span(depth))
+        return filters.confidence(depth, span=edge.span(depth), out=rated)
 
     return {
         'edge filter: mask': lambda: edge.mask(depth),

@@ -88,9 +88,9 @@ class EdgeFilter:
     def _mask_buffer(self, depth: np.ndarray) -> np.ndarray:
         depth = _check_depth(depth)
         if not self._buffers or self._buffers[0].shape != depth.shape:
-            self._buffers = tuple(np.empty(depth.shape, np.float32) for _ in range(3)) + (
+            self._buffers = tuple(np.empty(depth.shape, np.float32) for _ in range(4)) + (
                 np.empty(depth.shape, bool),)
-        return self._buffers[3]
+        return self._buffers[4]
 
     def extremes(self, depth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """
@@ -100,7 +100,7 @@ class EdgeFilter:
         work buffers, overwritten by the next call.
         """
         self._mask_buffer(depth)
-        patched, largest, smallest, _ = self._buffers
+        patched, largest, smallest = self._buffers[:3]
         np.copyto(patched, depth)
         cv2.patchNaNs(patched, 0.0)
         cv2.dilate(patched, self._kernel, dst=largest)
@@ -135,12 +135,13 @@ class EdgeFilter:
 
     def span(self, depth: np.ndarray) -> np.ndarray:
         """
-        Return the relative depth span ``max / min - 1`` of each pixel's window (a new array).
+        Return the relative depth span ``max / min - 1`` of each pixel's window.
 
-        The quantity compared with ``threshold``; 0 where a window holds one depth or none.
+        The quantity compared with ``threshold``; 0 where a window holds one depth or none. A
+        work buffer, overwritten by the next call.
         """
         largest, smallest = self.extremes(depth)
-        span = np.divide(largest, smallest)
+        span = np.divide(largest, smallest, out=self._buffers[3])
         span -= np.float32(1.0)
         return np.maximum(span, np.float32(0.0), out=span)
 
@@ -241,8 +242,8 @@ def _small_grey(rgb: np.ndarray) -> np.ndarray:
 
 
 def confidence(depth: np.ndarray, span: np.ndarray | None = None,
-               disagreement: np.ndarray | None = None,
-               fit_error: float | None = None) -> np.ndarray:
+               disagreement: np.ndarray | None = None, fit_error: float | None = None,
+               out: np.ndarray | None = None) -> np.ndarray:
     """
     Return a per-pixel confidence in [0, 1] (float32) from what is known about each depth.
 
@@ -252,22 +253,24 @@ def confidence(depth: np.ndarray, span: np.ndarray | None = None,
     given: ``span``, the relative depth span of its window (:meth:`EdgeFilter.span`: large at
     depth edges); ``disagreement``, how far the frame departs from the temporal average
     (:attr:`TemporalFilter.disagreement`); ``fit_error``, the typical relative residual of the
-    scale fit that turned the prediction into metres (one number for the image). With nothing
-    given every valid pixel has confidence 1.
+    scale fit that turned the prediction into metres (one number for the image). The terms are
+    finite (0 where unknown). With nothing given every valid pixel has confidence 1. ``out``
+    (float32, the depth's shape) receives the result instead of a new array.
     """
     depth = _check_depth(depth)
-    error = np.zeros(depth.shape, dtype=np.float32)
+    error = np.empty(depth.shape, dtype=np.float32) if out is None else out
+    error.fill(0.0)
     for term in (span, disagreement):
         if term is not None:
             if term.shape != depth.shape:
                 raise ValueError(f'confidence term of shape {term.shape} does not match the '
                                  f'depth {depth.shape}')
-            error += np.square(np.nan_to_num(term, nan=0.0), dtype=np.float32)
+            error += np.square(term, dtype=np.float32)
     if fit_error is not None:
         error += np.float32(fit_error) ** 2
     error *= np.float32(1.0 / HALF_CONFIDENCE_ERROR ** 2)
     error += np.float32(1.0)
-    out = np.reciprocal(error)
+    out = np.reciprocal(error, out=error)
     with np.errstate(invalid='ignore'):
-        out[~(depth > 0)] = 0.0
+        np.copyto(out, np.float32(0.0), where=~(depth > 0))
     return out

@@ -204,6 +204,7 @@ class FrameProcessor:
         self.temporal: filters.TemporalFilter | None = None
         self._temporal_settings: tuple[float, float, float] | None = None
         self._cleaned: np.ndarray | None = None
+        self._confidence: np.ndarray | None = None
 
     @property
     def has_segmentation(self) -> bool:
@@ -375,10 +376,11 @@ class FrameProcessor:
                                                           settings.points_edge_radius)
         rated = 'confidence' in wanted or settings.points_min_confidence > 0.0
         span = edge.span(depth) if rated else None
-        # The cleaned depth lives only while this frame's messages are built (they copy it), so
-        # one buffer serves every frame.
+        # The cleaned depth and the confidence live only while this frame's messages are built
+        # (they copy them), so one buffer each serves every frame.
         if self._cleaned is None or self._cleaned.shape != depth.shape:
             self._cleaned = np.empty_like(depth)
+            self._confidence = np.empty_like(depth)
         image = cloud = depth
         if settings.depth_edge_filter or settings.points_edge_filter:
             cloud = edge.apply(depth, out=self._cleaned, span=span)
@@ -387,7 +389,8 @@ class FrameProcessor:
         confidence = None
         if rated:
             confidence = filters.confidence(image, span=span, disagreement=disagreement,
-                                            fit_error=self.estimator.scale_policy.fit_error)
+                                            fit_error=self.estimator.scale_policy.fit_error,
+                                            out=self._confidence)
             if settings.points_min_confidence > 0.0:
                 if image is self._cleaned:
                     image = image.copy()  # the depth image keeps the points of low confidence
