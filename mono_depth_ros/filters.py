@@ -99,8 +99,12 @@ class EdgeFilter:
         Where a window holds no valid depth the largest is 0 and the smallest ``1e30``. Both are
         work buffers, overwritten by the next call.
         """
-        self._mask_buffer(depth)
+        holes = self._mask_buffer(depth)
         patched, largest, smallest = self._buffers[:3]
+        if not np.isnan(depth, out=holes).any():  # the common case: no copies needed
+            cv2.dilate(depth, self._kernel, dst=largest)
+            cv2.erode(depth, self._kernel, dst=smallest)
+            return largest, smallest
         np.copyto(patched, depth)
         cv2.patchNaNs(patched, 0.0)
         cv2.dilate(patched, self._kernel, dst=largest)
