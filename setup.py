@@ -51,9 +51,9 @@ setup(
     license='Apache-2.0',
     entry_points={
         'console_scripts': [
-            'mono_depth_node = mono_depth_ros.node:main',
-            'mono_depth_lifecycle_node = mono_depth_ros.lifecycle_node:main',
-            'camera_player = mono_depth_ros.camera_player:main',
+            'mono_depth_node = mono_depth_ros.executables:mono_depth_node',
+            'mono_depth_lifecycle_node = mono_depth_ros.executables:mono_depth_lifecycle_node',
+            'camera_player = mono_depth_ros.executables:camera_player',
             'mono-depth = mono_depth_ros.cli:main',
         ],
     },

@@ -32,7 +32,8 @@ import cv2
 from mono_depth_ros import ros_io
 from mono_depth_ros.geometry import (Intrinsics, intrinsics_from_fov, intrinsics_from_mapping,
                                      read_camera_file)
-from mono_depth_ros.params import ConfigError, declare_all, Param, run_node
+from mono_depth_ros.params import (check_unknown_parameters, ConfigError, declare_all, Param,
+                                   run_node)
 from mono_depth_ros.qos import parse_qos
 import numpy as np
 from rclpy.node import Node
@@ -135,6 +136,7 @@ class CameraPlayer(Node):
     def __init__(self, **node_options) -> None:
         super().__init__('camera_player', **node_options)
         declare_all(self, PARAMS)
+        check_unknown_parameters(self, strict=False)
         value = self._value
         qos = parse_qos(value('qos'), 'qos')
         self.image_pub = self.create_publisher(Image, 'image', qos)

@@ -29,17 +29,19 @@ import dataclasses
 import gc
 import sys
 import threading
+import time
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from mono_depth_ros import compressed_depth, filters, ros_io, scale, scan
 from mono_depth_ros.estimator import BACKENDS, DepthEstimator, OUTPUT_SIZES
 from mono_depth_ros.models.registry import (DEFAULT_MODEL, DEMO_MODEL, DEMO_WARNING, get_spec,
                                             resolve_auto, SCENES)
-from mono_depth_ros.params import ConfigError, declare_all, Param, run_node
+from mono_depth_ros.params import (check_unknown_parameters, ConfigError, declare_all, Param,
+                                   run_node)
 from mono_depth_ros.pipeline import TwoStagePipeline
-from mono_depth_ros.processing import (CAMERA_INFO_WAIT, error_reason, FrameProcessor,
-                                       FrameSettings, Inference, OUTPUTS, SEGMENTATION_OUTPUTS,
-                                       stamp_seconds)
+from mono_depth_ros.processing import (CAMERA_INFO_WAIT, DEFAULT_MAX_INPUT_PIXELS, error_reason,
+                                       FrameProcessor, FrameSettings, Inference, OUTPUTS,
+                                       SEGMENTATION_OUTPUTS, stamp_seconds)
 from mono_depth_ros.qos import parse_qos
 from mono_depth_ros.stats import RateMeter, Window
 from mono_depth_ros.weights import resolve_weights
@@ -49,6 +51,8 @@ from rclpy.parameter import Parameter
 from rclpy.qos_overriding_options import QoSOverridingOptions
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 
+# FrameSettings fields whose parameter has another name.
+FRAME_SETTING_PARAMETERS = {'sparse_future_tolerance': 'scale.future_tolerance'}
 DEPTH_ENCODINGS = ('32FC1', '16UC1')
 TRANSPORTS = ('raw', 'compressed')
 PRECISION_CHOICES = ('fp32', 'fp16', 'bf16')
@@ -82,6 +86,10 @@ PARAMS = (
     Param('input_transport', 'raw', "'raw' subscribes image (sensor_msgs/Image); 'compressed' "
           'subscribes image/compressed (sensor_msgs/CompressedImage, JPEG or PNG).',
           choices=TRANSPORTS),
+    Param('max_input_pixels', DEFAULT_MAX_INPUT_PIXELS, 'Largest image (width x height, read '
+          'from its header before any decoding) the node takes; larger frames are input errors '
+          '(a decompression bomb, a camera in the wrong mode). The default is 4K UHD.',
+          bounds=(1, 1_000_000_000), read_only=False),
     Param('output_size', 'input', "'input': depth at the camera's resolution; 'model': at the "
           "network's output resolution (depth/camera_info is scaled to match).",
           choices=OUTPUT_SIZES),
@@ -149,6 +157,11 @@ PARAMS = (
     Param('points_qos', 'reliable', 'QoS preset of depth/points.'),
     Param('diagnostics_period', 1.0, 'Seconds between /diagnostics messages.',
           bounds=(0.1, 60.0)),
+    Param('image_timeout', 5.0, 'Seconds without an image after which /diagnostics warns, '
+          'naming the image topic.', bounds=(0.1, 3600.0), read_only=False),
+    Param('strict_parameters', False, 'Refuse to start when a params file or -p sets a '
+          'parameter this node does not have (a misspelling); false only warns, naming the '
+          'closest parameters.'),
     Param('scale.policy', 'none', 'How a relative model gets metres: none (metric models), '
           'fixed, median (fitted to sparse metric depth) or ground_plane (known camera height '
           'and pitch over flat ground).', choices=tuple(scale.POLICIES)),
@@ -166,6 +179,9 @@ PARAMS = (
           'not move it.', bounds=(1, 99)),
     Param('scale.timeout', 1.0, 'median: seconds after the last accepted fit (and largest age '
           'of sparse depth) before the scale is unknown again.', bounds=(0.0, 3600.0)),
+    Param('scale.future_tolerance', 0.5, 'median: how far (s) sparse depth may be stamped after '
+          "the frame it scales; later ones (a clock ahead of the camera's) are rejected, so that "
+          'scale.timeout still ends a stale scale.', bounds=(0.0, 60.0), read_only=False),
     Param('scale.height', 0.0, 'ground_plane: camera height above the ground (metres, > 0).',
           bounds=(0.0, 100.0)),
     Param('scale.pitch', 0.0, 'ground_plane: camera pitch (radians, positive looks down).',
@@ -202,6 +218,8 @@ class DepthNodeMixin:
         self._pipeline: TwoStagePipeline | None = None
         self._diagnostics_timer = None
         self._counter_lock = threading.Lock()
+        self._warned: dict[str, float] = {}  # warning key -> when it was last logged
+        self._image_topic = ''
         self._reset_statistics()
 
     def _reset_statistics(self) -> None:
@@ -212,6 +230,8 @@ class DepthNodeMixin:
         self.counts: Counter[str] = Counter()
         self.errors: Counter[str] = Counter()
         self.last_error = ''
+        self._last_image = time.monotonic()
+        self._empty_depth = False  # the model's last depth had no valid pixel
 
     # Publisher factory and disposal: the lifecycle node makes managed publishers instead.
 
@@ -285,6 +305,7 @@ class DepthNodeMixin:
             subscribe(CompressedImage, 'image/compressed', self._on_image)
         else:
             subscribe(Image, 'image', self._on_image)
+        self._image_topic = self._subscriptions_made[-1].topic_name
         subscribe(CameraInfo, 'camera_info', self.processor.add_camera_info)
         if policy_name == 'median':
             if value('scale.sparse_input') == 'points':
@@ -298,6 +319,7 @@ class DepthNodeMixin:
             for key, (topic, msg_type) in OUTPUTS.items()
             if self.processor.has_segmentation or key not in SEGMENTATION_OUTPUTS}
         self.diagnostics_pub = self._make_publisher(DiagnosticArray, '/diagnostics', 10)
+        check_unknown_parameters(self, value('strict_parameters'))
 
     def _unconfigure(self) -> None:
         """Destroy the subscriptions and publishers and free the model (and its GPU memory)."""
@@ -387,8 +409,9 @@ class DepthNodeMixin:
 
     def _frame_settings(self) -> FrameSettings:
         """Return the current values of the parameters the per-frame path reads."""
-        return FrameSettings(**{field.name: self._value(field.name)
-                                for field in dataclasses.fields(FrameSettings)})
+        return FrameSettings(**{
+            field.name: self._value(FRAME_SETTING_PARAMETERS.get(field.name, field.name))
+            for field in dataclasses.fields(FrameSettings)})
 
     # -- callbacks: store only ----------------------------------------------------------------
 
@@ -396,6 +419,7 @@ class DepthNodeMixin:
         pipeline = self._pipeline
         if pipeline is None:  # configured but not active
             return
+        self._last_image = time.monotonic()
         self.input_rate.tick()
         self._count(self.counts, 'received')
         if pipeline.submit(msg):
@@ -419,7 +443,7 @@ class DepthNodeMixin:
         self.inference_ms.add(inference.result.timings_ms['inference'])
         for notice in inference.notices:
             self._count(self.counts, notice.key)
-            self.get_logger().warning(notice.message, throttle_duration_sec=5.0)
+            self._warn(notice.key, notice.message)
         if inference.sparse_depth_error is not None:
             self._reject('sparse_depth', inference.sparse_depth_error, msg)
         return inference
@@ -434,6 +458,10 @@ class DepthNodeMixin:
             self._count(self.counts, f'published {publisher.topic_name}')
         if outputs.waiting_for_scale:
             self._count(self.counts, 'waiting_for_scale')
+        else:
+            self._empty_depth = outputs.empty_depth
+            if outputs.empty_depth:
+                self._count(self.counts, 'empty_depth')
         if outputs.error is not None:
             raise outputs.error
         now = self.get_clock().now().nanoseconds * 1e-9
@@ -450,6 +478,13 @@ class DepthNodeMixin:
         self._reject('processing_error', error, msg)  # keep the node alive whatever a frame does
         self.get_logger().error(f'frame processing failed: {error!r}',
                                 throttle_duration_sec=1.0)
+
+    def _warn(self, key: str, message: str, period: float = 5.0) -> None:
+        """Log a warning at most once per ``period`` seconds for each ``key``."""
+        now = time.monotonic()
+        if now - self._warned.get(key, -period) >= period:
+            self._warned[key] = now
+            self.get_logger().warning(message)
 
     def _count(self, counter: Counter, key: str) -> None:
         with self._counter_lock:
@@ -481,6 +516,7 @@ class DepthNodeMixin:
             'frames dropped (stale)': str(self.counts['dropped_stale']),
             'frames skipped (no subscribers)': str(self.counts['skipped_no_subscribers']),
             'frames without scale': str(self.counts['waiting_for_scale']),
+            'frames without valid depth': str(self.counts['empty_depth']),
             'camera_info unpaired': str(self.counts['camera_info_unpaired']),
             'errors': str(sum(self.errors.values())), 'last error': self.last_error,
             'scale': estimator.scale_policy.status,
@@ -488,17 +524,29 @@ class DepthNodeMixin:
         values.update({f'errors: {reason}': str(n) for reason, n in sorted(self.errors.items())})
         return values
 
+    def _problems(self) -> list[str]:
+        """Return what makes the diagnostics WARN."""
+        problems = []
+        silent, timeout = time.monotonic() - self._last_image, self._value('image_timeout')
+        if silent > timeout:
+            problems.append(f'no image on {self._image_topic} for {silent:.1f} s (more than '
+                            f'image_timeout {timeout:g} s): check the camera and the remapping')
+        if self._empty_depth:
+            problems.append(f"the model's last depth has no valid pixel "
+                            f'({self.counts["empty_depth"]} frames so far): check the weights '
+                            'and the input')
+        if self.last_error and self.errors:
+            problems.append(f'{sum(self.errors.values())} frames rejected; last: '
+                            f'{self.last_error}')
+        return problems
+
     def _publish_diagnostics(self) -> None:
         estimator = self.processor.estimator
         status = DiagnosticStatus(name=f'{self.get_name()}: monocular depth',
                                   hardware_id=estimator.backend.device)
-        if self.last_error and self.errors:
-            status.level = DiagnosticStatus.WARN
-            status.message = (f'{sum(self.errors.values())} frames rejected; last: '
-                              f'{self.last_error}')
-        else:
-            status.level = DiagnosticStatus.OK
-            status.message = 'running'
+        problems = self._problems()
+        status.level = DiagnosticStatus.WARN if problems else DiagnosticStatus.OK
+        status.message = '; '.join(problems) or 'running'
         if self.counts['waiting_for_scale']:
             status.message += f'; {estimator.scale_policy.status}'
         status.values = [KeyValue(key=k, value=v) for k, v in self.statistics().items()]

@@ -16,12 +16,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+import difflib
+from pathlib import Path
+import re
+import sys
+from typing import Callable, Iterator
 
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 import rclpy
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
+import yaml
 
 
 class ConfigError(RuntimeError):
@@ -82,23 +87,133 @@ def declare_all(node: Node, params: tuple[Param, ...]) -> None:
             raise ConfigError(problem)
 
 
+def unknown_parameters(node: Node) -> dict[str, list[str]]:
+    """
+    Return the overrides (params files, ``-p``, ``parameter_overrides``) no parameter declares.
+
+    Each comes with the closest declared names, for a message that suggests the right one.
+    """
+    declared = node.list_parameters([], 0).names
+    # rclpy keeps a node's overrides in this attribute on Humble, Jazzy and Kilted; it offers no
+    # public way to list them.
+    return {name: difflib.get_close_matches(name, declared, n=3, cutoff=0.6)
+            for name in sorted(node._parameter_overrides) if not node.has_parameter(name)}
+
+
+def check_unknown_parameters(node: Node, strict: bool) -> None:
+    """Warn about overrides of undeclared parameters, or raise ConfigError when ``strict``."""
+    unknown = unknown_parameters(node)
+    if not unknown:
+        return
+    described = '; '.join(
+        repr(name) + (f' (did you mean {" or ".join(map(repr, close))}?)' if close else '')
+        for name, close in unknown.items())
+    message = (f'unknown parameter{"s" if len(unknown) > 1 else ""} {described}: set in a '
+               f'params file or with -p, but {node.get_name()} has no such parameter')
+    if strict:
+        raise ConfigError(message + ' (strict_parameters is true)')
+    hint = (' (strict_parameters: true makes this an error)'
+            if node.has_parameter('strict_parameters') else '')
+    node.get_logger().warning(f'{message}; ignored{hint}')
+
+
+def check_ros_arguments(argv: list[str]) -> None:
+    """
+    Check the params files and ``-p`` rules of a command line before rcl reads them.
+
+    rcl refuses them with a traceback; this says in one line what to change. Raises
+    :class:`ConfigError`.
+    """
+    inside = False
+    arguments = iter(argv)
+    for argument in arguments:
+        if argument in ('--ros-args', '--'):
+            inside = argument == '--ros-args'
+        elif inside and argument == '--params-file':
+            _check_params_file(next(arguments, None))
+        elif inside and argument in ('-p', '--param'):
+            _check_parameter_rule(next(arguments, None))
+
+
+def _check_params_file(name: str | None) -> None:
+    if name is None:
+        raise ConfigError('--params-file needs the path of a YAML file')
+    path = Path(name)
+    if not path.is_file():
+        raise ConfigError(f'params file {name} does not exist')
+    try:
+        content = yaml.safe_load(path.read_text())
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        mark = getattr(error, 'problem_mark', None)
+        where = f' (line {mark.line + 1}, column {mark.column + 1})' if mark else ''
+        problem = getattr(error, 'problem', None) or str(error).splitlines()[0]
+        raise ConfigError(f'params file {name} is not valid YAML: {problem}{where}') from error
+    if content is None:
+        return
+    if not isinstance(content, dict):
+        raise ConfigError(f'params file {name} holds a YAML {type(content).__name__}; it must map '
+                          'node names to ros__parameters, as config/default.yaml does')
+    stray = next(_values_outside_ros_parameters(content), None)
+    if stray is not None:
+        raise ConfigError(f'params file {name}: {stray} is not under a node name and '
+                          'ros__parameters; write it as /**: {ros__parameters: {name: value}}')
+
+
+def _values_outside_ros_parameters(mapping: dict, path: str = '') -> Iterator[str]:
+    """Yield where a params file has a value outside any ``ros__parameters`` section."""
+    for key, value in mapping.items():
+        if key == 'ros__parameters':
+            continue
+        if isinstance(value, dict):
+            yield from _values_outside_ros_parameters(value, f'{path}{key}: ')
+        else:
+            yield f'{path}{key}: {value!r}'
+
+
+def _check_parameter_rule(rule: str | None) -> None:
+    name, separator, value = (rule or '').partition(':=')
+    if not separator or not name or not value:
+        raise ConfigError(f'-p {rule or ""!r} must be name:=value with a name and a value, e.g. '
+                          '-p max_depth:=20.0')
+
+
+def _one_line(error: Exception) -> str:
+    """Return rcl's error message without its source locations, on one line."""
+    text = re.sub(r', at [^,]*:\d+', '', str(error))
+    return ' '.join(text.replace('failed to initialize rcl: ', '').split())
+
+
 def run_node(make_node: Callable[[], Node], name: str, args: list[str] | None = None) -> int:
     """
     Spin the node ``make_node`` builds until shutdown; works on Humble, Jazzy and Kilted.
 
-    A :class:`ConfigError` at start is logged as fatal and gives exit status 1; Ctrl-C and an
-    external shutdown end it cleanly with 0.
+    A bad command line or a :class:`ConfigError` at start is one fatal line and exit status 1.
+    Ctrl-C, SIGTERM (rclpy shuts the context down on both) and an external shutdown end it with
+    status 0 whenever they come: an entity used while the context goes away then fails, which
+    is part of shutting down, not an error.
     """
-    rclpy.init(args=args)
+    logger = rclpy.logging.get_logger(name)
+    try:
+        check_ros_arguments(sys.argv if args is None else args)
+        rclpy.init(args=args)
+    except ConfigError as error:
+        logger.fatal(str(error))
+        return 1
+    except Exception as error:  # what rcl refuses that the check above does not know
+        logger.fatal(f'bad command line: {_one_line(error)}')
+        return 1
     node = None
     try:
         node = make_node()
         rclpy.spin(node)
     except ConfigError as error:
-        rclpy.logging.get_logger(name).fatal(str(error))
+        logger.fatal(str(error))
         return 1
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except Exception:
+        if rclpy.ok():
+            raise
     finally:
         if node is not None:
             node.destroy_node()

@@ -30,7 +30,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 import threading
-from typing import Collection
+from typing import Collection, Iterator
 
 import cv2
 from mono_depth_ros import colormap, compressed_depth, filters, geometry, ros_io, scale
@@ -53,6 +53,10 @@ OUTPUTS: dict[str, tuple[str, type]] = {
     'labels_colorized': ('segmentation/colorized', Image),
 }
 SEGMENTATION_OUTPUTS = ('labels', 'labels_colorized')
+# 4K UHD: larger frames are refused from their header, before any decoding (decompression bombs).
+DEFAULT_MAX_INPUT_PIXELS = 3840 * 2160
+# Distortion models that describe a pinhole camera when all their coefficients are zero.
+PINHOLE_MODELS = ('', 'none', 'plumb_bob', 'rational_polynomial')
 # Seconds an image waits for the camera_info of its stamp, which may arrive just after it (live
 # topics; a bag is read that far ahead of each image).
 CAMERA_INFO_WAIT = 0.1
@@ -69,6 +73,8 @@ class FrameSettings:
     min_depth: float = 0.0
     max_depth: float = 100.0
     camera_info_tolerance: float = 0.001
+    max_input_pixels: int = DEFAULT_MAX_INPUT_PIXELS
+    sparse_future_tolerance: float = 0.5
     points_edge_filter: bool = False
     points_edge_threshold: float = filters.EDGE_THRESHOLD
     points_edge_radius: int = filters.EDGE_RADIUS
@@ -115,11 +121,13 @@ class FrameOutputs:
     ``error``: an input problem found after some outputs could be built (no camera_info: the
     depth image is published, the cloud and depth/camera_info are not); the caller reports it.
     ``waiting_for_scale``: a relative model has no scale yet, so nothing metric was built.
+    ``empty_depth``: the model's depth has not a single valid pixel.
     """
 
     messages: dict[str, object] = field(default_factory=dict)
     error: ValueError | None = None
     waiting_for_scale: bool = False
+    empty_depth: bool = False
 
 
 @dataclass
@@ -129,6 +137,10 @@ class FilteredDepth:
     image: np.ndarray
     cloud: np.ndarray
     confidence: np.ndarray | None
+
+
+class SparseDepthError(ValueError):
+    """A sparse depth message the scale policy must not use."""
 
 
 def error_reason(error: Exception) -> str:
@@ -199,6 +211,7 @@ class FrameProcessor:
         self.camera_info_topic = camera_info_topic
         self.camera_infos = CameraInfoBuffer(wait=camera_info_wait)
         self._sparse_msg: Image | PointCloud2 | None = None
+        self._noticed: set[Notice] = set()  # camera_info problems are said once
         self._cloud_buffers = ros_io.MessageBuffers()
         self._edge_filter = filters.EdgeFilter()
         self.temporal: filters.TemporalFilter | None = None
@@ -240,20 +253,23 @@ class FrameProcessor:
         """
         Decode the image, pair its intrinsics and run the network.
 
+        An image larger than ``settings.max_input_pixels`` is refused from its header.
+
         Raises
         ------
             ros_io.ImageError, ros_io.CameraInfoError: the frame cannot be used.
 
         """
         if isinstance(msg, CompressedImage):
-            rgb = ros_io.compressed_to_rgb(msg)
+            rgb = ros_io.compressed_to_rgb(msg, settings.max_input_pixels)
         else:
-            rgb = ros_io.image_to_rgb(msg)
+            rgb = ros_io.image_to_rgb(msg, settings.max_input_pixels)
         height, width = rgb.shape[:2]
         notices: list[Notice] = []
         intrinsics = self._intrinsics_for(msg, width, height, settings, notices)
-        sparse_depth_error = self._take_sparse_depth(intrinsics)
-        result = self.estimator.estimate(rgb, intrinsics, stamp_seconds(msg.header.stamp))
+        stamp = stamp_seconds(msg.header.stamp)
+        sparse_depth_error = self._take_sparse_depth(intrinsics, stamp, settings)
+        result = self.estimator.estimate(rgb, intrinsics, stamp)
         return Inference(header=msg.header, rgb=rgb, result=result, notices=notices,
                          sparse_depth_error=sparse_depth_error)
 
@@ -270,18 +286,47 @@ class FrameProcessor:
                 f'using the latest, stamped {stamp_seconds(info.header.stamp):.6f}')))
         intrinsics = ros_io.intrinsics_from_camera_info(info)
         ros_io.check_camera_info_matches(intrinsics, width, height)
+        for notice in self._camera_info_problems(info, msg.header.frame_id):
+            if notice not in self._noticed:
+                self._noticed.add(notice)
+                notices.append(notice)
         return intrinsics
 
-    def _take_sparse_depth(self, intrinsics: geometry.Intrinsics | None) -> ValueError | None:
+    def _camera_info_problems(self, info: CameraInfo, frame_id: str) -> Iterator[Notice]:
+        """Yield what makes a camera_info only approximately right for its image."""
+        coefficients = [float(c) for c in info.d]
+        if any(coefficients) or info.distortion_model not in PINHOLE_MODELS:
+            yield Notice('camera_info_distortion', (
+                f'camera_info on {self.camera_info_topic} has distortion model '
+                f'{info.distortion_model!r} with coefficients {coefficients}: the image is not '
+                'rectified, so depth and cloud geometry will be off. Subscribe the node to the '
+                "rectified image (image_proc's image_rect) and its camera_info, as "
+                'depth_image_proc expects'))
+        if info.header.frame_id != frame_id:
+            yield Notice('camera_info_frame_id', (
+                f'camera_info on {self.camera_info_topic} has frame_id '
+                f'{info.header.frame_id!r}, the image {frame_id!r}: the outputs use the '
+                "image's frame_id; check that both come from the same camera"))
+
+    def _take_sparse_depth(self, intrinsics: geometry.Intrinsics | None, frame_stamp: float,
+                           settings: FrameSettings) -> ValueError | None:
         """
         Hand the latest sparse depth message, if a new one came, to the scale policy.
 
-        Returns why it was rejected, or None.
+        Returns why it was rejected, or None. Sparse depth stamped later than the frame by more
+        than ``settings.sparse_future_tolerance`` comes from a clock ahead of the camera's: kept,
+        it would look fresh for ever and the scale would never time out.
         """
         msg, self._sparse_msg = self._sparse_msg, None
         if msg is None:
             return None
         try:
+            lead = stamp_seconds(msg.header.stamp) - frame_stamp
+            if lead > settings.sparse_future_tolerance:
+                raise SparseDepthError(
+                    f'stamped {lead:.3f} s after the frame it would scale, more than '
+                    f'scale.future_tolerance {settings.sparse_future_tolerance:g} s: its clock '
+                    "is ahead of the camera's")
             if isinstance(msg, Image):
                 sparse = ros_io.depth_from_image(msg)
             elif intrinsics is None:
@@ -290,7 +335,7 @@ class FrameProcessor:
                 points, _ = ros_io.cloud_to_points(msg)
                 sparse = scale.sparse_depth_from_lidar(points.reshape(-1, 3),
                                                        self.lidar_extrinsic, intrinsics)
-        except ValueError as error:  # ImageError, CloudError, CameraInfoError
+        except ValueError as error:  # SparseDepthError, ImageError, CloudError, CameraInfoError
             stamp = msg.header.stamp
             return type(error)(f'dropped sparse depth {stamp.sec}.{stamp.nanosec:09d}: {error}')
         self.estimator.observe_sparse_depth(sparse, stamp_seconds(msg.header.stamp))
@@ -318,6 +363,7 @@ class FrameProcessor:
         if result.depth is None:
             outputs.waiting_for_scale = True
             return outputs
+        outputs.empty_depth = not np.isfinite(result.depth).any()
         depth = self._filtered(result.depth, inference.rgb, wanted, settings)
         if 'depth' in wanted:
             messages['depth'] = ros_io.depth_to_image(depth.image, header,

@@ -41,6 +41,10 @@ class ImageError(ValueError):
     """An Image or CompressedImage message that cannot be decoded."""
 
 
+class ImageTooLargeError(ImageError):
+    """An image whose header gives more pixels than allowed; found before any decoding."""
+
+
 class CameraInfoError(ValueError):
     """A CameraInfo message that does not describe a usable pinhole camera for the image."""
 
@@ -89,7 +93,16 @@ def _pixels(msg: Image, bytes_per_pixel: int, dtype: np.dtype) -> np.ndarray:
                       strides=(step, bytes_per_pixel, dtype.itemsize))
 
 
-def image_to_rgb(msg: Image) -> np.ndarray:
+def check_image_size(width: int, height: int, max_pixels: int | None, source: str) -> None:
+    """Raise :class:`ImageTooLargeError` when ``width`` x ``height`` exceeds ``max_pixels``."""
+    if max_pixels is not None and width * height > max_pixels:
+        raise ImageTooLargeError(
+            f'{source} is {width}x{height} ({width * height / 1e6:.1f} MP), more than '
+            f'max_input_pixels {max_pixels} ({max_pixels / 1e6:.1f} MP); it was not decoded. '
+            'Lower the camera resolution or raise max_input_pixels')
+
+
+def image_to_rgb(msg: Image, max_pixels: int | None = None) -> np.ndarray:
     """
     Decode a sensor_msgs/Image into an ``(H, W, 3)`` uint8 RGB array.
 
@@ -98,13 +111,16 @@ def image_to_rgb(msg: Image) -> np.ndarray:
     ``yuv422_yuy2`` is YUYV (both need an even width; BT.601 limited range, as OpenCV and
     cv_bridge convert them); Bayer images are demosaicked bilinearly.
     ``step`` may include row padding. ``rgb8`` and ``rgba8`` return a view of ``msg.data``.
+    An image of more than ``max_pixels`` pixels is refused before any conversion.
 
     Raises
     ------
         ImageError: unknown encoding, empty image, step smaller than a row, data length other
             than step * height, or odd width for a yuv422 encoding.
+        ImageTooLargeError: more than ``max_pixels`` pixels.
 
     """
+    check_image_size(int(msg.width), int(msg.height), max_pixels, f'{msg.encoding} image')
     encoding = msg.encoding
     bytes_per_pixel = _BYTES_PER_PIXEL.get(encoding)
     if bytes_per_pixel is None:
@@ -131,21 +147,74 @@ def image_to_rgb(msg: Image) -> np.ndarray:
     return cv2.cvtColor(pixels[..., 0], _BAYER_TO_RGB[encoding])
 
 
-def compressed_to_rgb(msg: CompressedImage) -> np.ndarray:
+# JPEG start-of-frame markers (SOF0-SOF15 but DHT C4, JPG C8 and DAC CC), which carry the size.
+_JPEG_FRAME_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+# JPEG markers without a length field: TEM, RST0-RST7, SOI.
+_JPEG_STANDALONE_MARKERS = frozenset([0x01, *range(0xD0, 0xD9)])
+_PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
+
+
+def compressed_image_size(data) -> tuple[int, int]:
+    """
+    Return ``(width, height)`` from the header of JPEG or PNG bytes, without decoding them.
+
+    JPEG: the first start-of-frame segment; PNG: the IHDR chunk. A decompression bomb (a small
+    file whose header announces a huge image) is thus recognised before it costs anything.
+
+    Raises
+    ------
+        ImageError: neither a PNG signature with its IHDR chunk nor a JPEG with a frame header.
+
+    """
+    view = memoryview(data).cast('B')
+    if bytes(view[:8]) == _PNG_SIGNATURE:
+        if len(view) < 24 or bytes(view[12:16]) != b'IHDR':
+            raise ImageError('PNG data has no IHDR chunk: it is truncated or corrupt')
+        return (int.from_bytes(view[16:20], 'big'), int.from_bytes(view[20:24], 'big'))
+    if bytes(view[:2]) == b'\xff\xd8':
+        position = 2
+        while position + 4 <= len(view):
+            if view[position] != 0xFF:
+                break
+            marker = view[position + 1]
+            if marker == 0xFF:  # fill byte
+                position += 1
+            elif marker in _JPEG_STANDALONE_MARKERS:
+                position += 2
+            elif marker in _JPEG_FRAME_MARKERS:
+                if position + 9 > len(view):
+                    break
+                return (int.from_bytes(view[position + 7:position + 9], 'big'),
+                        int.from_bytes(view[position + 5:position + 7], 'big'))
+            elif marker in (0xD9, 0xDA):  # end of image, or the scan before any frame header
+                break
+            else:
+                position += 2 + int.from_bytes(view[position + 2:position + 4], 'big')
+        raise ImageError('JPEG data has no frame header (SOF) before its image data: it is '
+                         'truncated or corrupt')
+    raise ImageError(f'compressed data ({len(view)} bytes) is neither JPEG nor PNG')
+
+
+def compressed_to_rgb(msg: CompressedImage, max_pixels: int | None = None) -> np.ndarray:
     """
     Decode a JPEG or PNG sensor_msgs/CompressedImage into ``(H, W, 3)`` uint8 RGB.
 
     Grey images are expanded to three channels and 16-bit PNGs reduced to 8 bits by OpenCV.
+    The size in the header is checked against ``max_pixels`` before decoding.
 
     Raises
     ------
         ImageError: empty or corrupt data, or a ``compressedDepth`` stream (not a colour image).
+        ImageTooLargeError: the header gives more than ``max_pixels`` pixels.
 
     """
     data = np.frombuffer(msg.data, dtype=np.uint8)
     if 'compresseddepth' in msg.format.lower():
         raise ImageError(f'CompressedImage format {msg.format!r} is a compressed depth stream, '
                          'not a colour image; subscribe to the colour image topic instead')
+    if max_pixels is not None and data.size:
+        width, height = compressed_image_size(data)
+        check_image_size(width, height, max_pixels, f'CompressedImage ({data.size} bytes)')
     bgr = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
     if bgr is None:
         raise ImageError(f'cannot decode CompressedImage with format {msg.format!r} '
@@ -164,7 +233,9 @@ def intrinsics_from_camera_info(msg: CameraInfo) -> Intrinsics:
 
     Raises
     ------
-        CameraInfoError: zero size, or fx, fy, cx, cy not finite, or fx, fy <= 0.
+        CameraInfoError: zero size, or fx, fy, cx, cy not finite, or fx, fy <= 0, or rays
+            through the image corners that are not finite in float32 (see
+            :func:`check_rays`).
 
     """
     width, height = int(msg.width), int(msg.height)
@@ -188,8 +259,37 @@ def intrinsics_from_camera_info(msg: CameraInfo) -> Intrinsics:
     if roi.width and roi.height:
         cx, cy = cx - roi.x_offset, cy - roi.y_offset
         width, height = int(roi.width), int(roi.height)
-    return Intrinsics(fx=float(fx) / bin_x, fy=float(fy) / bin_y, cx=float(cx) / bin_x,
-                      cy=float(cy) / bin_y, width=width // bin_x, height=height // bin_y)
+    intrinsics = Intrinsics(fx=float(fx) / bin_x, fy=float(fy) / bin_y, cx=float(cx) / bin_x,
+                            cy=float(cy) / bin_y, width=width // bin_x, height=height // bin_y)
+    check_rays(intrinsics, f'camera_info {source}')
+    return intrinsics
+
+
+# Largest tangent of the ray through a pixel (|x / z|, |y / z|): 1e4 is 89.994 degrees off the
+# optical axis. Beyond it a pinhole model means nothing, and points overflow float32.
+MAX_RAY_TANGENT = 1e4
+
+
+def check_rays(intrinsics: Intrinsics, source: str = 'intrinsics') -> None:
+    """
+    Raise :class:`CameraInfoError` unless the rays through the image corners are usable.
+
+    They are computed in float32, as the cloud is: fx = 1e-45 or cx = 1e39 pass a float64 check
+    but give infinite points.
+    """
+    with np.errstate(all='ignore'):
+        fx, fy, cx, cy = np.array([intrinsics.fx, intrinsics.fy, intrinsics.cx, intrinsics.cy],
+                                  dtype=np.float32)
+        columns = (np.array([0, intrinsics.width - 1], np.float32) - cx) / fx
+        rows = (np.array([0, intrinsics.height - 1], np.float32) - cy) / fy
+    tangents = np.concatenate([columns, rows])
+    if not (np.isfinite(tangents).all() and np.abs(tangents).max() <= MAX_RAY_TANGENT):
+        raise CameraInfoError(
+            f'{source} gives fx={intrinsics.fx:g}, fy={intrinsics.fy:g}, cx={intrinsics.cx:g}, '
+            f'cy={intrinsics.cy:g}: in float32, as the cloud is computed, the rays through the '
+            f'image corners have tangents {", ".join(f"{t:g}" for t in tangents)}, which are not '
+            f'finite or beyond {MAX_RAY_TANGENT:g} (89.99 degrees off the axis); calibrate the '
+            "camera or fix the driver's camera_info")
 
 
 def check_camera_info_matches(info_intrinsics: Intrinsics, width: int, height: int) -> None:

@@ -304,6 +304,16 @@ BAD_FRAMES = {
                        'CameraInfoError', 'nan'),
     'zero intrinsics': (lambda s: {'info': _bad_info(s, p=[0.0] * 12, k=[0.0] * 9)},
                         'CameraInfoError', 'f'),
+    # Finite in float64, not in float32 where the cloud is computed.
+    'denormal focal length': (lambda s: {'info': _bad_info(s, p=[1e-45, 0.0, 160.0, 0.0, 0.0,
+                                                                 300.0, 120.0, 0.0, 0.0, 0.0,
+                                                                 1.0, 0.0])},
+                              'CameraInfoError', 'not finite or beyond'),
+    'principal point beyond float32': (lambda s: {'info': _bad_info(s, p=[300.0, 0.0, 1e39, 0.0,
+                                                                          0.0, 300.0, 120.0,
+                                                                          0.0, 0.0, 0.0, 1.0,
+                                                                          0.0])},
+                                       'CameraInfoError', 'cx=1e+39'),
 }
 
 

@@ -19,6 +19,7 @@ import math
 import struct
 import weakref
 
+from bad_inputs import jpeg_bomb, PeakMemory, png_bomb
 from conftest import needs_shared
 import cv2
 from mono_depth_ros import geometry, ros_io
@@ -579,3 +580,77 @@ def test_chair_frame_cloud_reprojects_to_its_pixels():
     np.testing.assert_allclose(u, grid_u, atol=1e-3)
     np.testing.assert_allclose(v, grid_v, atol=1e-3)
     np.testing.assert_allclose(z, depth[valid], rtol=1e-6)
+
+
+# -- sizes from headers, before any decoding -------------------------------------------------
+
+def _jpeg_with_app1(data: bytes) -> bytes:
+    """Insert a 2 kB APP1 (EXIF-like) segment after SOI, as cameras write one."""
+    payload = b'Exif\x00\x00' + bytes(2048)
+    return data[:2] + b'\xff\xe1' + struct.pack('>H', len(payload) + 2) + payload + data[2:]
+
+
+@pytest.mark.parametrize('kind', ['jpeg', 'progressive jpeg', 'jpeg with exif', 'png'])
+def test_compressed_image_size_reads_the_header(kind):
+    pixels = np.zeros((48, 64, 3), np.uint8)
+    if kind == 'png':
+        data = cv2.imencode('.png', pixels)[1].tobytes()
+    else:
+        flags = [cv2.IMWRITE_JPEG_PROGRESSIVE, 1] if kind == 'progressive jpeg' else []
+        data = cv2.imencode('.jpg', pixels, flags)[1].tobytes()
+        if kind == 'jpeg with exif':
+            data = _jpeg_with_app1(data)
+    assert ros_io.compressed_image_size(data) == (64, 48)
+    assert ros_io.compressed_image_size(array.array('B', data)) == (64, 48)
+
+
+@pytest.mark.parametrize('data, match', [
+    (b'GIF89a' + bytes(100), 'neither JPEG nor PNG'),
+    (b'\xff\xd8\xff\xe0\x00\x10JFIF', 'no frame header'),
+    (b'\x89PNG\r\n\x1a\n\x00\x00', 'no IHDR'),
+])
+def test_compressed_image_size_errors(data, match):
+    with pytest.raises(ImageError, match=match):
+        ros_io.compressed_image_size(data)
+
+
+@pytest.mark.parametrize('make', [jpeg_bomb, png_bomb])
+def test_decompression_bombs_are_refused_from_their_header(make):
+    bomb = make(20000, 20000)
+    assert ros_io.compressed_image_size(bomb) == (20000, 20000)
+    memory = PeakMemory()
+    with pytest.raises(ros_io.ImageTooLargeError,
+                       match='20000x20000 .400.0 MP., more than max_input_pixels 8294400'):
+        ros_io.compressed_to_rgb(CompressedImage(format='jpeg', data=bomb), 3840 * 2160)
+    assert memory.rise_mib() < 50  # decoded, it would take 1.2 GB
+
+
+def test_a_small_image_within_the_limit_decodes():
+    rgb = np.random.default_rng(3).integers(0, 255, (48, 64, 3), np.uint8)
+    png = cv2.imencode('.png', cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))[1].tobytes()
+    decoded = ros_io.compressed_to_rgb(CompressedImage(format='png', data=png), 64 * 48)
+    np.testing.assert_array_equal(decoded, rgb)
+
+
+def test_raw_images_over_the_limit_are_refused_before_conversion():
+    image = make_image(np.zeros((100, 100, 3), np.uint8), 'bgr8')
+    assert ros_io.image_to_rgb(image, 10_000).shape == (100, 100, 3)
+    with pytest.raises(ros_io.ImageTooLargeError, match='bgr8 image is 100x100'):
+        ros_io.image_to_rgb(image, 9_999)
+
+
+@pytest.mark.parametrize('fx, cx', [(1e-45, 160.0), (300.0, 1e39), (1e-30, 160.0),
+                                    (300.0, 1e30)])
+def test_intrinsics_whose_rays_are_not_finite_in_float32_are_refused(fx, cx):
+    info = CameraInfo(width=320, height=240,
+                      p=[fx, 0.0, cx, 0.0, 0.0, 300.0, 120.0, 0.0, 0.0, 0.0, 1.0, 0.0])
+    with pytest.raises(CameraInfoError, match='not finite or beyond 10000'):
+        ros_io.intrinsics_from_camera_info(info)
+
+
+def test_wide_but_real_lenses_pass_the_ray_check():
+    # A 170-degree horizontal field of view on a 320-pixel image: fx = 160 / tan(85 deg).
+    fx = 160 / math.tan(math.radians(85))
+    info = CameraInfo(width=320, height=240,
+                      p=[fx, 0.0, 160.0, 0.0, 0.0, fx, 120.0, 0.0, 0.0, 0.0, 1.0, 0.0])
+    assert ros_io.intrinsics_from_camera_info(info).fx == pytest.approx(fx)
