@@ -26,10 +26,12 @@ from conftest import executable, install_in_ament_prefix, REPO, wait_until
 from mono_depth_ros.launch_config import (installed_executable, LAUNCH_ARGUMENTS,
                                           node_configuration, node_exit_reason, rviz_executable,
                                           share_directory)
+from mono_depth_ros.models.registry import DEMO_MODEL
 from mono_depth_ros.node import PARAMS
 import pytest
 from rcl_interfaces.srv import GetParameters
 from ros_rig import Rig
+from test_lifecycle_node import ACTIVATE, CONFIGURE, LifecycleManager
 import yaml
 
 LAUNCH_FILE = REPO / 'launch' / 'mono_depth.launch.py'
@@ -177,7 +179,8 @@ def ros2_launch(tmp_path, monkeypatch):
     if installed_executable('mono_depth_ros', 'mono_depth_node') is None:  # a pip install
         share = share_directory()  # the source checkout: config/ and launch/
         lib = install_in_ament_prefix(tmp_path / 'prefix', 'mono_depth_ros', {}, monkeypatch)
-        (lib / 'mono_depth_node').symlink_to(executable('mono_depth_node'))
+        for name in ('mono_depth_node', 'mono_depth_lifecycle_node'):
+            (lib / name).symlink_to(executable(name))
         (lib.parents[1] / 'share' / 'mono_depth_ros').symlink_to(share)
 
     def start(*arguments: str) -> subprocess.Popen:
@@ -252,3 +255,18 @@ def finish_after_sigint(launch: subprocess.Popen) -> str:
     if launch.poll() is None:
         os.killpg(launch.pid, signal.SIGINT)
     return finish(launch, timeout=60)
+
+
+def test_lifecycle_launch_starts_the_managed_node_for_a_lifecycle_manager(ros2_launch, graph):
+    launch = ros2_launch('lifecycle:=true', f'model:={DEMO_MODEL}')
+    manager = graph.add(LifecycleManager())
+    try:
+        assert wait_until(lambda: manager.get.service_is_ready() or launch.poll() is not None,
+                          120) and launch.poll() is None, finish_after_sigint(launch)
+        assert manager.state() == 'unconfigured'
+        assert manager.transition(CONFIGURE) and manager.transition(ACTIVATE)
+        assert manager.state() == 'active'
+    finally:
+        output = finish_after_sigint(launch)
+    assert launch.returncode == 0, output
+    assert '[mono_depth_lifecycle_node-1]: process has finished cleanly' in output, output
