@@ -32,6 +32,8 @@ from rclpy.parameter import Parameter
 from test_node import send_until_received, start
 import torch
 
+torch.set_num_threads(1)
+
 VARIANTS = ('unet-ffm-mnv3', 'unet-ffm-mnv3-seg')
 
 

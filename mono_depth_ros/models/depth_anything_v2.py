@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from functools import partial
 from pathlib import Path
+from typing import Sequence
 
 from mono_depth_ros.models.dinov2 import DinoVisionTransformer, PATCH_SIZE
 from mono_depth_ros.models.spec import InputPolicy, ModelSpec, Processing, WeightsSource
@@ -136,6 +137,8 @@ class DepthAnythingV2(nn.Module):
     ``[0, max_depth]``.
     """
 
+    encoder_names = ('pretrained',)
+
     def __init__(self, encoder: str = 'vits', max_depth: float | None = None) -> None:
         super().__init__()
         if encoder not in ENCODERS:
@@ -147,6 +150,7 @@ class DepthAnythingV2(nn.Module):
         self.encoder = encoder
         self.max_depth = max_depth
         self.layer_indices = config['layers']
+        # 'pretrained' is the official name of the DINOv2 encoder (frozen by --freeze-encoder)
         self.pretrained = DinoVisionTransformer(config['embed_dim'], config['depth'],
                                                 config['num_heads'])
         self.depth_head = DPTHead(config['embed_dim'], config['features'], config['channels'],
@@ -154,13 +158,21 @@ class DepthAnythingV2(nn.Module):
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """Predict depth for a normalised batch; see the class docstring."""
+        return self.forward_head(self.forward_encoder(x), x.shape[-2:])
+
+    def forward_encoder(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Return the DINOv2 encoder's four token maps ``(B, H/14 * W/14, D)``."""
         height, width = x.shape[-2:]
         if height % PATCH_SIZE or width % PATCH_SIZE:
             raise ValueError(f'Depth Anything V2 needs a height and width that are multiples of '
                              f'{PATCH_SIZE}, got {height}x{width}; resize the input with the '
                              "variant's InputPolicy (short side 518, multiple 14)")
-        tokens = self.pretrained.intermediate_layers(x, self.layer_indices)
-        return {'depth': self.decode(tokens, height // PATCH_SIZE, width // PATCH_SIZE)}
+        return self.pretrained.intermediate_layers(x, self.layer_indices)
+
+    def forward_head(self, tokens: list[torch.Tensor],
+                     size: Sequence[int]) -> dict[str, torch.Tensor]:
+        """Decode the encoder's token maps of an ``size`` = (H, W) input into depth."""
+        return {'depth': self.decode(tokens, size[0] // PATCH_SIZE, size[1] // PATCH_SIZE)}
 
     def decode(self, tokens: list[torch.Tensor], grid_h: int, grid_w: int) -> torch.Tensor:
         """Turn the backbone's four token maps into the ``(B, 1, H, W)`` depth output."""

@@ -41,7 +41,7 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 import re
-from typing import Literal
+from typing import Literal, Sequence
 import warnings
 
 from mono_depth_ros.models import efficientnet
@@ -178,6 +178,8 @@ class DPT(nn.Module):
     ``config.depth_scale`` is None, else metres.
     """
 
+    encoder_names = ('pretrained',)
+
     def __init__(self, config: DPTConfig | None = None) -> None:
         super().__init__()
         self.config = config = config or DPTConfig()
@@ -214,7 +216,7 @@ class DPT(nn.Module):
         return Attention(EMBED_DIM, config.heads, config.attention, config.head_dim,
                          config.performer_features, seed=index)
 
-    def encode(self, x: torch.Tensor) -> list[torch.Tensor]:
+    def forward_encoder(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Return the four feature maps the decoder reads (at 1/4, 1/8, 1/16, 1/32)."""
         height, width = x.shape[-2:]
         if height % STRIDE or width % STRIDE:
@@ -243,9 +245,14 @@ class DPT(nn.Module):
         affine = self.config.depth_scale * inverse_depth + self.config.depth_shift
         return 1.0 / affine.clamp_min(MIN_INVERSE_DEPTH)
 
+    def forward_head(self, levels: list[torch.Tensor],
+                     size: Sequence[int]) -> dict[str, torch.Tensor]:
+        """Decode the encoder's four maps into the variant's depth."""
+        return {'depth': self.to_depth(F.relu(self.decode(levels)))}
+
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """Predict depth for a normalised batch."""
-        return {'depth': self.to_depth(F.relu(self.decode(self.encode(x))))}
+        return self.forward_head(self.forward_encoder(x), x.shape[-2:])
 
 
 def build(config: DPTConfig, **overrides) -> DPT:
@@ -532,7 +539,7 @@ def _parity_parts(model: DPT) -> dict[str, nn.Module]:
 
 
 def _parity_outputs(model: DPT, x: torch.Tensor) -> dict[str, torch.Tensor]:
-    levels = model.encode(x)
+    levels = model.forward_encoder(x)
     head = model.decode(levels)
     outputs = {'output': model.to_depth(F.relu(head))[:, 0], 'head_prerelu': head}
     outputs.update({f'layer{i}': F.adaptive_avg_pool2d(level, PARITY_POOL)

@@ -192,6 +192,8 @@ class MultiTaskRefineNet(nn.Module):
     absolute value of the raw prediction as the official notebooks do.
     """
 
+    encoder_names = tuple(f'layer{index}' for index in range(1, len(MOBILENET_V2) + 2))
+
     def __init__(self, num_classes: int, num_tasks: int = 2, width: int = 256) -> None:
         super().__init__()
         if num_tasks not in (2, 3):
@@ -218,8 +220,8 @@ class MultiTaskRefineNet(nn.Module):
         if num_tasks == 3:
             self.pre_normal, self.normal = _head_pair(width, 3)
 
-    def forward_official(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """Return the official outputs: ``(segm, depth)`` or ``(segm, depth, normals)``."""
+    def forward_encoder(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Return the MobileNet-v2 features the decoder reads: layers 3 to 8."""
         x = self.layer2(self.layer1(x))
         l3 = self.layer3(x)      # 1/4
         l4 = self.layer4(l3)     # 1/8
@@ -227,6 +229,15 @@ class MultiTaskRefineNet(nn.Module):
         l6 = self.layer6(l5)     # 1/16
         l7 = self.layer7(l6)     # 1/32
         l8 = self.layer8(l7)     # 1/32
+        return [l3, l4, l5, l6, l7, l8]
+
+    def forward_official(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Return the official outputs: ``(segm, depth)`` or ``(segm, depth, normals)``."""
+        return self.head_official(self.forward_encoder(x))
+
+    def head_official(self, features: list[torch.Tensor]) -> tuple[torch.Tensor, ...]:
+        """Decode the encoder's features into the official output tuple."""
+        l3, l4, l5, l6, l7, l8 = features
         top = refine([self.conv8(l8), self.conv7(l7)], self.crp4, self.conv_adapt4,
                      l6.shape[-2:])
         top = refine([self.conv5(l5), self.conv6(l6), top], self.crp3, self.conv_adapt3,
@@ -239,13 +250,18 @@ class MultiTaskRefineNet(nn.Module):
             outputs += (task_head(top, self.pre_normal, self.normal),)
         return outputs
 
-    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Map a normalised ``(B,3,H,W)`` batch to depth in metres and segmentation logits."""
-        segm, depth, *normals = self.forward_official(x)
+    def forward_head(self, features: list[torch.Tensor],
+                     size: Sequence[int]) -> dict[str, torch.Tensor]:
+        """Map the encoder's features to depth in metres and segmentation logits."""
+        segm, depth, *normals = self.head_official(features)
         out = {'depth': depth.abs(), 'segm': segm}
         if normals:
             out['normals'] = normals[0]
         return out
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Map a normalised ``(B,3,H,W)`` batch to depth in metres and segmentation logits."""
+        return self.forward_head(self.forward_encoder(x), x.shape[-2:])
 
 
 def build_multitask_refinenet(num_classes: int, num_tasks: int = 2) -> MultiTaskRefineNet:

@@ -34,6 +34,7 @@ from __future__ import annotations
 import functools
 import math
 from pathlib import Path
+from typing import Sequence
 
 from mono_depth_ros import parity
 from mono_depth_ros.models.spec import InputPolicy, ModelSpec, Processing, WeightsSource
@@ -375,6 +376,8 @@ class LiteMono(nn.Module):
     ``disp_to_depth`` with the spec's ``min_depth``/``max_depth`` turns it into depth.
     """
 
+    encoder_names = ('encoder',)
+
     def __init__(self, variant: str = 'lite-mono', height: int = 192, width: int = 640,
                  drop_path_rate: float = 0.2) -> None:
         super().__init__()
@@ -386,7 +389,16 @@ class LiteMono(nn.Module):
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """Map ``(B, 3, H, W)`` in [0, 1] to ``{'depth': (B, 1, H, W)}`` disparity."""
-        return {'depth': self.decoder(self.encoder(x), scales=(0,))[0]}
+        return self.forward_head(self.forward_encoder(x), x.shape[-2:])
+
+    def forward_encoder(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Return the encoder's features at 1/4, 1/8 and 1/16."""
+        return self.encoder(x)
+
+    def forward_head(self, features: list[torch.Tensor],
+                     size: Sequence[int]) -> dict[str, torch.Tensor]:
+        """Decode the encoder's features into the full-resolution disparity."""
+        return {'depth': self.decoder(features, scales=(0,))[0]}
 
 
 def build_lite_mono(variant: str = 'lite-mono', height: int = 192, width: int = 640,

@@ -46,6 +46,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                             'default: random initialisation')
     model.add_argument('--model-arg', action='append', type=_model_arg, default=[],
                        metavar='KEY=VALUE', help='builder keyword argument (JSON value)')
+    model.add_argument('--freeze-encoder', action='store_const', const=True, default=None,
+                       help='train the head only: the encoder keeps its weights (from '
+                            '--weights), runs in eval mode and without gradients')
+    model.add_argument('--feature-cache', default=None, metavar='DIR',
+                       help='with --freeze-encoder: compute the encoder outputs of each training '
+                            'image once into DIR (float16, memory-mapped) and reuse them every '
+                            'epoch; a new cache is made when the model, its encoder weights, the '
+                            'input size or the data change. Needs --no-augment')
     parser.add_argument('--preset', choices=sorted(PRESETS), default=None,
                         help="a published fine-tuning recipe ('dpt-study': the accelerated "
                              'DPT-Hybrid study: Eigen SI loss lambda 0.5, AdamW 1e-5, clipping '

@@ -37,6 +37,8 @@ from mono_depth_ros.models.spec import ModelSpec
 from mono_depth_ros.train import losses
 from mono_depth_ros.train.datasets import Augmentation, TrainingSet
 from mono_depth_ros.train.distill import ClassMap, SegmentationDistillation
+from mono_depth_ros.train.features import (encoder_modules, FeatureCache, freeze, keep_frozen,
+                                           state_digest)
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -61,7 +63,7 @@ PRESETS = {
 }
 LOSS_TERMS = ('loss', 'depth', 'log_l1', 'seg', 'distill', 'seg_distill')
 CSV_COLUMNS = ('epoch', 'step', 'lr', *LOSS_TERMS, 'val_abs_rel', 'val_delta1', 'val_miou',
-               'seconds')
+               'features_read', 'features_written', 'seconds')
 
 
 @dataclass
@@ -109,6 +111,8 @@ class TrainConfig:
     seg_weight: float = 1.0
     augment: bool = True
     color_jitter: bool = True
+    freeze_encoder: bool = False
+    feature_cache: str | None = None
     seed: int = 0
     workers: int = 0
     device: str = 'cpu'
@@ -149,6 +153,16 @@ class TrainConfig:
             raise ValueError('--threads must be at least 1')
         if self.lr <= 0:
             raise ValueError('--lr must be positive')
+        if self.feature_cache and not self.freeze_encoder:
+            raise ValueError('--feature-cache keeps the encoder outputs of every training image, '
+                             'which stay valid only while the encoder does not learn: add '
+                             '--freeze-encoder')
+        if self.feature_cache and self.augment:
+            raise ValueError('--feature-cache computes the encoder outputs of each training image '
+                             'once, but augmentation (random flips and colour jitter) changes the '
+                             'images every epoch, so the cached features would not match them: '
+                             'add --no-augment, or drop --feature-cache to augment with the '
+                             'frozen encoder')
         if self.kd_temperature <= 0:
             raise ValueError('--kd-temperature must be positive')
         if not 0 <= self.kd_alpha <= 1:
@@ -388,16 +402,21 @@ def loss_terms(outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tensor],
     return terms
 
 
-def forward_for_training(model: torch.nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
+def forward_for_training(model: torch.nn.Module, x: torch.Tensor,
+                         features: list[torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
     """
     Run the model for the losses: unclamped ``log_depth`` where it offers it, plus ``depth``.
 
     Models with ``head_log_depth`` (log-depth heads that clamp in ``forward``) get
-    ``depth = exp(clamp(log_depth))``, what ``forward`` returns, for distillation.
+    ``depth = exp(clamp(log_depth))``, what ``forward`` returns, for distillation. ``features``
+    are the encoder's outputs for ``x`` when they come from elsewhere (a frozen encoder, the
+    feature cache); otherwise the encoder runs here.
     """
+    if features is None:
+        features = model.forward_encoder(x)
     if not hasattr(model, 'head_log_depth'):
-        return model(x)
-    outputs = dict(model.head_log_depth(model.forward_encoder(x), x.shape[-2:]))
+        return model.forward_head(features, x.shape[-2:])
+    outputs = dict(model.head_log_depth(features, x.shape[-2:]))
     if 'log_depth' in outputs:
         low = getattr(model, 'log_min_depth', -math.inf)
         high = getattr(model, 'log_max_depth', math.inf)
@@ -548,6 +567,8 @@ def train(config: TrainConfig, resume: Path | None = None) -> TrainResult:
     spec = get_spec(config.model)
     model = create_model(config.model, weights=config.weights if state is None else None,
                          **config.model_args).to(device, memory_format=memory_format)
+    frozen = encoder_modules(model, config.model) if config.freeze_encoder else []
+    freeze(frozen)
     if config.width is not None:
         size = (config.height, config.width)
     else:
@@ -609,6 +630,12 @@ def train(config: TrainConfig, resume: Path | None = None) -> TrainResult:
         epoch, step, start_batch = state['epoch'], state['step'], state['batch']
         history = list(state['history'])
         restore_rng_states(state['rng'])
+    feature_cache = None
+    if config.feature_cache:
+        key = {'model': config.model, 'model_args': config.model_args,
+               'encoder': state_digest(frozen), 'input': list(size), 'count': len(train_set)}
+        feature_cache = FeatureCache(config.feature_cache, key, len(train_set),
+                                     f'{config.model}-{size[1]}x{size[0]}')
 
     def checkpoint(batch_index: int) -> None:
         save_checkpoint(out / 'checkpoint_last.pt', {
@@ -622,8 +649,10 @@ def train(config: TrainConfig, resume: Path | None = None) -> TrainResult:
         with open(csv_path, 'w', newline='') as handle:
             csv.writer(handle).writerow(CSV_COLUMNS)
     started = time.monotonic()
-    model.train()
     while epoch < config.epochs and step < total_steps:
+        model.train()
+        keep_frozen(frozen)
+        cache_counts = (feature_cache.read, feature_cache.written) if feature_cache else None
         train_set.set_epoch(epoch)
         order = epoch_batches(len(train_set), config.batch_size, config.seed * 100003 + epoch)
         loader = _loader(train_set, config.workers, batch_sampler=order[start_batch:])
@@ -634,10 +663,18 @@ def train(config: TrainConfig, resume: Path | None = None) -> TrainResult:
         optimizer.zero_grad(set_to_none=True)
         stopped_at = None
         for index, batch in enumerate(loader, start=start_batch):
+            images = batch['image']
             batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
             with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
                 inputs = normalise(batch['image'], spec).contiguous(memory_format=memory_format)
-                outputs = forward_for_training(model, inputs)
+                features = None
+                if feature_cache is not None:
+                    features = feature_cache.features(model.forward_encoder, order[index],
+                                                      images, inputs)
+                elif frozen:
+                    with torch.no_grad():
+                        features = model.forward_encoder(inputs)
+                outputs = forward_for_training(model, inputs, features)
                 if 'depth' in outputs:
                     outputs['depth'] = depth_up_to_scale(outputs['depth'], spec)
                 targets = teacher(batch['image']) if teacher is not None else {}
@@ -673,6 +710,9 @@ def train(config: TrainConfig, resume: Path | None = None) -> TrainResult:
         row = {'epoch': epoch, 'step': step, 'lr': optimizer.param_groups[0]['lr'],
                **{name: sums.get(name, float('nan')) / max(seen, 1)
                   for name in LOSS_TERMS}}
+        if feature_cache is not None:
+            row['features_read'] = feature_cache.read - cache_counts[0]
+            row['features_written'] = feature_cache.written - cache_counts[1]
         if val_loader is not None:
             row.update({f'val_{k}': v for k, v in validate(model, spec, val_loader,
                                                            device).items()})
