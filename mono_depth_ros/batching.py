@@ -13,23 +13,26 @@
 # limitations under the License.
 
 """
-One network for several cameras: the frames that wait while it is busy go through it together.
+One network for several cameras: the newest frame of each camera through it together.
 
 Each camera's worker thread calls :meth:`SharedModel.run` with its frame and blocks until its
-result is back. A forward starts as soon as the network is free, with every frame waiting at that
-moment (one per camera at most, since each camera waits for its own). Frames of the same shape go
-through in one batch where the runtime takes a batch; otherwise, or with shapes that differ, the
-oldest frame goes first and the others wait their turn, so the cameras take turns (round robin).
-A camera that stops sending is simply not in the next batch: no camera ever waits for another.
-No thread of its own: the first waiting caller runs the forward for everyone.
-:class:`SharedBackend` puts a backend (:mod:`mono_depth_ros.backends`) behind one: give it to
-each camera's estimator. Plain threads, no ROS.
+result is back. When the network is free, the frames waiting go through it: in one batch where
+the runtime takes a batch and their shapes agree; otherwise the oldest first and the others in
+turn (round robin). Cameras that send at the same pace would miss each other (one's frame goes
+alone while the other prepares its next), so before a batch the network waits for the frames of
+the cameras of its previous batch, at most :data:`GATHER_FRACTION` of that forward's time. A
+camera that stops is waited for once; a slow one costs the others that bounded wait once per
+frame of its own: no camera ever blocks another. No thread of its own: the first
+waiting caller runs the forward for everyone. :class:`SharedBackend` puts a backend
+(:mod:`mono_depth_ros.backends`) behind one; each camera's estimator gets
+:meth:`SharedBackend.camera`. Plain threads, no ROS.
 """
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
 import threading
+import time
 from typing import Callable, Generic, Hashable, TypeVar
 
 import numpy as np
@@ -37,11 +40,15 @@ import numpy as np
 Input = TypeVar('Input')
 Output = TypeVar('Output')
 
+# The longest wait for the cameras of the previous batch, as a fraction of its forward's time.
+GATHER_FRACTION = 0.5
+
 
 @dataclass(eq=False)
 class _Request(Generic[Input, Output]):
     value: Input
     key: Hashable
+    source: Hashable
     result: Output | None = None
     error: BaseException | None = None
     done: bool = False
@@ -49,9 +56,15 @@ class _Request(Generic[Input, Output]):
 
 @dataclass
 class BatchStatistics:
-    """How the forwards went: how many of each batch size, and the frames through them."""
+    """
+    How the forwards went: how many of each batch size, the frames through them.
+
+    ``gather_timeouts`` counts the forwards that went without a camera of the previous batch
+    after waiting for it.
+    """
 
     sizes: Counter = field(default_factory=Counter)
+    gather_timeouts: int = 0
 
     @property
     def forwards(self) -> int:
@@ -82,6 +95,8 @@ class SharedModel(Generic[Input, Output]):
         self._changed = threading.Condition()
         self._waiting: list[_Request] = []
         self._busy = False
+        self._previous: set[Hashable] = set()  # the cameras of the last batch
+        self._last_forward = 0.0  # seconds
         self.statistics = BatchStatistics()
 
     @property
@@ -95,11 +110,16 @@ class SharedModel(Generic[Input, Output]):
         with self._changed:
             return len(self._waiting)
 
-    def run(self, value: Input) -> Output:
-        """Run ``value`` through the network, together with what waits; return its output."""
-        request = _Request(value, self._key(value))
+    def run(self, value: Input, source: Hashable = None) -> Output:
+        """
+        Run ``value`` of camera ``source`` through the network, with what waits; return its output.
+
+        Calls without a ``source`` are one camera: none waits for another.
+        """
+        request = _Request(value, self._key(value), source)
         with self._changed:
             self._waiting.append(request)
+            self._changed.notify_all()
         while True:
             with self._changed:
                 self._changed.wait_for(lambda: request.done or not self._busy)
@@ -108,13 +128,29 @@ class SharedModel(Generic[Input, Output]):
                 # The network is free: this thread runs the oldest waiting frame (not
                 # necessarily its own) and what goes with it, then looks again.
                 self._busy = True
+                self._gather()
                 batch = self._take()
+            started = time.monotonic()
             try:
                 self._forward(batch)
             finally:
                 with self._changed:
+                    self._previous = {request.source for request in batch}
+                    self._last_forward = time.monotonic() - started
                     self._busy = False
                     self._changed.notify_all()
+
+    def _gather(self) -> None:
+        """Wait, bounded, for the frames of the cameras of the previous batch (lock held)."""
+        if not self.batches:
+            return
+        deadline = time.monotonic() + GATHER_FRACTION * self._last_forward
+        while not self._previous <= {request.source for request in self._waiting}:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self.statistics.gather_timeouts += 1
+                return
+            self._changed.wait(left)
 
     def _take(self) -> list[_Request]:
         """Take the oldest waiting request and, when batching, those of the same shape."""
@@ -152,9 +188,9 @@ class SharedBackend:
     """
     A backend shared by several cameras' estimators: one network, inputs batched by shape.
 
-    It is the backend it wraps (``device``, ``input_device``, ...) with :meth:`infer` going
-    through a :class:`SharedModel`: batches where the backend takes them (``max_batch``: PyTorch,
-    ONNX files with a free batch dimension), in turn otherwise.
+    :meth:`camera` gives each camera the backend it wraps (``device``, ``input_device``, ...)
+    with ``infer`` going through one :class:`SharedModel`: batches where the backend takes them
+    (``max_batch``: PyTorch, ONNX files with a free batch dimension), in turn otherwise.
     """
 
     def __init__(self, backend) -> None:
@@ -163,12 +199,9 @@ class SharedBackend:
         self.model = SharedModel(backend.infer, self.infer_batch if max_batch != 1 else None,
                                  key=_input_key, max_batch=max_batch)
 
-    def __getattr__(self, name: str):
-        return getattr(self.backend, name)
-
-    def infer(self, x) -> dict:
-        """Run one normalised ``(1, 3, h, w)`` input, with what the other cameras submit."""
-        return self.model.run(x)
+    def camera(self, name: str) -> CameraBackend:
+        """Return the backend of camera ``name``: this network, shared."""
+        return CameraBackend(self, name)
 
     def infer_batch(self, inputs: list) -> list[dict]:
         """Run inputs of one shape in one forward; each one's outputs, in order."""
@@ -188,3 +221,17 @@ def _stack(inputs: list):
     import torch
 
     return torch.cat(inputs)
+
+
+class CameraBackend:
+    """One camera's view of a :class:`SharedBackend`: the wrapped backend, ``infer`` shared."""
+
+    def __init__(self, shared: SharedBackend, name: str) -> None:
+        self.shared, self.name = shared, name
+
+    def __getattr__(self, name: str):
+        return getattr(self.shared.backend, name)
+
+    def infer(self, x) -> dict:
+        """Run one normalised ``(1, 3, h, w)`` input, with what the other cameras send."""
+        return self.shared.model.run(x, self.name)

@@ -662,6 +662,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              'compressedDepth, scan) on the depth of the model at --size, '
                              'against its forward')
     parser.add_argument('--json', action='store_true', help='print the results as JSON')
+    parser.add_argument('--cameras', type=int, default=None, metavar='N',
+                        help='N cameras over DDS: one node serving them all with one model '
+                             '(frames batched) against N separate nodes, in depth images per '
+                             'second (with --model, --size, --device, --backend)')
+    parser.add_argument('--camera-rate', type=float, default=15.0, metavar='HZ',
+                        help='--cameras: frames per second of each camera (default 15)')
+    parser.add_argument('--seconds', type=float, default=20.0,
+                        help='--cameras: seconds measured per configuration (default 20)')
+    parser.add_argument('--backend', default='torch', choices=('torch', 'onnx'),
+                        help='--cameras: runtime of the nodes (default torch)')
     parser.add_argument('--grid', choices=('dpt',), default=None,
                         help="a study's comparison grid: 'dpt', the accelerated DPT-Hybrid "
                              'variants against DPT-H, and softmax against Performer attention')
@@ -669,6 +679,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     """Run the benchmark and print it; 1 when a variant failed, 2 on bad options."""
+    if args.cameras is not None:
+        from mono_depth_ros import bench_cameras
+
+        return bench_cameras.main(args)
     if sum(mode is not None for mode in (args.model, args.compare_models, args.grid)) != 1:
         print('error: give --model or --compare-models (or --grid)', file=sys.stderr)
         return 2

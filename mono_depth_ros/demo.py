@@ -74,7 +74,8 @@ def demo_environment() -> dict[str, str]:
     return env
 
 
-def _ros_args(parameters: dict[str, object]) -> list[str]:
+def ros_args(parameters: dict[str, object]) -> list[str]:
+    """Return the ``--ros-args -p NAME:=VALUE ...`` of a node's command line."""
     args = ['--ros-args']
     for name, value in parameters.items():
         text = str(value).lower() if isinstance(value, bool) else str(value)
@@ -214,10 +215,10 @@ def main(args: argparse.Namespace) -> int:
     height, width = args.size
     env = demo_environment()
     os.environ.update(env)
-    node_cmd = [sys.executable, '-m', 'mono_depth_ros.node'] + _ros_args({
+    node_cmd = [sys.executable, '-m', 'mono_depth_ros.node'] + ros_args({
         'model': args.model, 'weights': args.weights, 'device': args.device,
         'points_rgb': True, 'max_depth': spec.max_depth})
-    camera_cmd = [sys.executable, '-m', 'mono_depth_ros.camera_player'] + _ros_args({
+    camera_cmd = [sys.executable, '-m', 'mono_depth_ros.camera_player'] + ros_args({
         'source': args.source, 'rate': args.rate, 'seed': args.seed, 'width': width,
         'height': height})
     rclpy.init()

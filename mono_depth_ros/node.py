@@ -27,12 +27,14 @@ from __future__ import annotations
 from collections import Counter
 import dataclasses
 import gc
+import re
 import sys
 import threading
 import time
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from mono_depth_ros import compressed_depth, filters, ros_io, scale, scan
+from mono_depth_ros.batching import CameraBackend, SharedBackend
 from mono_depth_ros.estimator import BACKENDS, DepthEstimator, OUTPUT_SIZES
 from mono_depth_ros.models.registry import (DEFAULT_MODEL, DEMO_MODEL, DEMO_WARNING, get_spec,
                                             resolve_auto, SCENES)
@@ -83,6 +85,11 @@ PARAMS = (
     Param('num_threads', 0, 'CPU threads of one inference (PyTorch, ONNX Runtime, TFLite); 0 '
           "keeps the runtime's default (all cores). ONNX Runtime's threads do not spin-wait "
           'between inferences, so the output stage keeps its share of the CPU.', bounds=(0, 256)),
+    Param('cameras', [], 'Cameras served by one model: for each NAME, NAME/image (or '
+          'NAME/image/compressed) and NAME/camera_info in, the outputs under NAME/ '
+          '(NAME/depth/image, ...) and a diagnostics status of its own. Frames of the cameras '
+          'share forwards where the runtime batches. [] serves one camera on image and '
+          'camera_info.', dynamic_typing=True),
     Param('input_transport', 'raw', "'raw' subscribes image (sensor_msgs/Image); 'compressed' "
           'subscribes image/compressed (sensor_msgs/CompressedImage, JPEG or PNG).',
           choices=TRANSPORTS),
@@ -198,31 +205,31 @@ PARAMS = (
 )
 
 
-class DepthNodeMixin:
+class CameraChannel:
     """
-    What the plain and the lifecycle node share; mixed into an rclpy ``Node``.
+    One camera of the node: its subscriptions, per-frame processor, pipeline, publishers, counts.
 
-    The parts, in the order of a lifecycle: :meth:`_declare_parameters` (constructor),
-    :meth:`_configure` (load the model, create the subscriptions and publishers),
-    :meth:`_start_processing` / :meth:`_stop_processing` (the two-stage pipeline and the
-    diagnostics timer), :meth:`_unconfigure` (destroy the entities, free the model).
+    ``name`` is '' for the node's one camera (topics ``image``, ``camera_info``,
+    ``depth/image``, ...) or a camera of the ``cameras`` parameter (``NAME/image``,
+    ``NAME/depth/image``, ...). Each camera has its own two-stage pipeline, so a slow or silent
+    camera holds up no other; the cameras of a node share its model and its parameters.
     """
 
-    def _declare_parameters(self) -> None:
-        declare_all(self, PARAMS)
-        self.add_on_set_parameters_callback(self._on_set_parameters)
-        self.processor: FrameProcessor | None = None
+    def __init__(self, node: DepthNodeMixin, name: str, processor: FrameProcessor) -> None:
+        self.node, self.name, self.processor = node, name, processor
         self.output_pubs: dict[str, object] = {}
-        self.diagnostics_pub = None
-        self._subscriptions_made: list = []
-        self._pipeline: TwoStagePipeline | None = None
-        self._diagnostics_timer = None
+        self.subscriptions: list = []
+        self.image_topic = ''
+        self.pipeline: TwoStagePipeline | None = None
         self._counter_lock = threading.Lock()
-        self._warned: dict[str, float] = {}  # warning key -> when it was last logged
-        self._image_topic = ''
-        self._reset_statistics()
+        self.reset_statistics()
 
-    def _reset_statistics(self) -> None:
+    def topic(self, relative: str) -> str:
+        """Return the camera's topic name for a topic of the node: ``image`` -> ``NAME/image``."""
+        return f'{self.name}/{relative}' if self.name else relative
+
+    def reset_statistics(self) -> None:
+        """Start the rates, latencies and counters again."""
         self.input_rate = RateMeter()
         self.output_rate = RateMeter()
         self.latency_ms = Window()
@@ -232,6 +239,245 @@ class DepthNodeMixin:
         self.last_error = ''
         self._last_image = time.monotonic()
         self._empty_depth = False  # the model's last depth had no valid pixel
+
+    def create_entities(self, input_qos, output_qos, points_qos, overrides) -> None:
+        """Subscribe the camera's inputs and create its publishers."""
+        node, value = self.node, self.node._value
+
+        def subscribe(msg_type, topic, callback) -> None:
+            self.subscriptions.append(node.create_subscription(
+                msg_type, self.topic(topic), callback, input_qos,
+                qos_overriding_options=overrides))
+
+        if value('input_transport') == 'compressed':
+            subscribe(CompressedImage, 'image/compressed', self._on_image)
+        else:
+            subscribe(Image, 'image', self._on_image)
+        self.image_topic = self.subscriptions[-1].topic_name
+        subscribe(CameraInfo, 'camera_info', self.processor.add_camera_info)
+        if value('scale.policy') == 'median':
+            if value('scale.sparse_input') == 'points':
+                subscribe(PointCloud2, 'sparse_depth/points', self.processor.add_sparse_depth)
+            else:
+                subscribe(Image, 'sparse_depth/image', self.processor.add_sparse_depth)
+        self.output_pubs = {
+            key: node._make_publisher(msg_type, self.topic(topic),
+                                      points_qos if key == 'points' else output_qos,
+                                      qos_overriding_options=overrides)
+            for key, (topic, msg_type) in OUTPUTS.items()
+            if self.processor.has_segmentation or key not in SEGMENTATION_OUTPUTS}
+
+    def destroy_entities(self) -> None:
+        """Destroy the subscriptions and publishers."""
+        for subscription in self.subscriptions:
+            self.node.destroy_subscription(subscription)
+        for publisher in self.output_pubs.values():
+            self.node._remove_publisher(publisher)
+        self.subscriptions, self.output_pubs = [], {}
+
+    def start(self) -> None:
+        """Start the camera's pipeline with fresh statistics."""
+        self.reset_statistics()
+        self.pipeline = TwoStagePipeline(self._infer, self._publish_outputs, self._on_error,
+                                         name=f'mono_depth_{self.name or "camera"}')
+        self.pipeline.start()
+
+    def stop(self) -> None:
+        """Stop the camera's pipeline."""
+        if self.pipeline is not None:
+            self.pipeline.stop()
+            self.pipeline = None
+
+    # -- callbacks: store only ----------------------------------------------------------------
+
+    def _on_image(self, msg) -> None:
+        pipeline = self.pipeline
+        if pipeline is None:  # configured but not active
+            return
+        self._last_image = time.monotonic()
+        self.input_rate.tick()
+        self._count(self.counts, 'received')
+        if pipeline.submit(msg):
+            self._count(self.counts, 'dropped_stale')
+
+    # -- the two stages -------------------------------------------------------------------------
+
+    def _wanted(self, settings: FrameSettings) -> set[str]:
+        """Return the outputs to build: those with subscribers (lazy, as image_pipeline does)."""
+        return self.processor.outputs_to_build(
+            {key for key, publisher in self.output_pubs.items()
+             if publisher.get_subscription_count() > 0}, settings)
+
+    def _infer(self, msg) -> Inference | None:
+        """Stage one: the network, unless no output has a subscriber."""
+        settings = self.node._frame_settings()
+        if not self._wanted(settings):
+            self._count(self.counts, 'skipped_no_subscribers')
+            return None
+        inference = self.processor.infer(msg, settings)
+        self.inference_ms.add(inference.result.timings_ms['inference'])
+        for notice in inference.notices:
+            self._count(self.counts, notice.key)
+            self.node._warn(f'{self.name}:{notice.key}', self._about(notice.message))
+        if inference.sparse_depth_error is not None:
+            self._reject('sparse_depth', inference.sparse_depth_error, msg)
+        return inference
+
+    def _publish_outputs(self, msg, inference: Inference) -> None:
+        """Stage two: build and publish the outputs that have subscribers now."""
+        settings = self.node._frame_settings()
+        outputs = self.processor.build(inference, self._wanted(settings), settings)
+        for key, message in outputs.messages.items():
+            publisher = self.output_pubs[key]
+            publisher.publish(message)
+            self._count(self.counts, f'published {publisher.topic_name}')
+        if outputs.waiting_for_scale:
+            self._count(self.counts, 'waiting_for_scale')
+        else:
+            self._empty_depth = outputs.empty_depth
+            if outputs.empty_depth:
+                self._count(self.counts, 'empty_depth')
+        if outputs.error is not None:
+            raise outputs.error
+        now = self.node.get_clock().now().nanoseconds * 1e-9
+        self.latency_ms.add((now - stamp_seconds(msg.header.stamp)) * 1e3)
+        self.output_rate.tick()
+        self._count(self.counts, 'processed')
+
+    def _on_error(self, msg, error: Exception) -> None:
+        if not self.node.context.ok():
+            return  # shutting down: the publishers are gone
+        if isinstance(error, (ros_io.ImageError, ros_io.CameraInfoError)):
+            self._reject(error_reason(error), error, msg)
+            return
+        self._reject('processing_error', error, msg)  # keep the node alive whatever a frame does
+        self.node.get_logger().error(self._about(f'frame processing failed: {error!r}'),
+                                     throttle_duration_sec=1.0)
+
+    def _count(self, counter: Counter, key: str) -> None:
+        with self._counter_lock:
+            counter[key] += 1
+
+    def _reject(self, reason: str, error: Exception, msg) -> None:
+        stamp = msg.header.stamp
+        self._count(self.errors, reason)
+        self.last_error = f'{reason}: {error}'
+        self.node.get_logger().warning(
+            self._about(f'dropped frame {stamp.sec}.{stamp.nanosec:09d}: {error}'),
+            throttle_duration_sec=1.0)
+
+    def _about(self, message: str) -> str:
+        return f'camera {self.name}: {message}' if self.name else message
+
+    # -- diagnostics ------------------------------------------------------------------------------
+
+    def statistics(self) -> dict[str, str]:
+        """Return what /diagnostics reports: model, rates, latency, inference time, counters."""
+        estimator = self.processor.estimator
+        backend = estimator.backend
+        values = {
+            'model': estimator.spec.name, 'output kind': estimator.spec.output_kind,
+            'device': backend.device, 'precision': backend.precision,
+            'input rate (Hz)': f'{self.input_rate.rate():.2f}',
+            'output rate (Hz)': f'{self.output_rate.rate():.2f}',
+            'latency p50 (ms)': f'{self.latency_ms.percentile(50):.1f}',
+            'latency p95 (ms)': f'{self.latency_ms.percentile(95):.1f}',
+            'inference p50 (ms)': f'{self.inference_ms.percentile(50):.1f}',
+            'frames received': str(self.counts['received']),
+            'frames processed': str(self.counts['processed']),
+            'frames dropped (stale)': str(self.counts['dropped_stale']),
+            'frames skipped (no subscribers)': str(self.counts['skipped_no_subscribers']),
+            'frames without scale': str(self.counts['waiting_for_scale']),
+            'frames without valid depth': str(self.counts['empty_depth']),
+            'camera_info unpaired': str(self.counts['camera_info_unpaired']),
+            'errors': str(sum(self.errors.values())), 'last error': self.last_error,
+            'scale': estimator.scale_policy.status,
+        }
+        values.update({f'errors: {reason}': str(n) for reason, n in sorted(self.errors.items())})
+        if isinstance(backend, CameraBackend):
+            shared = backend.shared.model.statistics
+            values.update({
+                'image topic': self.image_topic,
+                'network forwards (all cameras)': str(shared.forwards),
+                'frames per forward (all cameras)':
+                    f'{shared.frames / shared.forwards:.2f}' if shared.forwards else 'nan'})
+        return values
+
+    def problems(self) -> list[str]:
+        """Return what makes the camera's diagnostics WARN."""
+        problems = []
+        silent = time.monotonic() - self._last_image
+        timeout = self.node._value('image_timeout')
+        if silent > timeout:
+            problems.append(f'no image on {self.image_topic} for {silent:.1f} s (more than '
+                            f'image_timeout {timeout:g} s): check the camera and the remapping')
+        if self._empty_depth:
+            problems.append(f"the model's last depth has no valid pixel "
+                            f'({self.counts["empty_depth"]} frames so far): check the weights '
+                            'and the input')
+        if self.last_error and self.errors:
+            problems.append(f'{sum(self.errors.values())} frames rejected; last: '
+                            f'{self.last_error}')
+        return problems
+
+    def diagnostic_status(self) -> DiagnosticStatus:
+        """Return the camera's status: OK, or WARN saying what is wrong."""
+        estimator = self.processor.estimator
+        camera = f'{self.name}: ' if self.name else ''
+        status = DiagnosticStatus(name=f'{self.node.get_name()}: {camera}monocular depth',
+                                  hardware_id=estimator.backend.device)
+        problems = self.problems()
+        status.level = DiagnosticStatus.WARN if problems else DiagnosticStatus.OK
+        status.message = '; '.join(problems) or 'running'
+        if self.counts['waiting_for_scale']:
+            status.message += f'; {estimator.scale_policy.status}'
+        status.values = [KeyValue(key=k, value=v) for k, v in self.statistics().items()]
+        return status
+
+
+class DepthNodeMixin:
+    """
+    What the plain and the lifecycle node share; mixed into an rclpy ``Node``.
+
+    The parts, in the order of a lifecycle: :meth:`_declare_parameters` (constructor),
+    :meth:`_configure` (load the model, create each camera's subscriptions and publishers),
+    :meth:`_start_processing` / :meth:`_stop_processing` (the cameras' two-stage pipelines and
+    the diagnostics timer), :meth:`_unconfigure` (destroy the entities, free the model).
+    """
+
+    def _declare_parameters(self) -> None:
+        declare_all(self, PARAMS)
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+        self.cameras: list[CameraChannel] = []
+        self.diagnostics_pub = None
+        self._diagnostics_timer = None
+        self._warned: dict[str, float] = {}  # warning key -> when it was last logged
+
+    # The node's one camera, or the first of its cameras: what a single-camera caller sees.
+
+    @property
+    def processor(self) -> FrameProcessor | None:
+        """Return the per-frame processor of the first camera (None while not configured)."""
+        return self.cameras[0].processor if self.cameras else None
+
+    @property
+    def counts(self) -> Counter:
+        """Return the first camera's counters."""
+        return self.cameras[0].counts
+
+    @property
+    def errors(self) -> Counter:
+        """Return the first camera's rejected frames by reason."""
+        return self.cameras[0].errors
+
+    @property
+    def last_error(self) -> str:
+        """Return the first camera's last rejected frame."""
+        return self.cameras[0].last_error
+
+    def statistics(self) -> dict[str, str]:
+        """Return what /diagnostics reports for the first camera."""
+        return self.cameras[0].statistics()
 
     # Publisher factory and disposal: the lifecycle node makes managed publishers instead.
 
@@ -252,14 +498,23 @@ class DepthNodeMixin:
         if value('scan_range_min') >= value('scan_range_max'):
             raise ConfigError(f"parameter 'scan_range_min' ({value('scan_range_min')}) must be "
                               f"below 'scan_range_max' ({value('scan_range_max')})")
+        names = camera_names(value('cameras'))
         input_qos = parse_qos(value('input_qos'), 'input_qos')
         output_qos = parse_qos(value('output_qos'), 'output_qos')
         points_qos = parse_qos(value('points_qos'), 'points_qos')
 
         policy_name = value('scale.policy')
-        try:
-            policy = scale.make_policy(policy_name, **{
+        if len(names) > 1 and policy_name == 'median' and value('scale.sparse_input') == 'points':
+            raise ConfigError("parameter 'cameras': scale.policy median with LiDAR points needs "
+                              'the pose of the LiDAR in each camera, and scale.lidar_xyz/rpy '
+                              'give one; use scale.sparse_input image, or a node per camera')
+
+        def policy() -> scale.ScalePolicy:
+            return scale.make_policy(policy_name, **{
                 name: value(f'scale.{name}') for name in scale.policy_defaults(policy_name)})
+
+        try:
+            policies = [policy() for _ in names]
             lidar_extrinsic = scale.extrinsic_from_params(value('scale.lidar_xyz'),
                                                           value('scale.lidar_rpy'))
         except ValueError as error:
@@ -280,8 +535,8 @@ class DepthNodeMixin:
             estimator = DepthEstimator.from_name(
                 model, weights=value('weights'), device=value('device'),
                 precision=value('precision'), output_size=value('output_size'),
-                scale_policy=policy, backend=runtime, model_file=value('model_file') or None,
-                input_size=input_size, **options)
+                scale_policy=policies[0], backend=runtime,
+                model_file=value('model_file') or None, input_size=input_size, **options)
         except (KeyError, ValueError, RuntimeError, OSError) as error:
             raise ConfigError(f'cannot start model {model!r} with weights '
                               f'{value("weights")!r} on device {value("device")!r}: '
@@ -291,47 +546,38 @@ class DepthNodeMixin:
             self.get_logger().info("device 'auto': no CUDA GPU found, running on the CPU")
         self.get_logger().info(f'model {model} ({estimator.spec.output_kind}) on '
                                f'{backend.device}, {backend.precision}, weights {weights}')
-        self.processor = FrameProcessor(
-            estimator, lidar_extrinsic, camera_info_topic=self.resolve_topic_name('camera_info'),
-            camera_info_wait=CAMERA_INFO_WAIT)
-
+        estimators = [estimator]
+        if len(names) > 1:
+            # One network for every camera; each camera keeps its own scale.
+            shared = SharedBackend(backend)
+            estimators = [DepthEstimator(estimator.spec, shared.camera(name), camera_policy,
+                                         value('output_size'))
+                          for name, camera_policy in zip(names, policies)]
+            how = ('frames of the same size batched' if shared.model.batches
+                   else 'in turn (this runtime takes one frame at a time)')
+            self.get_logger().info(f'{len(names)} cameras ({", ".join(names)}) share the '
+                                   f'model, {how}')
         overrides = QoSOverridingOptions.with_default_policies()
-
-        def subscribe(msg_type, topic, callback) -> None:
-            self._subscriptions_made.append(self.create_subscription(
-                msg_type, topic, callback, input_qos, qos_overriding_options=overrides))
-
-        if value('input_transport') == 'compressed':
-            subscribe(CompressedImage, 'image/compressed', self._on_image)
-        else:
-            subscribe(Image, 'image', self._on_image)
-        self._image_topic = self._subscriptions_made[-1].topic_name
-        subscribe(CameraInfo, 'camera_info', self.processor.add_camera_info)
-        if policy_name == 'median':
-            if value('scale.sparse_input') == 'points':
-                subscribe(PointCloud2, 'sparse_depth/points', self.processor.add_sparse_depth)
-            else:
-                subscribe(Image, 'sparse_depth/image', self.processor.add_sparse_depth)
-        self.output_pubs = {
-            key: self._make_publisher(msg_type, topic,
-                                      points_qos if key == 'points' else output_qos,
-                                      qos_overriding_options=overrides)
-            for key, (topic, msg_type) in OUTPUTS.items()
-            if self.processor.has_segmentation or key not in SEGMENTATION_OUTPUTS}
+        for name, camera_estimator in zip(names, estimators):
+            camera = CameraChannel(self, name, FrameProcessor(
+                camera_estimator, lidar_extrinsic,
+                camera_info_topic=self.resolve_topic_name(
+                    f'{name}/camera_info' if name else 'camera_info'),
+                camera_info_wait=CAMERA_INFO_WAIT))
+            self.cameras.append(camera)
+            camera.create_entities(input_qos, output_qos, points_qos, overrides)
         self.diagnostics_pub = self._make_publisher(DiagnosticArray, '/diagnostics', 10)
         check_unknown_parameters(self, value('strict_parameters'))
 
     def _unconfigure(self) -> None:
         """Destroy the subscriptions and publishers and free the model (and its GPU memory)."""
-        for subscription in self._subscriptions_made:
-            self.destroy_subscription(subscription)
-        for publisher in [*self.output_pubs.values(), self.diagnostics_pub]:
-            if publisher is not None:
-                self._remove_publisher(publisher)
-        self._subscriptions_made, self.output_pubs, self.diagnostics_pub = [], {}, None
-        uses_cuda = (self.processor is not None
-                     and str(self.processor.estimator.backend.device).startswith('cuda'))
-        self.processor = None
+        for camera in self.cameras:
+            camera.destroy_entities()
+        if self.diagnostics_pub is not None:
+            self._remove_publisher(self.diagnostics_pub)
+        uses_cuda = any(str(camera.processor.estimator.backend.device).startswith('cuda')
+                        for camera in self.cameras)
+        self.cameras, self.diagnostics_pub = [], None
         gc.collect()
         if uses_cuda:
             import torch
@@ -341,10 +587,8 @@ class DepthNodeMixin:
     # -- processing ---------------------------------------------------------------------------
 
     def _start_processing(self) -> None:
-        self._reset_statistics()
-        self._pipeline = TwoStagePipeline(self._infer, self._publish_outputs, self._on_error,
-                                          name='mono_depth')
-        self._pipeline.start()
+        for camera in self.cameras:
+            camera.start()
         self._diagnostics_timer = self.create_timer(self._value('diagnostics_period'),
                                                     self._publish_diagnostics)
 
@@ -352,13 +596,12 @@ class DepthNodeMixin:
         if self._diagnostics_timer is not None:
             self.destroy_timer(self._diagnostics_timer)
             self._diagnostics_timer = None
-        if self._pipeline is not None:
-            self._pipeline.stop()
-            self._pipeline = None
+        for camera in self.cameras:
+            camera.stop()
 
     def destroy_node(self) -> None:
-        """Stop the pipeline, then the ROS entities."""
-        if hasattr(self, '_pipeline'):
+        """Stop the pipelines, then the ROS entities."""
+        if hasattr(self, 'cameras'):
             self._stop_processing()
         super().destroy_node()
 
@@ -413,72 +656,6 @@ class DepthNodeMixin:
             field.name: self._value(FRAME_SETTING_PARAMETERS.get(field.name, field.name))
             for field in dataclasses.fields(FrameSettings)})
 
-    # -- callbacks: store only ----------------------------------------------------------------
-
-    def _on_image(self, msg) -> None:
-        pipeline = self._pipeline
-        if pipeline is None:  # configured but not active
-            return
-        self._last_image = time.monotonic()
-        self.input_rate.tick()
-        self._count(self.counts, 'received')
-        if pipeline.submit(msg):
-            self._count(self.counts, 'dropped_stale')
-
-    # -- the two stages -------------------------------------------------------------------------
-
-    def _wanted(self, settings: FrameSettings) -> set[str]:
-        """Return the outputs to build: those with subscribers (lazy, as image_pipeline does)."""
-        return self.processor.outputs_to_build(
-            {key for key, publisher in self.output_pubs.items()
-             if publisher.get_subscription_count() > 0}, settings)
-
-    def _infer(self, msg) -> Inference | None:
-        """Stage one: the network, unless no output has a subscriber."""
-        settings = self._frame_settings()
-        if not self._wanted(settings):
-            self._count(self.counts, 'skipped_no_subscribers')
-            return None
-        inference = self.processor.infer(msg, settings)
-        self.inference_ms.add(inference.result.timings_ms['inference'])
-        for notice in inference.notices:
-            self._count(self.counts, notice.key)
-            self._warn(notice.key, notice.message)
-        if inference.sparse_depth_error is not None:
-            self._reject('sparse_depth', inference.sparse_depth_error, msg)
-        return inference
-
-    def _publish_outputs(self, msg, inference: Inference) -> None:
-        """Stage two: build and publish the outputs that have subscribers now."""
-        settings = self._frame_settings()
-        outputs = self.processor.build(inference, self._wanted(settings), settings)
-        for key, message in outputs.messages.items():
-            publisher = self.output_pubs[key]
-            publisher.publish(message)
-            self._count(self.counts, f'published {publisher.topic_name}')
-        if outputs.waiting_for_scale:
-            self._count(self.counts, 'waiting_for_scale')
-        else:
-            self._empty_depth = outputs.empty_depth
-            if outputs.empty_depth:
-                self._count(self.counts, 'empty_depth')
-        if outputs.error is not None:
-            raise outputs.error
-        now = self.get_clock().now().nanoseconds * 1e-9
-        self.latency_ms.add((now - stamp_seconds(msg.header.stamp)) * 1e3)
-        self.output_rate.tick()
-        self._count(self.counts, 'processed')
-
-    def _on_error(self, msg, error: Exception) -> None:
-        if not self.context.ok():
-            return  # shutting down: the publishers are gone
-        if isinstance(error, (ros_io.ImageError, ros_io.CameraInfoError)):
-            self._reject(error_reason(error), error, msg)
-            return
-        self._reject('processing_error', error, msg)  # keep the node alive whatever a frame does
-        self.get_logger().error(f'frame processing failed: {error!r}',
-                                throttle_duration_sec=1.0)
-
     def _warn(self, key: str, message: str, period: float = 5.0) -> None:
         """Log a warning at most once per ``period`` seconds for each ``key``."""
         now = time.monotonic()
@@ -486,73 +663,31 @@ class DepthNodeMixin:
             self._warned[key] = now
             self.get_logger().warning(message)
 
-    def _count(self, counter: Counter, key: str) -> None:
-        with self._counter_lock:
-            counter[key] += 1
-
-    def _reject(self, reason: str, error: Exception, msg) -> None:
-        stamp = msg.header.stamp
-        self._count(self.errors, reason)
-        self.last_error = f'{reason}: {error}'
-        self.get_logger().warning(f'dropped frame {stamp.sec}.{stamp.nanosec:09d}: {error}',
-                                  throttle_duration_sec=1.0)
-
     # -- diagnostics ------------------------------------------------------------------------------
 
-    def statistics(self) -> dict[str, str]:
-        """Return what /diagnostics reports: model, rates, latency, inference time, counters."""
-        estimator = self.processor.estimator
-        backend = estimator.backend
-        values = {
-            'model': estimator.spec.name, 'output kind': estimator.spec.output_kind,
-            'device': backend.device, 'precision': backend.precision,
-            'input rate (Hz)': f'{self.input_rate.rate():.2f}',
-            'output rate (Hz)': f'{self.output_rate.rate():.2f}',
-            'latency p50 (ms)': f'{self.latency_ms.percentile(50):.1f}',
-            'latency p95 (ms)': f'{self.latency_ms.percentile(95):.1f}',
-            'inference p50 (ms)': f'{self.inference_ms.percentile(50):.1f}',
-            'frames received': str(self.counts['received']),
-            'frames processed': str(self.counts['processed']),
-            'frames dropped (stale)': str(self.counts['dropped_stale']),
-            'frames skipped (no subscribers)': str(self.counts['skipped_no_subscribers']),
-            'frames without scale': str(self.counts['waiting_for_scale']),
-            'frames without valid depth': str(self.counts['empty_depth']),
-            'camera_info unpaired': str(self.counts['camera_info_unpaired']),
-            'errors': str(sum(self.errors.values())), 'last error': self.last_error,
-            'scale': estimator.scale_policy.status,
-        }
-        values.update({f'errors: {reason}': str(n) for reason, n in sorted(self.errors.items())})
-        return values
-
-    def _problems(self) -> list[str]:
-        """Return what makes the diagnostics WARN."""
-        problems = []
-        silent, timeout = time.monotonic() - self._last_image, self._value('image_timeout')
-        if silent > timeout:
-            problems.append(f'no image on {self._image_topic} for {silent:.1f} s (more than '
-                            f'image_timeout {timeout:g} s): check the camera and the remapping')
-        if self._empty_depth:
-            problems.append(f"the model's last depth has no valid pixel "
-                            f'({self.counts["empty_depth"]} frames so far): check the weights '
-                            'and the input')
-        if self.last_error and self.errors:
-            problems.append(f'{sum(self.errors.values())} frames rejected; last: '
-                            f'{self.last_error}')
-        return problems
-
     def _publish_diagnostics(self) -> None:
-        estimator = self.processor.estimator
-        status = DiagnosticStatus(name=f'{self.get_name()}: monocular depth',
-                                  hardware_id=estimator.backend.device)
-        problems = self._problems()
-        status.level = DiagnosticStatus.WARN if problems else DiagnosticStatus.OK
-        status.message = '; '.join(problems) or 'running'
-        if self.counts['waiting_for_scale']:
-            status.message += f'; {estimator.scale_policy.status}'
-        status.values = [KeyValue(key=k, value=v) for k, v in self.statistics().items()]
-        array = DiagnosticArray(status=[status])
+        array = DiagnosticArray(status=[camera.diagnostic_status() for camera in self.cameras])
         array.header.stamp = self.get_clock().now().to_msg()
         self.diagnostics_pub.publish(array)
+
+
+def camera_names(value) -> list[str]:
+    """
+    Return the cameras of the ``cameras`` parameter; ``['']`` (the node's one camera) if empty.
+
+    Raises ConfigError unless it is a list of distinct names that are valid in a ROS topic.
+    """
+    names = list(value) if isinstance(value, (list, tuple)) else None
+    if names is None or not all(isinstance(name, str) for name in names):
+        raise ConfigError(f"parameter 'cameras' is {value!r}; give a list of camera names, e.g. "
+                          '[front, left, right], or [] for one camera on image and camera_info')
+    for name in names:
+        if not re.fullmatch(r'[A-Za-z_][A-Za-z0-9_]*(/[A-Za-z_][A-Za-z0-9_]*)*', name):
+            raise ConfigError(f"parameter 'cameras': {name!r} is not a valid topic namespace "
+                              '(letters, digits, underscores and /, not starting with a digit)')
+    if len(set(names)) != len(names):
+        raise ConfigError(f"parameter 'cameras' names a camera twice: {names}")
+    return names or ['']
 
 
 class MonoDepthNode(DepthNodeMixin, Node):

@@ -48,11 +48,15 @@ class Param:
     choices: tuple[str, ...] = ()
     bounds: tuple[float, float] | None = None
     read_only: bool = True
+    # rclpy types an empty list default as a byte array: such a parameter takes any type and
+    # is checked where it is read.
+    dynamic_typing: bool = False
 
     def descriptor(self) -> ParameterDescriptor:
         """Return the ROS descriptor, with ranges and allowed values for introspection tools."""
         descriptor = ParameterDescriptor(name=self.name, description=self.description,
-                                         read_only=self.read_only)
+                                         read_only=self.read_only,
+                                         dynamic_typing=self.dynamic_typing)
         if self.choices:
             descriptor.additional_constraints = 'one of: ' + ', '.join(self.choices)
         if self.bounds is not None and isinstance(self.default, int):

@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 from conftest import wait_until
 from mono_depth_ros import network_io
@@ -201,7 +202,8 @@ def test_an_onnx_file_with_a_free_batch_dimension_batches(estimator, scenes, tmp
 
 def test_cameras_sharing_one_model_get_their_own_depth(estimator, scenes):
     shared = SharedBackend(estimator.backend)
-    cameras = [DepthEstimator(estimator.spec, shared) for _ in scenes]
+    cameras = [DepthEstimator(estimator.spec, shared.camera(f'camera_{index}'))
+               for index in range(len(scenes))]
     expected = [estimator.estimate(scene.rgb, scene.intrinsics).depth for scene in scenes]
     wrong = []
 
@@ -218,4 +220,60 @@ def test_cameras_sharing_one_model_get_their_own_depth(estimator, scenes):
         thread.join(timeout=300)
     assert not wrong
     assert shared.model.statistics.frames == 12
-    assert shared.device == estimator.backend.device == 'cpu'
+    assert cameras[0].backend.device == estimator.backend.device == 'cpu'
+
+
+def cameras_in_step(shared: SharedModel, sources: list[str], frames: int,
+                    pause: float) -> list[str]:
+    """Run camera threads that each send ``frames`` frames, pausing between them (their pre-
+    and post-processing); return the ones that did not get their own results."""
+    wrong = []
+
+    def camera(source: str) -> None:
+        for step in range(frames):
+            value = f'{source}{step}'
+            if shared.run(value, source) != value.upper():
+                wrong.append(value)
+            time.sleep(pause)
+
+    threads = [threading.Thread(target=camera, args=(source,)) for source in sources]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not any(thread.is_alive() for thread in threads)
+    return wrong
+
+
+def test_cameras_in_step_are_gathered_into_one_forward():
+    # Each camera prepares its next frame while the other's goes alone, unless the network
+    # waits for it: it does, briefly, for the cameras that are sending.
+    def one(value: str) -> str:
+        time.sleep(0.1)
+        return value.upper()
+
+    def batch(values: list[str]) -> list[str]:
+        time.sleep(0.1)
+        return [value.upper() for value in values]
+
+    shared = SharedModel(one, batch)
+    assert not cameras_in_step(shared, ['front', 'back'], frames=10, pause=0.002)
+    sizes = shared.statistics.sizes
+    assert shared.statistics.frames == 20
+    assert sizes[2] >= shared.statistics.forwards / 2, sizes
+
+
+def test_a_camera_that_stops_is_not_waited_for():
+    sent = []
+
+    def one(value: str) -> str:
+        sent.append(value)
+        time.sleep(0.05)
+        return value.upper()
+
+    shared = SharedModel(one, lambda values: [one(value) for value in values])
+    assert shared.run('left0', 'left') == 'LEFT0'  # left sends once, then nothing
+    assert not cameras_in_step(shared, ['front'], frames=30, pause=0.0)
+    assert len(sent) == 31
+    # The forward after left's last frame waited for it, once; none after that did.
+    assert shared.statistics.gather_timeouts == 1

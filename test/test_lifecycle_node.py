@@ -138,7 +138,7 @@ def test_shutdown_from_any_state(graph, state):
     assert 'shutdown' in manager.transitions()
     assert manager.transition(SHUTDOWN[state])
     assert manager.state() == 'finalized'
-    assert node.processor is None and node._pipeline is None
+    assert node.processor is None and not node.cameras
     assert wait_until(lambda: rig.count_publishers('/depth/image') == 0)
 
 
