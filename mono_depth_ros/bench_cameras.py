@@ -27,9 +27,9 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass, field
 import os
-import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -57,14 +57,15 @@ def node_commands(mode: str, cameras: int, model: str, backend: str,
     names = [f'cam_{index}' for index in range(cameras)]
     if mode == 'shared':
         return [base + ros_args(parameters | {'cameras': '[' + ','.join(names) + ']'})]
-    return [base + ros_args(parameters) + ['-r', f'__ns:=/{name}', '-r',
-                                             f'__node:=mono_depth_{name}'] for name in names]
+    return [base + ros_args(parameters)
+            + ['-r', f'__ns:=/{name}', '-r', f'__node:=mono_depth_{name}'] for name in names]
 
 
 class Cameras:
     """N cameras publishing synthetic views together, and a recorder of their depth images."""
 
     def __init__(self, cameras: int, size: tuple[int, int], rate: float) -> None:
+        from diagnostic_msgs.msg import DiagnosticArray
         from mono_depth_ros import ros_io
         from mono_depth_ros.data.synthetic import SyntheticScenes
         from rclpy.node import Node
@@ -91,6 +92,8 @@ class Cameras:
                 lambda msg, index=index: self._on_depth(index, msg), reliable)
         self._lock = threading.Lock()
         self.counts = [CameraCounts() for _ in range(cameras)]
+        self.frames_per_forward: str | None = None
+        self.node.create_subscription(DiagnosticArray, '/diagnostics', self._on_diagnostics, 10)
         self.node.create_timer(1.0 / rate, self._publish)
 
     def _publish(self) -> None:
@@ -108,6 +111,12 @@ class Cameras:
             self.counts[index].frames += 1
             self.counts[index].latency_ms.append((now - stamp) * 1e-6)
 
+    def _on_diagnostics(self, msg) -> None:
+        for status in msg.status:
+            values = {item.key: item.value for item in status.values}
+            if 'frames per forward (all cameras)' in values:
+                self.frames_per_forward = values['frames per forward (all cameras)']
+
     def reset(self) -> list[CameraCounts]:
         """Start counting again; return what was counted so far."""
         with self._lock:
@@ -118,6 +127,7 @@ class Cameras:
 def measure(mode: str, cameras: int, args: argparse.Namespace, env: dict[str, str]) -> dict:
     """Run one configuration: start its nodes, wait for every camera, count for --seconds."""
     from mono_depth_ros.cli import parse_size
+    from mono_depth_ros.demo import stop_processes
     from rclpy.executors import MultiThreadedExecutor
 
     feed = Cameras(cameras, parse_size(args.size), args.camera_rate)
@@ -125,16 +135,17 @@ def measure(mode: str, cameras: int, args: argparse.Namespace, env: dict[str, st
     executor.add_node(feed.node)
     spinner = threading.Thread(target=executor.spin, daemon=True)
     spinner.start()
-    processes = [subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.STDOUT)
-                 for command in node_commands(mode, cameras, args.model, args.backend,
-                                              args.device)]
+    logs = [tempfile.TemporaryFile() for _ in range(cameras if mode == 'separate' else 1)]
+    processes = [subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+                 for command, log in zip(node_commands(mode, cameras, args.model, args.backend,
+                                                       args.device), logs)]
     try:
         deadline = time.monotonic() + STARTUP_TIMEOUT
         while not all(count.frames for count in feed.counts):
             if time.monotonic() > deadline or any(p.poll() is not None for p in processes):
                 raise RuntimeError(f'{mode}: not every camera got depth within '
-                                   f'{STARTUP_TIMEOUT:g} s (a node failed to start?)')
+                                   f'{STARTUP_TIMEOUT:g} s; the end of the logs of the nodes:\n'
+                                   + '\n'.join(_tail(log) for log in logs))
             time.sleep(0.2)
         time.sleep(WARMUP_SECONDS)
         feed.reset()
@@ -143,21 +154,22 @@ def measure(mode: str, cameras: int, args: argparse.Namespace, env: dict[str, st
         counted = feed.reset()
         elapsed = time.monotonic() - started
     finally:
-        for process in processes:
-            process.send_signal(signal.SIGINT)
-        for process in processes:
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop_processes(processes, timeout=20.0)
         executor.shutdown()
         feed.node.destroy_node()
+        for log in logs:
+            log.close()
     latencies = [value for count in counted for value in count.latency_ms]
     per_camera = [count.frames / elapsed for count in counted]
     return {'mode': mode, 'processes': len(processes), 'fps_total': sum(per_camera),
-            'fps_per_camera': per_camera,
+            'fps_per_camera': per_camera, 'frames_per_forward': feed.frames_per_forward,
             'latency_p50_ms': float(np.percentile(latencies, 50)) if latencies else None,
             'latency_p95_ms': float(np.percentile(latencies, 95)) if latencies else None}
+
+
+def _tail(log, lines: int = 5) -> str:
+    log.seek(0)
+    return '\n'.join(log.read().decode(errors='replace').splitlines()[-lines:])
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -188,13 +200,16 @@ def format_report(result: dict) -> str:
              f'{"configuration":<34} {"depth/s":>8} {"per camera":>22} {"p50 ms":>8} '
              f'{"p95 ms":>8}']
     names = {'separate': f'{result["cameras"]} nodes, a model each',
-             'shared': '1 node, 1 model, frames batched'}
+             'shared': '1 node, 1 model for all cameras'}
     for row in result['rows']:
         per_camera = ' '.join(f'{value:.1f}' for value in row['fps_per_camera'])
         p50 = 'nan' if row['latency_p50_ms'] is None else f'{row["latency_p50_ms"]:.0f}'
         p95 = 'nan' if row['latency_p95_ms'] is None else f'{row["latency_p95_ms"]:.0f}'
         lines.append(f'{names[row["mode"]]:<34} {row["fps_total"]:8.2f} {per_camera:>22} '
                      f'{p50:>8} {p95:>8}')
+        if row['frames_per_forward'] is not None:
+            lines.append(f'  frames per forward of the shared network: '
+                         f'{row["frames_per_forward"]}')
     if result['speedup'] is not None:
         lines.append(f'throughput, one node / separate nodes: {result["speedup"]:.2f}x')
     return '\n'.join(lines)

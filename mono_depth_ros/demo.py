@@ -74,6 +74,17 @@ def demo_environment() -> dict[str, str]:
     return env
 
 
+def stop_processes(processes: list[subprocess.Popen], timeout: float = 10.0) -> None:
+    """Stop processes as Ctrl-C does (SIGINT), and kill those still running after ``timeout``."""
+    for process in processes:
+        process.send_signal(signal.SIGINT)
+    for process in processes:
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
 def ros_args(parameters: dict[str, object]) -> list[str]:
     """Return the ``--ros-args -p NAME:=VALUE ...`` of a node's command line."""
     args = ['--ros-args']
@@ -245,13 +256,7 @@ def main(args: argparse.Namespace) -> int:
             files = write_outputs(recorder, args.out, len(spec.classes))
             summary = _summary(recorder, args, files)
     finally:
-        for process in processes:
-            process.send_signal(signal.SIGINT)
-        for process in processes:
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop_processes(processes)
         recorder.node.destroy_node()
         rclpy.try_shutdown()
     (args.out / 'summary.json').write_text(json.dumps(summary, indent=2) + '\n')

@@ -225,8 +225,12 @@ def test_cameras_sharing_one_model_get_their_own_depth(estimator, scenes):
 
 def cameras_in_step(shared: SharedModel, sources: list[str], frames: int,
                     pause: float) -> list[str]:
-    """Run camera threads that each send ``frames`` frames, pausing between them (their pre-
-    and post-processing); return the ones that did not get their own results."""
+    """
+    Run camera threads that each send ``frames`` frames, pausing after each one.
+
+    The pause stands for their pre- and post-processing. Returns the frames whose results were
+    not their own.
+    """
     wrong = []
 
     def camera(source: str) -> None:

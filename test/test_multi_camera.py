@@ -16,12 +16,16 @@
 from __future__ import annotations
 
 import itertools
+import json
+import os
+import subprocess
+import sys
 
-from conftest import wait_until
+from conftest import REPO, wait_until
 from mono_depth_ros import ros_io
 from mono_depth_ros.data.synthetic import SyntheticScenes
 from mono_depth_ros.estimator import DepthEstimator
-from mono_depth_ros.models.registry import DEFAULT_MODEL
+from mono_depth_ros.models.registry import DEMO_MODEL
 from mono_depth_ros.node import MonoDepthNode
 from mono_depth_ros.params import ConfigError
 import numpy as np
@@ -42,6 +46,7 @@ def scenes():
 
 def start(graph, cameras=CAMERAS, **parameters):
     """Start one node for ``cameras`` and a rig (camera driver and recorder) per camera."""
+    parameters.setdefault('model', DEMO_MODEL)
     overrides = [Parameter('cameras', value=list(cameras))] + [
         Parameter(name, value=value) for name, value in parameters.items()]
     node = graph.add(MonoDepthNode(parameter_overrides=overrides))
@@ -67,7 +72,7 @@ def test_three_cameras_one_model_one_camera_stopping(graph, scenes):
     assert len(backends) == 1  # one network for the three cameras
 
     # Every camera gets the depth of its own view, with the input's stamp, on its own topics.
-    reference = DepthEstimator.from_name(DEFAULT_MODEL, weights='auto', device='cpu',
+    reference = DepthEstimator.from_name(DEMO_MODEL, weights='auto', device='cpu',
                                          channels_last=True)
     received = {}
     for _ in range(20):  # best effort: the first frames may be lost while matching
@@ -127,9 +132,29 @@ def test_three_cameras_one_model_one_camera_stopping(graph, scenes):
 ])
 def test_bad_camera_lists_fail_fast(ros, cameras, message):
     with pytest.raises(ConfigError, match=message):
-        MonoDepthNode(parameter_overrides=[Parameter('cameras', value=cameras)])
+        MonoDepthNode(parameter_overrides=[Parameter('cameras', value=cameras),
+                                           Parameter('model', value=DEMO_MODEL)])
 
 
 def test_a_camera_list_that_is_not_names_fails_fast(ros):
     with pytest.raises(ConfigError, match="parameter 'cameras' is 3; give a list of camera"):
-        MonoDepthNode(parameter_overrides=[Parameter('cameras', value=3)])
+        MonoDepthNode(parameter_overrides=[Parameter('cameras', value=3),
+                                           Parameter('model', value=DEMO_MODEL)])
+
+
+def test_bench_cameras_measures_both_configurations():
+    # The real executables over real DDS, briefly: both configurations report depth images.
+    command = [sys.executable, '-m', 'mono_depth_ros.cli', 'bench', '--cameras', '2', '--model',
+               DEMO_MODEL, '--device', 'cpu', '--size', '160x120', '--seconds', '2', '--json']
+    run = subprocess.run(command, capture_output=True, text=True, timeout=900,
+                         env=dict(os.environ, PYTHONPATH=str(REPO)))
+    assert run.returncode == 0, run.stdout + run.stderr
+    result = json.loads(run.stdout)
+    separate, shared = result['rows']
+    assert (separate['mode'], separate['processes']) == ('separate', 2)
+    assert (shared['mode'], shared['processes']) == ('shared', 1)
+    for row in (separate, shared):
+        assert len(row['fps_per_camera']) == 2 and all(fps > 0 for fps in row['fps_per_camera'])
+        assert row['fps_total'] == pytest.approx(sum(row['fps_per_camera']))
+    assert float(shared['frames_per_forward']) >= 1.0 and separate['frames_per_forward'] is None
+    assert result['speedup'] == pytest.approx(shared['fps_total'] / separate['fps_total'])
