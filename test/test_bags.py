@@ -278,6 +278,8 @@ def test_image_options_on_a_bag_and_a_mix_of_inputs_are_refused(tmp_path, capsys
                            ([str(image)], 'give bags, or images and videos, not both'),
                            (['-p', 'points_decimation:=40'],
                             "parameter 'points_decimation' is 40; allowed: 1 to 16"),
+                           (['-p', 'scale.future_tolerance:=99'],
+                            "parameter 'scale.future_tolerance' is 99.0; allowed: 0.0 to 60.0"),
                            (['-p', 'max_dept:=3'],
                             "-p 'max_dept:=3': give NAME:=VALUE with NAME one of")):
         assert cli.main(['infer', str(bag), *extra, '--out', str(tmp_path / 'out')]) == 2

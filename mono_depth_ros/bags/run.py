@@ -125,10 +125,12 @@ def frame_settings(assignments: list[str]) -> FrameSettings:
 
     Each value is checked as the node checks it (type, allowed values, range).
     """
-    from mono_depth_ros.node import PARAMS
+    from mono_depth_ros.node import FRAME_SETTING_PARAMETERS, PARAMS
 
     params = {param.name: param for param in PARAMS}
-    fields = {item.name: item for item in dataclasses.fields(FrameSettings)}
+    # The node's parameter name of each setting -> the setting.
+    fields = {FRAME_SETTING_PARAMETERS.get(item.name, item.name): item.name
+              for item in dataclasses.fields(FrameSettings)}
     values = {}
     for assignment in assignments:
         name, separator, text = assignment.partition(':=')
@@ -136,7 +138,7 @@ def frame_settings(assignments: list[str]) -> FrameSettings:
             raise BagOptionError(f'-p {assignment!r}: give NAME:=VALUE with NAME one of '
                                  f'{", ".join(fields)}')
         param = params[name]
-        values[name] = value = _parse_value(name, text, type(param.default))
+        values[fields[name]] = value = _parse_value(name, text, type(param.default))
         problem = param.check(value)
         if param.bounds is not None and not param.bounds[0] <= value <= param.bounds[1]:
             problem = (f'parameter {name!r} is {value!r}; allowed: {param.bounds[0]} to '
