@@ -88,6 +88,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     data.add_argument('--workers', type=int, default=d.workers, help='DataLoader workers')
     optim = parser.add_argument_group('optimisation')
     optim.add_argument('--epochs', type=int, default=None, help=f'default: {d.epochs}')
+    optim.add_argument('--phases', default=None, metavar='SCALE:EPOCHS:LR:BATCH,...',
+                       help='train in phases one after the other, each at the training size '
+                            'times SCALE (rounded to the model stride) for EPOCHS epochs, with a '
+                            'fresh AdamW whose schedule peaks at LR, and batches of BATCH; e.g. '
+                            '0.25:10:5e-4:16,0.5:5:5e-6:8,1:5:5e-6:4 (replaces --epochs, --lr '
+                            'and --batch-size)')
     optim.add_argument('--max-steps', type=int, default=None,
                        help='stop after this many optimizer steps (resumable mid-epoch)')
     optim.add_argument('--batch-size', type=int, default=None,

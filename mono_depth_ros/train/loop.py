@@ -39,6 +39,7 @@ from mono_depth_ros.train.datasets import Augmentation, TrainingSet
 from mono_depth_ros.train.distill import ClassMap, SegmentationDistillation
 from mono_depth_ros.train.features import (encoder_modules, FeatureCache, freeze, keep_frozen,
                                            state_digest)
+from mono_depth_ros.train.phases import parse_phases, Phase, phase_size
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -63,7 +64,7 @@ PRESETS = {
 }
 LOSS_TERMS = ('loss', 'depth', 'log_l1', 'seg', 'distill', 'seg_distill')
 CSV_COLUMNS = ('epoch', 'step', 'lr', *LOSS_TERMS, 'val_abs_rel', 'val_delta1', 'val_miou',
-               'features_read', 'features_written', 'seconds')
+               'features_read', 'features_written', 'phase', 'size', 'seconds')
 
 
 @dataclass
@@ -113,6 +114,7 @@ class TrainConfig:
     color_jitter: bool = True
     freeze_encoder: bool = False
     feature_cache: str | None = None
+    phases: str | None = None
     seed: int = 0
     workers: int = 0
     device: str = 'cpu'
@@ -153,6 +155,8 @@ class TrainConfig:
             raise ValueError('--threads must be at least 1')
         if self.lr <= 0:
             raise ValueError('--lr must be positive')
+        if self.phases is not None:
+            parse_phases(self.phases)
         if self.feature_cache and not self.freeze_encoder:
             raise ValueError('--feature-cache keeps the encoder outputs of every training image, '
                              'which stay valid only while the encoder does not learn: add '
@@ -171,6 +175,12 @@ class TrainConfig:
         if (self.width is None) != (self.height is None):
             raise ValueError('give both --width and --height, or neither')
         check_losses(get_spec(self.model), self)
+
+    def phase_plan(self) -> tuple[Phase, ...]:
+        """Return the phases: ``phases``, or one of ``epochs``, ``lr`` and ``batch_size``."""
+        if self.phases is not None:
+            return parse_phases(self.phases)
+        return (Phase(1.0, self.epochs, self.lr, self.batch_size),)
 
 
 def check_losses(spec: ModelSpec, config: TrainConfig) -> None:
@@ -544,7 +554,8 @@ def train(config: TrainConfig, resume: Path | None = None) -> TrainResult:
     Run (or resume) the training described by ``config``; return the trained model.
 
     Writes ``checkpoint_last.pt`` each epoch, ``log.csv`` and ``<model>.safetensors`` under
-    ``config.out``.
+    ``config.out``. The run is one phase (``epochs``, ``lr``, ``batch_size`` at the training
+    size) or the ``phases`` one after the other.
     """
     state = None
     if resume is not None:
@@ -556,173 +567,235 @@ def train(config: TrainConfig, resume: Path | None = None) -> TrainResult:
         saved.channels_last, saved.threads = config.channels_last, config.threads
         config = saved
     config.validate()
-    out = Path(config.out)
-    out.mkdir(parents=True, exist_ok=True)
-    device = torch.device(config.device)
-    if config.threads is not None:
-        torch.set_num_threads(config.threads)
-    memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
-    seed_everything(config.seed)
+    return Trainer(config, state).run()
 
-    spec = get_spec(config.model)
-    model = create_model(config.model, weights=config.weights if state is None else None,
-                         **config.model_args).to(device, memory_format=memory_format)
-    frozen = encoder_modules(model, config.model) if config.freeze_encoder else []
-    freeze(frozen)
-    if config.width is not None:
-        size = (config.height, config.width)
-    else:
-        policy = spec.input_policy
-        size = policy.network_size(policy.height or 240, policy.width or 320)
-    train_source, val_source = build_sources(config, size)
-    augmentation = None
-    if config.augment:
-        augmentation = Augmentation() if config.color_jitter else Augmentation(
-            brightness=0.0, contrast=0.0, saturation=0.0, gamma=0.0)
-    train_set = TrainingSet(train_source, size=size, augmentation=augmentation, seed=config.seed)
-    val_source = _subset(val_source, config.val_count)
-    val_loader = (_loader(TrainingSet(val_source, size=size), config.workers,
-                          batch_size=config.batch_size) if val_source is not None else None)
-    teacher = (Teacher(config.teacher, config.teacher_weights, device)
-               if config.teacher else None)
-    seg_teacher, seg_distillation = None, None
-    if config.seg_teacher:
-        shared = teacher is not None and (config.seg_teacher, config.seg_teacher_weights) == (
-            config.teacher, config.teacher_weights)
-        seg_teacher = (teacher if shared else
-                       Teacher(config.seg_teacher, config.seg_teacher_weights, device))
-        seg_distillation = SegmentationDistillation(segmentation_distillation_map(spec, config),
-                                                    config.kd_temperature)
-    # With a segmentation teacher: alpha * task + (1 - alpha) * soft targets, times seg_weight.
-    alpha = config.kd_alpha if seg_distillation is not None else 1.0
-    weights = {'depth': config.depth_weight, 'log_l1': config.log_l1_weight,
-               'seg': config.seg_weight * alpha, 'distill': config.distill_weight,
-               'seg_distill': config.seg_weight * (1 - alpha)}
 
-    batches = len(train_set) // config.batch_size
-    if batches == 0:
-        raise ValueError(f'{len(train_set)} training samples are fewer than one batch of '
-                         f'{config.batch_size}; lower --batch-size or add data')
-    steps_per_epoch = math.ceil(batches / config.accumulate)
-    total_steps = steps_per_epoch * config.epochs
-    if config.max_steps is not None:
-        total_steps = min(total_steps, config.max_steps)
-    decay, no_decay = [], []
-    for parameter in model.parameters():
-        if parameter.requires_grad:
-            (no_decay if parameter.dim() <= 1 and not config.decay_all else decay
-             ).append(parameter)
-    optimizer = torch.optim.AdamW([{'params': decay, 'weight_decay': config.weight_decay},
-                                   {'params': no_decay, 'weight_decay': 0.0}], lr=config.lr)
-    factor = (warmup_cosine(config.warmup_steps, steps_per_epoch * config.epochs)
-              if config.schedule == 'warmup-cosine' else lambda step: 1.0)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
-    scaler = torch.amp.GradScaler(device.type, enabled=config.amp == 'fp16')
-    amp_dtype = AMP_DTYPES.get(config.amp)
+class Trainer:
+    """
+    One training run: the model, its data, teachers and losses, and where it stands.
 
-    epoch, step, start_batch = 0, 0, 0
-    history: list[dict] = []
-    if state is not None:
-        model.load_state_dict(state['model'])
-        optimizer.load_state_dict(state['optimizer'])
-        scheduler.load_state_dict(state['scheduler'])
-        scaler.load_state_dict(state['scaler'])
-        epoch, step, start_batch = state['epoch'], state['step'], state['batch']
-        history = list(state['history'])
-        restore_rng_states(state['rng'])
-    feature_cache = None
-    if config.feature_cache:
-        key = {'model': config.model, 'model_args': config.model_args,
-               'encoder': state_digest(frozen), 'input': list(size), 'count': len(train_set)}
-        feature_cache = FeatureCache(config.feature_cache, key, len(train_set),
-                                     f'{config.model}-{size[1]}x{size[0]}')
+    Built from a validated :class:`TrainConfig` and, when resuming, the checkpoint's state; the
+    phases then run one after the other (:meth:`run`), each with its own input size, optimizer
+    and schedule.
+    """
 
-    def checkpoint(batch_index: int) -> None:
-        save_checkpoint(out / 'checkpoint_last.pt', {
-            'model': model.state_dict(), 'optimizer': optimizer.state_dict(),
-            'scheduler': scheduler.state_dict(), 'scaler': scaler.state_dict(),
-            'epoch': epoch, 'step': step, 'batch': batch_index, 'history': history,
-            'rng': rng_states(), 'config': asdict(config)})
+    def __init__(self, config: TrainConfig, state: dict | None = None) -> None:
+        self.config, self.state = config, state
+        self.out = Path(config.out)
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.device = torch.device(config.device)
+        if config.threads is not None:
+            torch.set_num_threads(config.threads)
+        self.memory_format = (torch.channels_last if config.channels_last
+                              else torch.contiguous_format)
+        seed_everything(config.seed)
 
-    csv_path = out / 'log.csv'
-    if state is None or not csv_path.is_file():
-        with open(csv_path, 'w', newline='') as handle:
-            csv.writer(handle).writerow(CSV_COLUMNS)
-    started = time.monotonic()
-    while epoch < config.epochs and step < total_steps:
-        model.train()
-        keep_frozen(frozen)
-        cache_counts = (feature_cache.read, feature_cache.written) if feature_cache else None
-        train_set.set_epoch(epoch)
-        order = epoch_batches(len(train_set), config.batch_size, config.seed * 100003 + epoch)
-        loader = _loader(train_set, config.workers, batch_sampler=order[start_batch:])
-        progress = Progress(min(batches - start_batch, (total_steps - step) * config.accumulate),
-                            f'epoch {epoch + 1}/{config.epochs}', enabled=config.progress)
-        sums: dict[str, float] = {}
-        seen = 0
-        optimizer.zero_grad(set_to_none=True)
-        stopped_at = None
-        for index, batch in enumerate(loader, start=start_batch):
-            images = batch['image']
-            batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
-            with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
-                inputs = normalise(batch['image'], spec).contiguous(memory_format=memory_format)
-                features = None
-                if feature_cache is not None:
-                    features = feature_cache.features(model.forward_encoder, order[index],
-                                                      images, inputs)
-                elif frozen:
-                    with torch.no_grad():
-                        features = model.forward_encoder(inputs)
-                outputs = forward_for_training(model, inputs, features)
-                if 'depth' in outputs:
-                    outputs['depth'] = depth_up_to_scale(outputs['depth'], spec)
-                targets = teacher(batch['image']) if teacher is not None else {}
-                if seg_teacher is not None and seg_teacher is not teacher:
-                    targets['segm'] = seg_teacher(batch['image'])['segm']
-                terms = loss_terms(outputs, batch, teacher, targets.get('depth'),
-                                   config.log_l1_weight > 0, config.depth_loss, config.si_lambda,
-                                   seg_distillation, targets.get('segm'))
-                loss = losses.weighted_sum(terms, weights)
-            scaler.scale(loss / config.accumulate).backward()
-            seen += 1
-            for name, value in {'loss': loss, **terms}.items():
-                sums[name] = sums.get(name, 0.0) + float(value.detach())
-            if (index + 1) % config.accumulate == 0 or index + 1 == batches:
-                if config.grad_clip > 0:
-                    scaler.unscale_(optimizer)
-                    clip_gradients(model, config.grad_clip, config.grad_clip_mode)
-                scaler.step(optimizer)
-                scaler.update()
-                scheduler.step()
-                optimizer.zero_grad(set_to_none=True)
-                step += 1
-                progress.update(index + 1 - start_batch, f'loss {sums["loss"] / seen:.4f}')
-                if step >= total_steps and index + 1 < batches:
-                    stopped_at = index + 1
-                    break
-        start_batch = 0
-        if stopped_at is not None:
-            # Stopped by --max-steps inside an epoch: the checkpoint resumes at the next batch.
-            checkpoint(stopped_at)
-            break
-        epoch += 1
-        row = {'epoch': epoch, 'step': step, 'lr': optimizer.param_groups[0]['lr'],
-               **{name: sums.get(name, float('nan')) / max(seen, 1)
-                  for name in LOSS_TERMS}}
-        if feature_cache is not None:
-            row['features_read'] = feature_cache.read - cache_counts[0]
-            row['features_written'] = feature_cache.written - cache_counts[1]
-        if val_loader is not None:
-            row.update({f'val_{k}': v for k, v in validate(model, spec, val_loader,
-                                                           device).items()})
-        row['seconds'] = round(time.monotonic() - started, 1)
-        history.append(row)
-        with open(csv_path, 'a', newline='') as handle:
-            csv.writer(handle).writerow([row.get(c, '') for c in CSV_COLUMNS])
-        checkpoint(0)
-    weights_path = export_safetensors(model, out / f'{config.model}.safetensors',
-                                      metadata={'model': config.model, 'step': step,
-                                                'epoch': epoch})
-    return TrainResult(model=model.eval(), step=step, epoch=epoch, history=history,
-                       weights=weights_path)
+        self.spec = spec = get_spec(config.model)
+        self.model = create_model(config.model,
+                                  weights=config.weights if state is None else None,
+                                  **config.model_args).to(self.device,
+                                                          memory_format=self.memory_format)
+        self.frozen = encoder_modules(self.model, config.model) if config.freeze_encoder else []
+        freeze(self.frozen)
+        if config.width is not None:
+            self.size = (config.height, config.width)
+        else:
+            policy = spec.input_policy
+            self.size = policy.network_size(policy.height or 240, policy.width or 320)
+        self.train_source, val_source = build_sources(config, self.size)
+        self.val_source = _subset(val_source, config.val_count)
+        self.augmentation = None
+        if config.augment:
+            self.augmentation = Augmentation() if config.color_jitter else Augmentation(
+                brightness=0.0, contrast=0.0, saturation=0.0, gamma=0.0)
+        self.teacher = (Teacher(config.teacher, config.teacher_weights, self.device)
+                        if config.teacher else None)
+        self.seg_teacher, self.seg_distillation = None, None
+        if config.seg_teacher:
+            shared = self.teacher is not None and (
+                config.seg_teacher, config.seg_teacher_weights) == (config.teacher,
+                                                                    config.teacher_weights)
+            self.seg_teacher = (self.teacher if shared else
+                                Teacher(config.seg_teacher, config.seg_teacher_weights,
+                                        self.device))
+            self.seg_distillation = SegmentationDistillation(
+                segmentation_distillation_map(spec, config), config.kd_temperature)
+        # With a segmentation teacher: alpha * task + (1 - alpha) * soft targets, times seg_weight.
+        alpha = config.kd_alpha if self.seg_distillation is not None else 1.0
+        self.weights = {'depth': config.depth_weight, 'log_l1': config.log_l1_weight,
+                        'seg': config.seg_weight * alpha, 'distill': config.distill_weight,
+                        'seg_distill': config.seg_weight * (1 - alpha)}
+        self.phases = config.phase_plan()
+        count = len(self.train_source)
+        for phase in self.phases:
+            if count < phase.batch_size:
+                raise ValueError(f'{count} training samples are fewer than one batch of '
+                                 f'{phase.batch_size}; lower --batch-size or add data')
+        self.total_steps = sum(math.ceil((count // phase.batch_size) / config.accumulate)
+                               * phase.epochs for phase in self.phases)
+        if config.max_steps is not None:
+            self.total_steps = min(self.total_steps, config.max_steps)
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=config.amp == 'fp16')
+        self.amp_dtype = AMP_DTYPES.get(config.amp)
+
+        self.epoch, self.step, self.start_batch = 0, 0, 0
+        self.history: list[dict] = []
+        # The loss sums of the batches an interrupted epoch has seen, for its log row.
+        self.epoch_sums: tuple[dict[str, float], int] = ({}, 0)
+        if state is not None:
+            self.model.load_state_dict(state['model'])
+            self.scaler.load_state_dict(state['scaler'])
+            self.epoch, self.step, self.start_batch = state['epoch'], state['step'], state['batch']
+            self.history = list(state['history'])
+            self.epoch_sums = (dict(state.get('epoch_sums', {})), state.get('epoch_seen', 0))
+            restore_rng_states(state['rng'])
+        self.started = time.monotonic()
+
+    def run(self) -> TrainResult:
+        """Train every phase that is not done yet; write the weights; return the result."""
+        csv_path = self.out / 'log.csv'
+        if self.state is None or not csv_path.is_file():
+            with open(csv_path, 'w', newline='') as handle:
+                csv.writer(handle).writerow(CSV_COLUMNS)
+        first_epoch = 0
+        for index, phase in enumerate(self.phases):
+            end_epoch = first_epoch + phase.epochs
+            if self.epoch < end_epoch and self.step < self.total_steps:
+                if self._run_phase(index, phase, end_epoch):
+                    break  # stopped by --max-steps inside an epoch
+            first_epoch = end_epoch
+        config = self.config
+        weights = export_safetensors(self.model, self.out / f'{config.model}.safetensors',
+                                     metadata={'model': config.model, 'step': self.step,
+                                               'epoch': self.epoch})
+        return TrainResult(model=self.model.eval(), step=self.step, epoch=self.epoch,
+                           history=self.history, weights=weights)
+
+    def _run_phase(self, index: int, phase: Phase, end_epoch: int) -> bool:
+        """Train phase ``index`` up to ``end_epoch``; return whether ``max_steps`` stopped it."""
+        config, model = self.config, self.model
+        size = phase_size(self.size, phase.scale, self.spec.input_policy.multiple)
+        train_set = TrainingSet(self.train_source, size=size, augmentation=self.augmentation,
+                                seed=config.seed)
+        val_loader = (_loader(TrainingSet(self.val_source, size=size), config.workers,
+                              batch_size=phase.batch_size)
+                      if self.val_source is not None else None)
+        batches = len(train_set) // phase.batch_size
+        steps_per_epoch = math.ceil(batches / config.accumulate)
+        decay, no_decay = [], []
+        for parameter in model.parameters():
+            if parameter.requires_grad:
+                (no_decay if parameter.dim() <= 1 and not config.decay_all else decay
+                 ).append(parameter)
+        optimizer = torch.optim.AdamW([{'params': decay, 'weight_decay': config.weight_decay},
+                                       {'params': no_decay, 'weight_decay': 0.0}], lr=phase.lr)
+        factor = (warmup_cosine(config.warmup_steps, steps_per_epoch * phase.epochs)
+                  if config.schedule == 'warmup-cosine' else lambda step: 1.0)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+        if self.state is not None and self.state.get('phase', 0) == index:
+            # Resuming inside this phase (a checkpoint at a phase's end starts the next afresh).
+            optimizer.load_state_dict(self.state['optimizer'])
+            scheduler.load_state_dict(self.state['scheduler'])
+        self.state = None
+        feature_cache = None
+        if config.feature_cache:
+            key = {'model': config.model, 'model_args': config.model_args,
+                   'encoder': state_digest(self.frozen), 'input': list(size),
+                   'count': len(train_set)}
+            feature_cache = FeatureCache(config.feature_cache, key, len(train_set),
+                                         f'{config.model}-{size[1]}x{size[0]}')
+
+        def checkpoint(batch_index: int, sums: dict[str, float], seen: int) -> None:
+            save_checkpoint(self.out / 'checkpoint_last.pt', {
+                'model': model.state_dict(), 'optimizer': optimizer.state_dict(),
+                'scheduler': scheduler.state_dict(), 'scaler': self.scaler.state_dict(),
+                'phase': index, 'epoch': self.epoch, 'step': self.step, 'batch': batch_index,
+                'epoch_sums': sums, 'epoch_seen': seen, 'history': self.history,
+                'rng': rng_states(), 'config': asdict(config)})
+
+        label = f'phase {index + 1}/{len(self.phases)} ' if len(self.phases) > 1 else ''
+        total_epochs = sum(p.epochs for p in self.phases)
+        while self.epoch < end_epoch and self.step < self.total_steps:
+            model.train()
+            keep_frozen(self.frozen)
+            cache_counts = (feature_cache.read, feature_cache.written) if feature_cache else None
+            train_set.set_epoch(self.epoch)
+            order = epoch_batches(len(train_set), phase.batch_size,
+                                  config.seed * 100003 + self.epoch)
+            loader = _loader(train_set, config.workers, batch_sampler=order[self.start_batch:])
+            progress = Progress(min(batches - self.start_batch,
+                                    (self.total_steps - self.step) * config.accumulate),
+                                f'{label}epoch {self.epoch + 1}/{total_epochs} '
+                                f'{size[1]}x{size[0]}', enabled=config.progress)
+            sums, seen = self.epoch_sums
+            self.epoch_sums = ({}, 0)
+            optimizer.zero_grad(set_to_none=True)
+            stopped_at = None
+            for batch_index, batch in enumerate(loader, start=self.start_batch):
+                terms = self._losses(batch, order[batch_index], feature_cache)
+                loss = losses.weighted_sum(terms, self.weights)
+                self.scaler.scale(loss / config.accumulate).backward()
+                seen += 1
+                for name, value in {'loss': loss, **terms}.items():
+                    sums[name] = sums.get(name, 0.0) + float(value.detach())
+                if (batch_index + 1) % config.accumulate == 0 or batch_index + 1 == batches:
+                    if config.grad_clip > 0:
+                        self.scaler.unscale_(optimizer)
+                        clip_gradients(model, config.grad_clip, config.grad_clip_mode)
+                    self.scaler.step(optimizer)
+                    self.scaler.update()
+                    scheduler.step()
+                    optimizer.zero_grad(set_to_none=True)
+                    self.step += 1
+                    progress.update(batch_index + 1 - self.start_batch,
+                                    f'loss {sums["loss"] / seen:.4f}')
+                    if self.step >= self.total_steps and batch_index + 1 < batches:
+                        stopped_at = batch_index + 1
+                        break
+            self.start_batch = 0
+            if stopped_at is not None:
+                # Stopped by --max-steps inside an epoch: the checkpoint resumes at the next batch.
+                checkpoint(stopped_at, sums, seen)
+                return True
+            self.epoch += 1
+            row = {'epoch': self.epoch, 'step': self.step, 'lr': optimizer.param_groups[0]['lr'],
+                   **{name: sums.get(name, float('nan')) / max(seen, 1)
+                      for name in LOSS_TERMS},
+                   'phase': index + 1, 'size': f'{size[1]}x{size[0]}'}
+            if feature_cache is not None:
+                row['features_read'] = feature_cache.read - cache_counts[0]
+                row['features_written'] = feature_cache.written - cache_counts[1]
+            if val_loader is not None:
+                row.update({f'val_{k}': v for k, v in validate(model, self.spec, val_loader,
+                                                               self.device).items()})
+            row['seconds'] = round(time.monotonic() - self.started, 1)
+            self.history.append(row)
+            with open(self.out / 'log.csv', 'a', newline='') as handle:
+                csv.writer(handle).writerow([row.get(c, '') for c in CSV_COLUMNS])
+            checkpoint(0, {}, 0)
+        return False
+
+    def _losses(self, batch: dict[str, torch.Tensor], indices: list[int],
+                feature_cache: FeatureCache | None) -> dict[str, torch.Tensor]:
+        """Run the model (and the teachers) on one batch; return its loss terms."""
+        config, spec, model = self.config, self.spec, self.model
+        images = batch['image']
+        batch = {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
+        with torch.autocast(self.device.type, dtype=self.amp_dtype,
+                            enabled=self.amp_dtype is not None):
+            inputs = normalise(batch['image'], spec).contiguous(memory_format=self.memory_format)
+            features = None
+            if feature_cache is not None:
+                features = feature_cache.features(model.forward_encoder, indices, images, inputs)
+            elif self.frozen:
+                with torch.no_grad():
+                    features = model.forward_encoder(inputs)
+            outputs = forward_for_training(model, inputs, features)
+            if 'depth' in outputs:
+                outputs['depth'] = depth_up_to_scale(outputs['depth'], spec)
+            targets = self.teacher(batch['image']) if self.teacher is not None else {}
+            if self.seg_teacher is not None and self.seg_teacher is not self.teacher:
+                targets['segm'] = self.seg_teacher(batch['image'])['segm']
+            return loss_terms(outputs, batch, self.teacher, targets.get('depth'),
+                              config.log_l1_weight > 0, config.depth_loss, config.si_lambda,
+                              self.seg_distillation, targets.get('segm'))
