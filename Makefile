@@ -8,10 +8,12 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 COLCON_STAMP := $(VENV)/.colcon-installed
 
-# Keep DDS traffic on this machine, on a domain of our own, with the 64 MB shared-memory profile.
+# Keep DDS traffic on this machine, on a domain of our own, with the 64 MB shared-memory profile
+# (and its history memory policy, which needs RMW_FASTRTPS_USE_QOS_FROM_XML).
 export ROS_AUTOMATIC_DISCOVERY_RANGE ?= LOCALHOST
 export ROS_DOMAIN_ID ?= $(shell $(PYTHON) -c 'import random; print(random.randint(1, 100))')
 export FASTDDS_DEFAULT_PROFILES_FILE ?= $(CURDIR)/config/fastdds_shm.xml
+export RMW_FASTRTPS_USE_QOS_FROM_XML ?= 1
 
 .PHONY: run test lint colcon-test clean
 

@@ -43,7 +43,7 @@ import tempfile
 import time
 from typing import Callable
 
-from mono_depth_ros import network_io
+from mono_depth_ros import bench_node, network_io
 from mono_depth_ros.cli import parse_size
 from mono_depth_ros.estimator import DepthEstimator
 from mono_depth_ros.models.spec import InputPolicy, ModelSpec
@@ -675,6 +675,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--grid', choices=('dpt',), default=None,
                         help="a study's comparison grid: 'dpt', the accelerated DPT-Hybrid "
                              'variants against DPT-H, and softmax against Performer attention')
+    bench_node.add_arguments(parser)
 
 
 def main(args: argparse.Namespace) -> int:
@@ -683,6 +684,8 @@ def main(args: argparse.Namespace) -> int:
         from mono_depth_ros import bench_cameras
 
         return bench_cameras.main(args)
+    if args.node:
+        return bench_node.main(args)
     if sum(mode is not None for mode in (args.model, args.compare_models, args.grid)) != 1:
         print('error: give --model or --compare-models (or --grid)', file=sys.stderr)
         return 2

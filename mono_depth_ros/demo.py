@@ -69,8 +69,9 @@ def demo_environment() -> dict[str, str]:
     env.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
     env.setdefault('ROS_DOMAIN_ID', str(random.SystemRandom().randint(1, 100)))
     profile = share_directory() / 'config' / 'fastdds_shm.xml'
-    if profile.is_file():
-        env.setdefault('FASTDDS_DEFAULT_PROFILES_FILE', str(profile))
+    if profile.is_file() and 'FASTDDS_DEFAULT_PROFILES_FILE' not in env:
+        env['FASTDDS_DEFAULT_PROFILES_FILE'] = str(profile)
+        env.setdefault('RMW_FASTRTPS_USE_QOS_FROM_XML', '1')  # the profile's history memory
     return env
 
 

@@ -171,5 +171,6 @@ def node_configuration(arguments: dict[str, str]) -> NodeConfiguration:
     variable = ('FASTRTPS_DEFAULT_PROFILES_FILE' if os.environ.get('ROS_DISTRO') == 'humble'
                 else 'FASTDDS_DEFAULT_PROFILES_FILE')
     if variable not in os.environ and profile.is_file():
-        configuration.environment = {variable: str(profile)}
+        # The profile's history memory policy only applies with this variable (see the profile).
+        configuration.environment = {variable: str(profile), 'RMW_FASTRTPS_USE_QOS_FROM_XML': '1'}
     return configuration

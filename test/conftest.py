@@ -39,7 +39,9 @@ SHARED = REPO.parent / 'shared'
 
 os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
 os.environ.setdefault('ROS_DOMAIN_ID', str(random.SystemRandom().randint(1, 100)))
-os.environ.setdefault('FASTDDS_DEFAULT_PROFILES_FILE', str(REPO / 'config' / 'fastdds_shm.xml'))
+if 'FASTDDS_DEFAULT_PROFILES_FILE' not in os.environ:
+    os.environ['FASTDDS_DEFAULT_PROFILES_FILE'] = str(REPO / 'config' / 'fastdds_shm.xml')
+    os.environ.setdefault('RMW_FASTRTPS_USE_QOS_FROM_XML', '1')  # the profile's history memory
 
 
 def _not_available(path: Path) -> str:

@@ -86,6 +86,7 @@ def test_the_shipped_shared_memory_profile_is_passed_to_the_node(monkeypatch):
     monkeypatch.delenv('ROS_DISTRO', raising=False)
     environment = node_configuration({}).environment
     assert environment['FASTDDS_DEFAULT_PROFILES_FILE'].endswith('config/fastdds_shm.xml')
+    assert environment['RMW_FASTRTPS_USE_QOS_FROM_XML'] == '1'
     monkeypatch.setenv('FASTDDS_DEFAULT_PROFILES_FILE', '/my/profile.xml')
     assert node_configuration({}).environment == {}
 

@@ -1,0 +1,61 @@
+# Copyright 2026 The mono_depth_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""``mono-depth bench --node`` runs every part and reports what it measured (no time asserted)."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from mono_depth_ros import bench_node
+
+
+def test_the_cloud_is_timed_against_a_plain_copy_of_its_bytes():
+    cloud = bench_node.time_cloud(64, 48, warmup=1, iters=3)
+    assert cloud['bytes'] == 64 * 48 * 16
+    ways = cloud['ways']
+    assert {'plain copy of the bytes', 'depth_to_cloud (this package)',
+            'depth_to_points + points_to_cloud (two passes)'} <= set(ways)
+    assert ways['plain copy of the bytes']['over_copy'] == 1.0
+    for stats in ways.values():
+        assert stats['n'] == 3 and stats['p95_ms'] >= stats['p50_ms'] > 0
+        assert stats['over_copy'] == stats['p50_ms'] / ways['plain copy of the bytes']['p50_ms']
+
+
+def test_the_whole_report_in_one_run(tmp_path):
+    env = {**os.environ, 'MONO_DEPTH_CACHE': str(tmp_path)}
+    done = subprocess.run([sys.executable, '-m', 'mono_depth_ros.cli', 'bench', '--node',
+                           '--size', '160x120', '--warmup', '1', '--iters', '3',
+                           '--camera-hz', '10', '--dds-seconds', '3', '--json'],
+                          env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout)
+    steps = result['steps']
+    assert set(steps['camera_outputs']) == set(bench_node.CAMERA_OUTPUTS)
+    for name in ['decode', 'preprocess', 'inference', 'postprocess'] + [
+            f'{stage} {key}' for key in steps['outputs'] for stage in ('build', 'publish')]:
+        assert steps['steps'][name]['n'] == 3, name
+    around = sum(steps['steps'][name]['p50_ms'] for name in (
+        'decode', 'preprocess', 'postprocess', *(f'build {k}' for k in steps['camera_outputs'])))
+    assert abs(steps['overhead_camera_outputs']
+               - around / steps['steps']['inference']['p50_ms']) < 1e-9
+    assert set(result['startup_s']) == {'torch', 'onnx'}
+    assert all(seconds > 0 for seconds in result['startup_s'].values())
+    dds = result['dds']
+    assert dds['output_hz'] > 0 and dds['latency']['n'] > 0
+    assert dds['inference_p50_ms'] > 0
+    report = bench_node.format_report(result)
+    assert 'overhead around the network' in report and 'DDS, camera 10 Hz' in report
