@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import sys
 
+from mono_depth_ros.memory import pin_mmap_threshold
 from mono_depth_ros.node import DepthNodeMixin
 from mono_depth_ros.params import ConfigError, run_node
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
@@ -93,6 +94,7 @@ class MonoDepthLifecycleNode(DepthNodeMixin, LifecycleNode):
 
 def main(args: list[str] | None = None) -> int:
     """Run the lifecycle node until shutdown; a bad command line exits with status 1."""
+    pin_mmap_threshold()  # camera-sized messages: see mono_depth_ros.memory
     return run_node(MonoDepthLifecycleNode, 'mono_depth_node', args)
 
 

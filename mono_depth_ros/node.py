@@ -36,6 +36,7 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from mono_depth_ros import compressed_depth, filters, ros_io, scale, scan
 from mono_depth_ros.batching import CameraBackend, SharedBackend
 from mono_depth_ros.estimator import BACKENDS, DepthEstimator, OUTPUT_SIZES
+from mono_depth_ros.memory import pin_mmap_threshold
 from mono_depth_ros.models.registry import (DEFAULT_MODEL, DEMO_MODEL, DEMO_WARNING, get_spec,
                                             resolve_auto, SCENES)
 from mono_depth_ros.params import (check_unknown_parameters, ConfigError, declare_all, Param,
@@ -706,6 +707,7 @@ class MonoDepthNode(DepthNodeMixin, Node):
 
 def main(args: list[str] | None = None) -> int:
     """Run the node until shutdown; a bad configuration exits with status 1 and a message."""
+    pin_mmap_threshold()  # camera-sized messages: see mono_depth_ros.memory
     return run_node(MonoDepthNode, 'mono_depth_node', args)
 
 

@@ -21,6 +21,7 @@ import subprocess
 import sys
 
 from mono_depth_ros import bench_node
+from mono_depth_ros.models.registry import DEMO_MODEL
 
 
 def test_the_cloud_is_timed_against_a_plain_copy_of_its_bytes():
@@ -38,8 +39,8 @@ def test_the_cloud_is_timed_against_a_plain_copy_of_its_bytes():
 def test_the_whole_report_in_one_run(tmp_path):
     env = {**os.environ, 'MONO_DEPTH_CACHE': str(tmp_path)}
     done = subprocess.run([sys.executable, '-m', 'mono_depth_ros.cli', 'bench', '--node',
-                           '--size', '160x120', '--warmup', '1', '--iters', '3',
-                           '--camera-hz', '10', '--dds-seconds', '3', '--json'],
+                           '--model', DEMO_MODEL, '--size', '160x120', '--warmup', '1',
+                           '--iters', '3', '--camera-hz', '10', '--dds-seconds', '3', '--json'],
                           env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout)

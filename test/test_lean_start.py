@@ -23,15 +23,17 @@ import dataclasses
 import json
 import os
 from pathlib import Path
+import shutil
 import subprocess
 import sys
 
 from conftest import needs_shared
 from mono_depth_ros.backends.onnx_cache import cached_onnx, find_cached_onnx
-from mono_depth_ros.models.registry import DEMO_MODEL, FAMILIES, get_spec, list_models
+from mono_depth_ros.models.registry import (DEMO_MODEL, FAMILIES, get_spec, list_models,
+                                            nvidia_device_present)
 from mono_depth_ros.models.spec import spec_from_json, spec_to_json
 from mono_depth_ros.processing import OUTPUTS
-from mono_depth_ros.weights import EMBEDDED_DIR
+from mono_depth_ros.weights import cache_root, EMBEDDED_DIR, official_cache_path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -132,6 +134,25 @@ REPORT['valid'] = float(np.isfinite(depth).mean())
 """)
     assert report['valid'] > 0.9
     assert report['torch'] is False
+
+
+def test_the_default_node_on_a_cpu_never_imports_torch(tmp_path):
+    if nvidia_device_present():
+        pytest.skip('this machine has an NVIDIA GPU: model auto runs on PyTorch there')
+    weights = needs_shared('weights', 'fastdepth_nyu_224_int8.tflite')
+    relative = official_cache_path(get_spec('fastdepth-nyu-int8')).relative_to(cache_root())
+    (tmp_path / relative).parent.mkdir(parents=True)
+    shutil.copy(weights, tmp_path / relative)
+    report = run_fresh("""
+import rclpy
+from mono_depth_ros.node import MonoDepthNode
+rclpy.init()
+node = MonoDepthNode()  # model auto, device auto: FastDepth int8 on a machine without a GPU
+REPORT['model'] = node.processor.estimator.spec.name
+node.destroy_node()
+rclpy.shutdown()
+""", MONO_DEPTH_CACHE=str(tmp_path))
+    assert report == {'model': 'fastdepth-nyu-int8', 'torch': False}
 
 
 def test_a_changed_weights_file_misses_the_cached_export(tmp_path, monkeypatch):

@@ -15,16 +15,16 @@
 """
 Memory after one large frame: the node's resident memory comes back down.
 
-The node runs in its own process under a camera over DDS, with the Fast DDS profile the launch
-file gives it; its RSS is read from /proc while ordinary frames, one 12 MP frame and ordinary
-frames again go through every output.
+The node runs in its own process (its executable pins glibc's mmap threshold) under a camera over
+DDS, with the Fast DDS profile the launch file gives it; its RSS is read from /proc while ordinary
+frames, one 12 MP frame and ordinary frames again go through every output.
 """
 from __future__ import annotations
 
 import os
 
 from mono_depth_ros import bench_node
-from mono_depth_ros.models.registry import DEFAULT_MODEL
+from mono_depth_ros.models.registry import DEMO_MODEL
 
 
 def test_one_large_frame_leaves_no_memory_behind(ros):
@@ -32,11 +32,11 @@ def test_one_large_frame_leaves_no_memory_behind(ros):
     driver = bench_node.CameraDriver(reliable_input=True)
     try:
         memory = bench_node.memory_run(driver, 640, 480, (3000, 4000),
-                                       {'model': DEFAULT_MODEL, 'device': 'cpu'},
+                                       {'model': DEMO_MODEL, 'device': 'cpu'},
                                        timeout=180.0)
     finally:
         driver.close()
     # The large frame went through every output: hundreds of MB at its peak.
     assert memory['rss_peak_mb'] - memory['rss_before_mb'] > 300, memory
     # With rmw_fastrtps's own history memory policy the node kept about 450 MB of it for good.
-    assert memory['kept_mb'] < 150, memory
+    assert memory['kept_mb'] < 100, memory

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import difflib
 from functools import lru_cache
 import importlib
+import os
 from typing import TYPE_CHECKING
 
 from mono_depth_ros.models.spec import ModelSpec
@@ -90,12 +91,25 @@ def resolve_auto(device: str = 'auto', scene: str = 'indoor') -> tuple[str, Auto
     one; a device this machine does not have is an error. ``scene`` is ``'indoor'`` or
     ``'outdoor'``.
     """
-    from mono_depth_ros.backends.torch_backend import resolve_device
-
     if scene not in SCENES:
         raise ValueError(f'unknown scene {scene!r}; allowed: {", ".join(SCENES)}')
-    kind = resolve_device(device).type  # an unusable device fails here, before any download
+    if device == 'cpu' or (device == 'auto' and not nvidia_device_present()):
+        kind = 'cpu'  # without an NVIDIA device file no PyTorch sees a GPU: none is imported
+    else:
+        from mono_depth_ros.backends.torch_backend import resolve_device
+
+        kind = resolve_device(device).type  # an unusable device fails here, before any download
     return kind, AUTO_CHOICES[(kind, scene)]
+
+
+# Device files of NVIDIA's drivers: desktop and server GPUs, and Jetson's integrated GPU.
+NVIDIA_DEVICE_FILES = ('/dev/nvidiactl', '/dev/nvidia0', '/dev/nvhost-ctrl-gpu',
+                       '/dev/nvhost-gpu')
+
+
+def nvidia_device_present() -> bool:
+    """Whether this machine has an NVIDIA GPU device file (checked without importing PyTorch)."""
+    return any(os.path.exists(path) for path in NVIDIA_DEVICE_FILES)
 
 
 @lru_cache(maxsize=None)
