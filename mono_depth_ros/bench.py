@@ -666,12 +666,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='N cameras over DDS: one node serving them all with one model '
                              '(frames batched) against N separate nodes, in depth images per '
                              'second (with --model, --size, --device, --backend)')
-    parser.add_argument('--camera-rate', type=float, default=15.0, metavar='HZ',
-                        help='--cameras: frames per second of each camera (default 15)')
+    parser.add_argument('--camera-rate', type=float, default=None, metavar='HZ',
+                        help='--cameras, --node: frames per second of each camera (default 15 '
+                             'with --cameras, 30 with --node)')
     parser.add_argument('--seconds', type=float, default=20.0,
-                        help='--cameras: seconds measured per configuration (default 20)')
+                        help='--cameras: seconds measured per configuration; --node: length of '
+                             'the DDS run (default 20)')
     parser.add_argument('--backend', default='torch', choices=('torch', 'onnx'),
-                        help='--cameras: runtime of the nodes (default torch)')
+                        help='--cameras, --node: runtime of the nodes (default torch)')
     parser.add_argument('--grid', choices=('dpt',), default=None,
                         help="a study's comparison grid: 'dpt', the accelerated DPT-Hybrid "
                              'variants against DPT-H, and softmax against Performer attention')
@@ -680,6 +682,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     """Run the benchmark and print it; 1 when a variant failed, 2 on bad options."""
+    if args.camera_rate is None:
+        args.camera_rate = 30.0 if args.node else 15.0
     if args.cameras is not None:
         from mono_depth_ros import bench_cameras
 

@@ -25,7 +25,7 @@ In one run, every figure against a baseline measured in the same run:
    ``sensor_msgs_py.point_cloud2.create_cloud`` given the same layout, when it is installed.
 3. **startup**: the node started in a new process until its first depth image arrives, on
    PyTorch and on ONNX Runtime from a cached export.
-4. **dds**: the node in its own process under a camera publishing at ``--camera-hz`` over DDS:
+4. **dds**: the node in its own process under a camera at ``--camera-rate`` (30 Hz) over DDS:
    output rate and stamp-to-receipt latency (p50, p95) against the node's inference time.
 5. **memory** (``--memory``): the node's resident memory before, at the peak of, and after one
    large frame.
@@ -435,8 +435,8 @@ def run(args: argparse.Namespace) -> dict:
         if not args.skip_startup:
             result['startup_s'] = startup_times(driver, width, height, parameters,
                                                 args.startup_timeout)
-        result['dds'] = dds_run(driver, width, height, parameters, args.camera_hz,
-                                args.dds_seconds, args.startup_timeout)
+        result['dds'] = dds_run(driver, width, height, parameters, args.camera_rate,
+                                args.seconds, args.startup_timeout)
         if args.memory:
             result['memory'] = memory_run(driver, width, height, parse_size(args.large_size),
                                           parameters, args.startup_timeout)
@@ -509,11 +509,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument('--node', action='store_true',
                        help="the node's per-frame path step by step, the cloud against a plain "
                             'copy, startup, a DDS run under a camera (see bench_node.py)')
-    group.add_argument('--backend', choices=('torch', 'onnx'), default='torch',
-                       help='--node: runtime of the network (torch: channels_last, the default)')
-    group.add_argument('--camera-hz', type=float, default=30.0, help='--node: camera rate')
-    group.add_argument('--dds-seconds', type=float, default=20.0,
-                       help='--node: length of the DDS run')
     group.add_argument('--skip-startup', action='store_true', help='--node: no startup timing')
     group.add_argument('--startup-timeout', type=float, default=120.0,
                        help="--node: seconds to wait for a started node's first depth image")

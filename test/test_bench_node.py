@@ -40,7 +40,7 @@ def test_the_whole_report_in_one_run(tmp_path):
     env = {**os.environ, 'MONO_DEPTH_CACHE': str(tmp_path)}
     done = subprocess.run([sys.executable, '-m', 'mono_depth_ros.cli', 'bench', '--node',
                            '--model', DEMO_MODEL, '--size', '160x120', '--warmup', '1',
-                           '--iters', '3', '--camera-hz', '10', '--dds-seconds', '3', '--json'],
+                           '--iters', '3', '--camera-rate', '10', '--seconds', '3', '--json'],
                           env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout)
