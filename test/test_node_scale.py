@@ -139,3 +139,35 @@ def test_fixed_scale_publishes_at_once(graph, scene, lite_mono_tiny_folder, unsc
                                                                'scale.scale': 5.4})
     _, msg = send_until_received(rig, 'depth/image', scene.rgb, scene.intrinsics)
     np.testing.assert_allclose(ros_io.depth_from_image(msg), 5.4 * unscaled, rtol=1e-5)
+
+
+def test_scale_window_ignores_a_wild_sparse_frame(graph, scene, lite_mono_tiny_folder,
+                                                  unscaled):
+    node, rig = relative_node(graph, lite_mono_tiny_folder, **{'scale.sparse_input': 'image',
+                                                               'scale.window': 3})
+    sparse_pub = rig.create_publisher(Image, 'sparse_depth/image', qos_profile_sensor_data)
+    assert wait_until(lambda: sparse_pub.get_subscription_count() > 0)
+    sparse = np.where(_sparse_mask(scene.depth.shape), scene.depth, np.nan).astype(np.float32)
+    policy = node.processor.estimator.scale_policy
+    fits = []
+
+    def published_after(factor: float) -> np.ndarray:
+        """Send sparse depth times ``factor`` with a frame until the node has fitted it."""
+        for _ in range(10):
+            stamp = next(STAMPS)
+            sparse_pub.publish(ros_io.depth_to_image(factor * sparse, rig.header(stamp)))
+            header = rig.send(scene.rgb, scene.intrinsics, stamp)
+            msg = rig.wait_for('depth/image', header, timeout=3.0)
+            if msg is not None and policy.last_fit is not None and (
+                    not fits or policy.last_fit is not fits[-1]):
+                fits.append(policy.last_fit)
+                return ros_io.depth_from_image(msg)
+        raise AssertionError('the node did not fit the sparse depth in 10 frames')
+
+    for factor in (1.0, 1.0):
+        assert_fitted(published_after(factor), unscaled, sparse)
+    assert_fitted(published_after(3.0), unscaled, sparse)  # one wild frame: ignored
+    for factor in (1.0, 1.0, 2.0):
+        assert_fitted(published_after(factor), unscaled, sparse)
+    assert_fitted(published_after(2.0), unscaled, 2.0 * sparse)  # a lasting change: followed
+    assert [round(fit.scale / fits[0].scale, 3) for fit in fits] == [1, 1, 3, 1, 1, 2, 2]
