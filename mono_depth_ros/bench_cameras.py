@@ -49,13 +49,13 @@ class CameraCounts:
 
 def node_commands(mode: str, cameras: int, model: str, backend: str,
                   device: str) -> list[list[str]]:
-    """Return the command lines of the nodes of one configuration ('separate' or 'shared')."""
+    """Return the command lines of the nodes of one configuration ('separate' or 'one_node')."""
     from mono_depth_ros.demo import ros_args
 
     base = [sys.executable, '-m', 'mono_depth_ros.node']
     parameters = {'model': model, 'backend': backend, 'device': device}
     names = [f'cam_{index}' for index in range(cameras)]
-    if mode == 'shared':
+    if mode == 'one_node':
         return [base + ros_args(parameters | {'cameras': '[' + ','.join(names) + ']'})]
     return [base + ros_args(parameters)
             + ['-r', f'__ns:=/{name}', '-r', f'__node:=mono_depth_{name}'] for name in names]
@@ -181,7 +181,7 @@ def run(args: argparse.Namespace) -> dict:
     os.environ.update(env)
     rclpy.init()
     try:
-        rows = [measure(mode, args.cameras, args, env) for mode in ('separate', 'shared')]
+        rows = [measure(mode, args.cameras, args, env) for mode in ('separate', 'one_node')]
     finally:
         rclpy.try_shutdown()
     baseline = rows[0]['fps_total']
@@ -200,7 +200,7 @@ def format_report(result: dict) -> str:
              f'{"configuration":<34} {"depth/s":>8} {"per camera":>22} {"p50 ms":>8} '
              f'{"p95 ms":>8}']
     names = {'separate': f'{result["cameras"]} nodes, a model each',
-             'shared': '1 node, 1 model for all cameras'}
+             'one_node': '1 node, 1 model for all cameras'}
     for row in result['rows']:
         per_camera = ' '.join(f'{value:.1f}' for value in row['fps_per_camera'])
         p50 = 'nan' if row['latency_p50_ms'] is None else f'{row["latency_p50_ms"]:.0f}'

@@ -150,11 +150,11 @@ def test_bench_cameras_measures_both_configurations():
                          env=dict(os.environ, PYTHONPATH=str(REPO)))
     assert run.returncode == 0, run.stdout + run.stderr
     result = json.loads(run.stdout)
-    separate, shared = result['rows']
+    separate, one_node = result['rows']
     assert (separate['mode'], separate['processes']) == ('separate', 2)
-    assert (shared['mode'], shared['processes']) == ('shared', 1)
-    for row in (separate, shared):
+    assert (one_node['mode'], one_node['processes']) == ('one_node', 1)
+    for row in (separate, one_node):
         assert len(row['fps_per_camera']) == 2 and all(fps > 0 for fps in row['fps_per_camera'])
         assert row['fps_total'] == pytest.approx(sum(row['fps_per_camera']))
-    assert float(shared['frames_per_forward']) >= 1.0 and separate['frames_per_forward'] is None
-    assert result['speedup'] == pytest.approx(shared['fps_total'] / separate['fps_total'])
+    assert float(one_node['frames_per_forward']) >= 1.0 and separate['frames_per_forward'] is None
+    assert result['speedup'] == pytest.approx(one_node['fps_total'] / separate['fps_total'])
