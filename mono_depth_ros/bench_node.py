@@ -362,7 +362,9 @@ def memory_run(driver: CameraDriver, width: int, height: int, big: tuple[int, in
     """
     image, info, _ = _camera_frame(width, height)
     big_image, big_info, _ = _camera_frame(big[1], big[0])
-    node = NodeProcess({**parameters, 'input_qos': 'reliable'})
+    # The large frame may exceed the node's default max_input_pixels (4K): admit it.
+    node = NodeProcess({'max_input_pixels': big[0] * big[1], **parameters,
+                        'input_qos': 'reliable'})
     try:
         first_depth(driver, node, image, info, timeout)
         driver.play(image, info, 10.0, settle)
@@ -374,7 +376,8 @@ def memory_run(driver: CameraDriver, width: int, height: int, big: tuple[int, in
             peak = max(peak, node.rss_mb())
             time.sleep(0.05)
         if not any(w == big[1] for _, _, w in driver.depth):
-            raise RuntimeError(f'no depth for the {big[1]}x{big[0]} frame within {timeout:.0f} s')
+            raise RuntimeError(f'no depth for the {big[1]}x{big[0]} frame within {timeout:.0f} s: '
+                               f'{node.stop()[-2000:]}')
         peak = max(peak, node.rss_mb())
         samples = []
         start = time.monotonic()

@@ -167,6 +167,17 @@ def ros():
     rclpy.try_shutdown()
 
 
+@pytest.fixture(scope='module')
+def one_torch_thread():
+    """Run a module's PyTorch work on one thread (a shared 2-core machine), then restore it."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture
 def graph(ros):
     """Yield a background executor for the nodes of one test."""

@@ -24,7 +24,8 @@ import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-torch.set_num_threads(1)
+# Module-wide on one thread: a shared 2-core machine (restored for the other modules).
+pytestmark = pytest.mark.usefixtures('one_torch_thread')
 
 SPEC = {spec.name: spec for spec in SPECS}
 

@@ -27,7 +27,8 @@ import numpy as np
 import pytest
 import torch
 
-torch.set_num_threads(1)  # a shared 2-core machine: two threads contend with other jobs
+# Module-wide on one thread: a shared 2-core machine (restored for the other modules).
+pytestmark = pytest.mark.usefixtures('one_torch_thread')
 # One variant per family (the variants of a family share their module class), the smallest.
 FAMILIES = {}
 for _spec in sorted((s for s in list_models() if s.builder is not None), key=count_parameters):

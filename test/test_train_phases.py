@@ -21,7 +21,8 @@ from mono_depth_ros.train.phases import parse_phases, Phase, phase_size
 import pytest
 import torch
 
-torch.set_num_threads(1)
+# Module-wide on one thread: a shared 2-core machine (restored for the other modules).
+pytestmark = pytest.mark.usefixtures('one_torch_thread')
 
 PHASES = '0.5:2:3e-3:4,1:2:1e-3:2'
 

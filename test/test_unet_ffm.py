@@ -32,7 +32,8 @@ from rclpy.parameter import Parameter
 from test_node import send_until_received, start
 import torch
 
-torch.set_num_threads(1)
+# Module-wide on one thread: a shared 2-core machine (restored for the other modules).
+pytestmark = pytest.mark.usefixtures('one_torch_thread')
 
 VARIANTS = ('unet-ffm-mnv3', 'unet-ffm-mnv3-seg')
 
