@@ -15,7 +15,7 @@ export ROS_DOMAIN_ID ?= $(shell $(PYTHON) -c 'import random; print(random.randin
 export FASTDDS_DEFAULT_PROFILES_FILE ?= $(CURDIR)/config/fastdds_shm.xml
 export RMW_FASTRTPS_USE_QOS_FROM_XML ?= 1
 
-.PHONY: run test lint colcon-test clean
+.PHONY: run test lint colcon-test gpu-check clean
 
 $(STAMP): setup.py setup.cfg requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -43,5 +43,11 @@ $(COLCON_STAMP): $(STAMP) requirements-ci.txt
 colcon-test: $(COLCON_STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" .ci/colcon-test
 
+# On a machine with an NVIDIA GPU: install CUDA PyTorch, onnxruntime-gpu and TensorRT into
+# .venv-gpu (never .venv), run the device tests and benchmark the GPU runtimes in one table.
+# Without a GPU it says so and runs the CPU part.
+gpu-check: $(STAMP)
+	$(BIN)/python -m mono_depth_ros.gpu_check
+
 clean:
-	rm -rf $(VENV) out build install log *.egg-info
+	rm -rf $(VENV) .venv-gpu out build install log *.egg-info

@@ -689,6 +689,8 @@ def main(args: argparse.Namespace) -> int:
 
         return bench_cameras.main(args)
     if args.node:
+        args.warmup = WARMUP if args.warmup is None else args.warmup
+        args.iters = ITERS if args.iters is None else args.iters
         return bench_node.main(args)
     if sum(mode is not None for mode in (args.model, args.compare_models, args.grid)) != 1:
         print('error: give --model or --compare-models (or --grid)', file=sys.stderr)

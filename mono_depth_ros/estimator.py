@@ -26,12 +26,17 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 import time
+from typing import TYPE_CHECKING
 
+import cv2
 from mono_depth_ros import network_io, scale
-from mono_depth_ros.geometry import Intrinsics, rasterize_depth
+from mono_depth_ros.geometry import clip_depth, clip_depth_torch, Intrinsics, rasterize_depth
 from mono_depth_ros.models.registry import create_model, get_spec
 from mono_depth_ros.models.spec import InputPolicy, ModelSpec
 import numpy as np
+
+if TYPE_CHECKING:
+    import torch
 
 OUTPUT_SIZES = ('input', 'model')
 BACKENDS = ('torch', 'onnx', 'tensorrt')
@@ -46,7 +51,9 @@ class DepthResult:
     while a relative model has no known scale (see ``scale_status``). ``unscaled_depth``: depth
     up to an unknown scale (equal to ``depth`` for metric models), for median-scaled evaluation.
     ``labels``: ``(h, w)`` uint8 class ids or ``None``. ``intrinsics``: those of the output
-    resolution when the frame's intrinsics were given.
+    resolution when the frame's intrinsics were given. ``device_depth``: ``depth`` as a tensor
+    on the backend's device when the network's output stays there (a CUDA GPU) and the scale
+    policy needs no host data, so that outputs computed there copy only themselves back.
     """
 
     depth: np.ndarray | None
@@ -55,6 +62,7 @@ class DepthResult:
     intrinsics: Intrinsics | None
     scale_status: str
     timings_ms: dict[str, float] = field(default_factory=dict)
+    device_depth: torch.Tensor | None = None
 
 
 @dataclass
@@ -65,13 +73,17 @@ class Prediction:
     ``network_input``: the ``(1, 3, h, w)`` float32 input the network ran on (a numpy array, or
     a tensor on the backend's ``input_device``). ``prediction``:
     ``(h, w)`` float32 in the units of the variant's ``output_kind``, upsampled to the output
-    resolution. ``labels``: ``(h, w)`` uint8 class ids or ``None``.
+    resolution. ``labels``: ``(h, w)`` uint8 class ids or ``None``. ``device_prediction`` and
+    ``device_labels``: the same where the backend keeps them (tensors on its ``input_device``),
+    else None.
     """
 
     network_input: network_io.Array
     prediction: np.ndarray
     labels: np.ndarray | None
     timings_ms: dict[str, float]
+    device_prediction: torch.Tensor | None = None
+    device_labels: torch.Tensor | None = None
 
 
 class DepthEstimator:
@@ -99,6 +111,8 @@ class DepthEstimator:
         self._sparse: tuple[np.ndarray, float] | None = None
         self._no_depth_ids = np.array([spec.classes.index(name) for name in spec.no_depth_classes],
                                       dtype=np.uint8)
+        self._no_depth_offsets = np.zeros(256, np.float32)
+        self._no_depth_offsets[self._no_depth_ids] = np.nan
 
     @classmethod
     def from_name(cls, model: str, weights: str | None = 'auto', device: str = 'auto',
@@ -207,14 +221,17 @@ class DepthEstimator:
         inferred = time.perf_counter()
         out_size = (height, width) if self.output_size == 'input' else raw['depth'].shape[2:]
         prediction = network_io.upsample(raw['depth'], out_size, self.spec.processing)
-        labels = None
+        labels = device_labels = None
         if 'segm' in raw:
-            labels = network_io.as_numpy(network_io.labels_at(raw['segm'], out_size,
-                                                              self.spec.processing))
+            device_labels = network_io.labels_at(raw['segm'], out_size, self.spec.processing)
+            labels = network_io.as_numpy(device_labels)
         timings = {'preprocess': (preprocessed - start) * 1e3,
                    'inference': (inferred - preprocessed) * 1e3,
                    'postprocess': (time.perf_counter() - inferred) * 1e3}
+        on_device = self.backend.input_device is not None
         return Prediction(network_input=x, prediction=network_io.as_numpy(prediction[0, 0]),
+                          device_prediction=prediction[0, 0] if on_device else None,
+                          device_labels=device_labels if on_device else None,
                           labels=labels, timings_ms=timings)
 
     def estimate(self, rgb: np.ndarray, intrinsics: Intrinsics | None = None,
@@ -237,15 +254,31 @@ class DepthEstimator:
                                                    sparse_stamp)
         depth = self.scale_policy.to_metres(prediction, self.spec, stamp, out_intrinsics)
         if depth is not None:
-            valid = np.isfinite(depth) & (depth > 0)
+            depth = clip_depth(depth)  # NaN where not finite and positive
             if labels is not None and self._no_depth_ids.size:
-                valid &= ~np.isin(labels, self._no_depth_ids)
-            depth = np.where(valid, depth, np.nan).astype(np.float32)
+                # NaN where the model sees a class without depth: 0 or NaN added per label.
+                cv2.add(depth, cv2.LUT(labels, self._no_depth_offsets), dst=depth)
+        device_depth = None
+        if depth is not None and predicted.device_prediction is not None \
+                and self.scale_policy.name == 'none':
+            device_depth = self._device_metres(predicted.device_prediction,
+                                               predicted.device_labels)
         timings = dict(predicted.timings_ms)
         timings['postprocess'] += (time.perf_counter() - start) * 1e3
         return DepthResult(depth=depth, unscaled_depth=unscaled, labels=labels,
                            intrinsics=out_intrinsics, scale_status=self.scale_policy.status,
-                           timings_ms=timings)
+                           timings_ms=timings, device_depth=device_depth)
+
+    def _device_metres(self, prediction: torch.Tensor, labels: torch.Tensor | None
+                       ) -> torch.Tensor:
+        """Return a metric prediction as depth on its device, invalid pixels as on the host."""
+        import torch
+
+        depth = clip_depth_torch(prediction.float())
+        if labels is not None and self._no_depth_ids.size:
+            offsets = torch.from_numpy(self._no_depth_offsets).to(depth.device)
+            depth = depth + offsets[labels.long()]
+        return depth
 
 
 def resample_sparse(sparse: np.ndarray, width: int, height: int) -> np.ndarray:

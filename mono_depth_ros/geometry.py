@@ -248,13 +248,15 @@ def depth_to_points_torch(depth: torch.Tensor, intrinsics: Intrinsics, decimatio
         raise ValueError(f'depth must be a floating point tensor, got {depth.dtype}')
     _check_depth_size(tuple(depth.shape), intrinsics)
     _check_range(decimation, min_depth, max_depth)
-    z = _clip_depth_torch(depth[..., ::decimation, ::decimation], min_depth, max_depth)
+    z = clip_depth_torch(depth[..., ::decimation, ::decimation], min_depth, max_depth)
     ax, ay = (torch.tensor(f, dtype=depth.dtype, device=depth.device)
               for f in ray_factors(intrinsics, int(decimation)))
     return torch.stack((z * ax, z * ay[:, None], z), dim=-1)
 
 
-def _clip_depth_torch(z: torch.Tensor, min_depth: float, max_depth: float) -> torch.Tensor:
+def clip_depth_torch(z: torch.Tensor, min_depth: float = 0.0, max_depth: float = math.inf
+                     ) -> torch.Tensor:
+    """Torch version of :func:`clip_depth`, on the device of ``z``."""
     import torch
 
     valid = torch.isfinite(z) & (z > 0) & (z >= min_depth) & (z <= max_depth)
@@ -371,7 +373,7 @@ def point_records_torch(depth: torch.Tensor, intrinsics: Intrinsics, decimation:
     _check_depth_size(tuple(depth.shape), intrinsics)
     _check_range(decimation, min_depth, max_depth)
     k = int(decimation)
-    z = _clip_depth_torch(depth[::k, ::k].float(), min_depth, max_depth)
+    z = clip_depth_torch(depth[::k, ::k].float(), min_depth, max_depth)
     ax, ay = (torch.tensor(f, device=depth.device) for f in ray_factors(intrinsics, k))
     lanes = XYZ_LANES if rgb is None else XYZRGB_LANES
     records = torch.zeros(z.shape + (lanes,), dtype=torch.float32, device=depth.device)

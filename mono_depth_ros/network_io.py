@@ -37,6 +37,7 @@ applied as gathers of whole rows, the fast direction for numpy and on every devi
 from __future__ import annotations
 
 from functools import lru_cache
+import threading
 from typing import TYPE_CHECKING, Union
 
 import cv2
@@ -242,7 +243,7 @@ def upsample(prediction: Array, size: tuple[int, int], processing: Processing) -
     mode, corners = processing.upsample, processing.align_corners
     resized = _separable(planes, interpolation_taps(planes.shape[1], height, mode, corners),
                          interpolation_taps(planes.shape[2], width, mode, corners),
-                         _weighted_rows)
+                         _weighted_rows, any_order=True)
     return resized.reshape(batch, channels, height, width)
 
 
@@ -342,20 +343,29 @@ def _fixed_point_rows(image: Array, indices: Array, weights: Array) -> Array:
 
 def _weighted_rows(image: Array, indices: Array, weights: Array) -> Array:
     """Return the weighted sums of rows of a float ``(C, N, M)`` image, in tap order."""
-    total = image[:, indices[:, 0]] * weights[:, 0, None]
+    total = image[:, indices[:, 0]]
+    total *= weights[:, 0, None]  # in place: the same operations, no temporaries
     for tap in range(1, indices.shape[1]):
-        total += image[:, indices[:, tap]] * weights[:, tap, None]
+        part = image[:, indices[:, tap]]
+        part *= weights[:, tap, None]
+        total += part
     return total
 
 
 def _separable(image: Array, row_taps: tuple[np.ndarray, np.ndarray],
-               column_taps: tuple[np.ndarray, np.ndarray], rows_pass) -> Array:
+               column_taps: tuple[np.ndarray, np.ndarray], rows_pass,
+               any_order: bool = False) -> Array:
     """
     Resample a ``(C, H, W)`` image horizontally, then vertically; a side kept is not touched.
 
     Each pass gathers whole rows, so the horizontal pass runs on the transposed image.
+    ``any_order`` (float passes, where the order only moves float rounding) lets the pass
+    with the smaller result go first: enlarging 224x224 to 640x480, the vertical one.
     """
     height, width = len(row_taps[0]), len(column_taps[0])
+    vertical_first = any_order and height * image.shape[2] < image.shape[1] * width
+    if vertical_first and image.shape[1] != height:
+        image = rows_pass(image, *(_like(table, image) for table in row_taps))
     if image.shape[2] != width:
         indices, weights = (_like(table, image) for table in column_taps)
         image = rows_pass(_contiguous(image.swapaxes(1, 2)), indices, weights)
@@ -382,8 +392,38 @@ def _to_tensor(rgb: Array, device: torch.device | str) -> torch.Tensor:
     import torch
 
     if isinstance(rgb, np.ndarray):
+        if torch.device(device).type == 'cuda':
+            return _upload_pinned(rgb, torch.device(device))
         rgb = torch.from_numpy(np.ascontiguousarray(rgb))
     return rgb.to(device)
+
+
+_STAGING = threading.local()
+
+
+def _upload_pinned(frame: np.ndarray, device: torch.device) -> torch.Tensor:
+    """
+    Copy a frame to a CUDA device through a page-locked buffer of this thread, reused.
+
+    The copy runs asynchronously on the current stream; the buffer is written again only once
+    the previous copy out of it has finished.
+    """
+    import torch
+
+    staging = getattr(_STAGING, 'buffers', None)
+    if staging is None:
+        staging = _STAGING.buffers = {}
+    key = (frame.shape, frame.dtype.str, str(device))
+    if key not in staging:
+        staging.clear()  # one frame size at a time: nothing kept for an older size
+        staging[key] = (torch.empty(frame.shape, dtype=torch.from_numpy(frame[:0]).dtype,
+                                    pin_memory=True), torch.cuda.Event())
+    buffer, copied = staging[key]
+    copied.synchronize()
+    np.copyto(buffer.numpy(), frame)
+    on_device = buffer.to(device, non_blocking=True)
+    copied.record(torch.cuda.current_stream(device))
+    return on_device
 
 
 def as_numpy(array: Array) -> np.ndarray:

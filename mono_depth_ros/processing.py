@@ -372,9 +372,12 @@ class FrameProcessor:
             messages['compressed_depth'] = ros_io.depth_to_compressed_depth(
                 depth.image, header, settings.depth_encoding, settings.compressed_depth_max,
                 settings.compressed_depth_quantization, settings.compressed_depth_png_level)
+        # Outputs made from the depth where it already is: on the GPU unless a filter ran.
+        device_depth = result.device_depth if depth.image is result.depth else None
         if 'depth_colorized' in wanted:
-            messages['depth_colorized'] = ros_io.rgb_to_image(
-                colormap.colorize_depth(depth.image), header)
+            colour = (colormap.colorize_depth(depth.image) if device_depth is None
+                      else colormap.colorize_depth_torch(device_depth).cpu().numpy())
+            messages['depth_colorized'] = ros_io.rgb_to_image(colour, header)
         if 'confidence' in wanted:
             messages['confidence'] = ros_io.confidence_to_image(depth.confidence, header)
         if result.intrinsics is None:
@@ -385,8 +388,13 @@ class FrameProcessor:
         if 'camera_info' in wanted:
             messages['camera_info'] = ros_io.camera_info_for(result.intrinsics, header)
         if 'points' in wanted:
-            messages['points'] = _cloud(depth.cloud, inference.rgb, result.intrinsics, header,
-                                        settings, self._cloud_buffers)
+            if depth.cloud is result.depth and device_depth is not None \
+                    and not settings.points_rgb:
+                messages['points'] = _device_cloud(device_depth, result.intrinsics, header,
+                                                   settings, self._cloud_buffers)
+            else:
+                messages['points'] = _cloud(depth.cloud, inference.rgb, result.intrinsics,
+                                            header, settings, self._cloud_buffers)
         if 'scan' in wanted:
             scan = depth_to_scan(depth.cloud, result.intrinsics, settings.scan_height,
                                  settings.scan_range_min, settings.scan_range_max)
@@ -444,6 +452,19 @@ class FrameProcessor:
                     cloud, confidence < np.float32(settings.points_min_confidence),
                     out=self._cleaned)
         return FilteredDepth(image=image, cloud=cloud, confidence=confidence)
+
+
+def _device_cloud(depth, intrinsics: geometry.Intrinsics, header, settings: FrameSettings,
+                  buffers: ros_io.MessageBuffers) -> PointCloud2:
+    """Build the cloud where ``depth`` (a tensor) is; one copy of its records into the message."""
+    import torch
+
+    records = geometry.point_records_torch(depth, intrinsics, settings.points_decimation,
+                                           settings.min_depth, settings.max_depth)
+    msg, buffer = ros_io.cloud_message(header, records.shape[0], records.shape[1], False,
+                                       buffers)
+    torch.from_numpy(buffer).copy_(records)
+    return msg
 
 
 def _cloud(depth: np.ndarray, rgb: np.ndarray, intrinsics: geometry.Intrinsics, header,

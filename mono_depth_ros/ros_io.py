@@ -353,10 +353,10 @@ def metres_to_depth_values(depth: np.ndarray, encoding: str) -> np.ndarray:
     """
     spec = _depth_encoding(encoding)
     metres = np.asarray(depth, dtype=np.float32)
+    if spec.dtype.kind == 'f':
+        return geometry.clip_depth(metres)  # NaN where not finite and positive
     with np.errstate(invalid='ignore'):
         valid = np.isfinite(metres) & (metres > 0)
-    if spec.dtype.kind == 'f':
-        return np.where(valid, metres, np.float32(spec.invalid))
     units = np.floor(np.where(valid, metres, 0).astype(np.float64) / spec.metres_per_unit + 0.5)
     limit = np.iinfo(spec.dtype).max
     return np.where(units <= limit, units, spec.invalid).astype(spec.dtype)
