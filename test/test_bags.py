@@ -29,7 +29,7 @@ import sys
 
 from bag_factory import (assert_outputs, camera_frames, canonical, expected_outputs, FRAME_ID,
                          PERIOD, read_bag, read_messages, read_topic, write_bag)
-from conftest import REPO, wait_until
+from conftest import random_official_weights, REPO, wait_until
 from mono_depth_ros import cli
 from mono_depth_ros.bags.reader import BagError, open_bag
 from mono_depth_ros.bags.run import (BagOptionError, BagOptions, plan_topics, process_bag,
@@ -129,6 +129,19 @@ def test_a_ros1_bag_and_a_bare_mcap_file(estimator, tmp_path):
         assert_outputs(out, expected)
         # The ROS 1 image, converted to ROS 2 (its header loses the seq), is the original.
         assert read_topic(out, '/cam/image_raw', Image) == [frame.image for frame in frames]
+
+
+def test_input_size_applies_to_a_bag(tmp_path):
+    model = 'depth-anything-v2-metric-hypersim-small'
+    weights = random_official_weights(model, tmp_path)
+    frames = camera_frames(1, seed=9)
+    bag = write_bag(tmp_path / 'in', frames)
+    assert cli.main(['infer', str(bag), '--model', model, '--weights', str(weights),
+                     '--device', 'cpu', '--input-size', '70', '--outputs', 'depth',
+                     '--no-progress', '--out', str(tmp_path / 'out')]) == 0
+    at_70 = DepthEstimator.from_name(model, weights=str(weights), device='cpu', input_size=70,
+                                     channels_last=True)
+    assert_outputs(tmp_path / 'out', expected_outputs(at_70, frames, ('depth',), FrameSettings()))
 
 
 def test_topics_are_detected_or_named(tmp_path):

@@ -140,6 +140,14 @@ def test_every_preset_sets_only_declared_parameters():
         assert names <= declared, (preset.name, names - declared)
 
 
+def test_presets_on_device_auto_run_on_a_cpu():
+    # device auto resolves to the CPU on a machine without a GPU, where fp16 cannot run.
+    for preset in (REPO / 'config').glob('*.yaml'):
+        parameters = yaml.safe_load(preset.read_text())['/**']['ros__parameters']
+        if parameters.get('device', 'auto') == 'auto':
+            assert parameters.get('precision', 'fp32') != 'fp16', preset.name
+
+
 def test_launch_file_declares_every_argument_and_uses_the_tested_mapping():
     source = LAUNCH_FILE.read_text()
     tree = ast.parse(source)
@@ -234,7 +242,8 @@ def test_a_node_that_dies_at_start_ends_the_launch_and_rviz_with_an_error(
 
 
 def test_the_default_launch_runs_the_default_preset_until_ctrl_c(ros2_launch, graph):
-    launch = ros2_launch()
+    # The preset with the demo model: its model auto would download weights (no network here).
+    launch = ros2_launch(f'model:={DEMO_MODEL}')
     rig = graph.add(Rig(outputs=()))
     client = rig.create_client(GetParameters, '/mono_depth_node/get_parameters')
     try:

@@ -120,6 +120,7 @@ def test_input_size_trades_detail_for_speed(graph, tmp_path):
 
 @pytest.mark.parametrize('model, size, message', [
     (DEMO_MODEL, 98, 'takes a fixed 320x240 input'),
+    ('dpt-hybrid-kitti', 224, 'keeping their aspect ratio.*dpt-hybrid-kitti-r'),
     ('depth-anything-v2-metric-hypersim-small', 100, 'must be a positive multiple of 14'),
 ])
 def test_bad_input_size_fails_before_any_download(ros, offline, model, size, message):

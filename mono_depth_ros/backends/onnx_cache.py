@@ -61,14 +61,18 @@ def cached_onnx(spec: ModelSpec, weights: str | None) -> Path:
               / f'{spec.name}-{size[1]}x{size[0]}-{digest.hexdigest()[:12]}.onnx')
     if not target.is_file():
         module = create_model(spec.name, str(source))
-        partial = target.with_suffix('.partial.onnx')
-        export_onnx(module, spec, size, partial)
-        failed = [str(check) for check in verify_onnx(module, spec, partial, size)
-                  if not check.passed]
-        if failed:
-            raise RuntimeError(f'the ONNX export of {spec.name} does not reproduce PyTorch: '
-                               + '; '.join(failed))
-        partial.replace(target)
+        # Per process: two nodes starting at once each export, and the last rename wins.
+        partial = target.with_suffix(f'.{os.getpid()}.partial.onnx')
+        try:
+            export_onnx(module, spec, size, partial)
+            failed = [str(check) for check in verify_onnx(module, spec, partial, size)
+                      if not check.passed]
+            if failed:
+                raise RuntimeError(f'the ONNX export of {spec.name} does not reproduce '
+                                   'PyTorch: ' + '; '.join(failed))
+            partial.replace(target)
+        finally:
+            partial.unlink(missing_ok=True)  # nothing left behind by a failed export
     _remember(spec.name, weights, target, source)
     return target
 
@@ -124,6 +128,6 @@ def _remember(model: str, weights: str, target: Path, source: Path) -> None:
     index = _read_index(model)
     index[_weights_key(weights)] = {'onnx': target.name, 'weights': str(source),
                                     'fingerprint': _fingerprint(source)}
-    partial = _exports_dir(model) / f'{INDEX_NAME}.partial'
+    partial = _exports_dir(model) / f'{INDEX_NAME}.{os.getpid()}.partial'
     partial.write_text(json.dumps(index, indent=1))
     partial.replace(_exports_dir(model) / INDEX_NAME)

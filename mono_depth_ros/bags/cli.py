@@ -78,7 +78,7 @@ def options_from(args: argparse.Namespace):
     return BagOptions(
         model=args.model, weights=None if args.weights == 'none' else args.weights,
         device=args.device, precision=args.precision, backend=args.backend,
-        model_file=args.model_file,
+        model_file=args.model_file, input_size=args.input_size,
         channels_last=True if args.channels_last is None else args.channels_last,
         output_size=args.output_size, scale_policy=args.scale_policy, scale=args.scale,
         shift=args.shift, camera_height=args.camera_height, camera_pitch_deg=args.camera_pitch,

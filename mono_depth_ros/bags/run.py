@@ -72,6 +72,7 @@ class BagOptions:
     precision: str = 'fp32'
     backend: str = 'torch'
     model_file: str | None = None
+    input_size: int | None = None
     channels_last: bool = True
     output_size: str = 'input'
     scale_policy: str | None = None
@@ -292,6 +293,7 @@ def make_processor(options: BagOptions) -> FrameProcessor:
             options.model, weights=options.weights, device=options.device,
             precision=options.precision, output_size=options.output_size, scale_policy=policy,
             backend=options.backend, model_file=options.model_file,
+            input_size=options.input_size,
             **({'channels_last': options.channels_last} if options.backend == 'torch' else {}))
     except (KeyError, ValueError, RuntimeError, OSError, CheckpointError) as error:
         message = error.args[0] if isinstance(error, KeyError) and error.args else error

@@ -216,10 +216,16 @@ class ModelSpec:
         """
         Return this variant fed frames resized to another short side (detail against speed).
 
-        Only for variants that keep the frame's aspect ratio (Depth Anything V2); the size must
-        be a positive multiple of the network's patch size.
+        Only for variants that resize frames by their short side (Depth Anything V2); the size
+        must be a positive multiple of the network's patch size.
         """
         policy = self.input_policy
+        if policy.keep_aspect:
+            raise ValueError(f'input_size applies to models that resize frames by their short '
+                             f'side (Depth Anything V2); {self.name} resizes them near '
+                             f'{policy.width}x{policy.height} keeping their aspect ratio '
+                             "(DPT's own rule): for a smaller input choose a reduced variant "
+                             '(a reduced DPT variant such as dpt-hybrid-kitti-r)')
         if policy.short_side is None:
             raise ValueError(f'input_size applies to models that resize frames by their short '
                              f'side (Depth Anything V2); {self.name} takes a fixed '
