@@ -643,7 +643,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              'own input policy; the first is the baseline')
     parser.add_argument('--weights', default=None,
                         help="'none' (random weights, the default for PyTorch models), 'auto', a "
-                             'file, folder or URL')
+                             "file, folder or URL; --node: the node's weights ('auto' unless "
+                             'given)')
     parser.add_argument('--size', default='640x480', help='camera frame size WxH')
     parser.add_argument('--input-size', default=None,
                         help='override the network input: WxH, or N for the short side')
@@ -684,6 +685,15 @@ def main(args: argparse.Namespace) -> int:
     """Run the benchmark and print it; 1 when a variant failed, 2 on bad options."""
     if args.camera_rate is None:
         args.camera_rate = 30.0 if args.node else 15.0
+    try:
+        return _run(args)
+    except (KeyError, ValueError, CheckpointError) as error:  # WeightsError: offline, named
+        print(f'error: {error.args[0] if error.args else error}', file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Run the benchmark ``args`` ask for; print its report."""
     if args.cameras is not None:
         from mono_depth_ros import bench_cameras
 
@@ -707,26 +717,22 @@ def main(args: argparse.Namespace) -> int:
         from mono_depth_ros import bench_grid
 
         return bench_grid.main(args)
-    try:
-        frame_size = parse_size(args.size)
-        if args.filters:
-            if args.model is None:
-                print('error: --filters needs --model', file=sys.stderr)
-                return 2
-            result = filter_costs(args.model, args.weights, frame_size, args.warmup,
-                                  args.iters, args.threads)
-            rows = []
-        elif args.compare_models is not None:
-            result = compare_models(args.compare_models.split(','), args.weights, frame_size,
-                                    args.device, args.warmup, args.iters, args.threads)
-            rows = result['models']
-        else:
-            result = benchmark(args.model, args.weights, frame_size, args.device,
-                               args.variants.split(','), args.warmup, args.iters, args.threads,
-                               args.input_size)
-            rows = result['variants']
-    except (KeyError, ValueError, CheckpointError) as error:
-        print(f'error: {error.args[0] if error.args else error}', file=sys.stderr)
-        return 2
+    frame_size = parse_size(args.size)
+    if args.filters:
+        if args.model is None:
+            print('error: --filters needs --model', file=sys.stderr)
+            return 2
+        result = filter_costs(args.model, args.weights, frame_size, args.warmup,
+                              args.iters, args.threads)
+        rows = []
+    elif args.compare_models is not None:
+        result = compare_models(args.compare_models.split(','), args.weights, frame_size,
+                                args.device, args.warmup, args.iters, args.threads)
+        rows = result['models']
+    else:
+        result = benchmark(args.model, args.weights, frame_size, args.device,
+                           args.variants.split(','), args.warmup, args.iters, args.threads,
+                           args.input_size)
+        rows = result['variants']
     print(json.dumps(result, indent=2) if args.json else format_report(result))
     return 1 if any(row['status'] == 'failed' for row in rows) else 0

@@ -315,7 +315,8 @@ def startup_times(driver: CameraDriver, width: int, height: int, parameters: dic
     if get_spec(parameters['model']).backend != 'torch':
         runtimes = [get_spec(parameters['model']).backend]
     else:
-        DepthEstimator.from_name(parameters['model'], backend='onnx', device='cpu')
+        DepthEstimator.from_name(parameters['model'], weights=parameters['weights'],
+                                 backend='onnx', device='cpu')
     result = {}
     for runtime in runtimes:
         node = NodeProcess({**parameters, 'backend': runtime if runtime != 'tflite' else 'torch'})
@@ -425,10 +426,12 @@ def run(args: argparse.Namespace) -> dict:
     options = {'threads': threads}
     if args.backend == 'torch':
         options['channels_last'] = True
-    estimator = DepthEstimator.from_name(model, device='cpu', backend=args.backend,
+    weights = args.weights or 'auto'  # the node's weights: the official or shipped ones
+    estimator = DepthEstimator.from_name(model, weights=weights, device='cpu',
+                                         backend=args.backend,
                                          input_size=input_size, output_size=args.output_size,
                                          **options)
-    parameters = {'model': model, 'device': 'cpu', 'backend': args.backend,
+    parameters = {'model': model, 'weights': weights, 'device': 'cpu', 'backend': args.backend,
                   'num_threads': threads or 0, 'input_size': input_size or 0,
                   'output_size': args.output_size}
     runtime = estimator.spec.backend if estimator.spec.backend != 'torch' else args.backend

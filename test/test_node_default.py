@@ -26,6 +26,7 @@ import shutil
 import socket
 
 from conftest import needs_shared, random_official_weights
+from mono_depth_ros import cli
 from mono_depth_ros.estimator import DepthEstimator
 from mono_depth_ros.models.registry import DEMO_MODEL, get_spec, resolve_auto
 from mono_depth_ros.node import MonoDepthNode
@@ -128,3 +129,11 @@ def test_bad_input_size_fails_before_any_download(ros, offline, model, size, mes
         MonoDepthNode(parameter_overrides=[Parameter('model', value=model),
                                            Parameter('input_size', value=size)])
     assert not offline.exists()
+
+
+def test_bench_node_offline_is_one_error_line(offline, capsys):
+    # The node's default model has no cached weights and cannot be downloaded: no traceback.
+    assert cli.main(['bench', '--node']) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("error: model 'fastdepth-nyu-int8' needs its weights file"), error
+    assert 'Traceback' not in error
