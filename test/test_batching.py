@@ -74,6 +74,16 @@ def call_all(shared: SharedModel, network: Network, first: str, others: list[str
     return results
 
 
+
+def run_cameras(camera, count: int, timeout: float) -> None:
+    """Run ``camera(index)`` for ``count`` cameras on threads of their own; wait for them."""
+    threads = [threading.Thread(target=camera, args=(index,)) for index in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=timeout)
+
+
 def test_frames_waiting_while_the_network_is_busy_share_the_next_forward():
     network = Network()
     shared = SharedModel(network.one, network.batch)
@@ -131,11 +141,7 @@ def test_many_cameras_hammering_each_get_their_own_results():
             if shared.run(value) != value * 2:
                 wrong.append(value)
 
-    threads = [threading.Thread(target=camera, args=(index,)) for index in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    run_cameras(camera, 4, timeout=60)
     assert not wrong
     assert shared.statistics.frames == sum(calls) == 800
     assert shared.waiting == 0
@@ -213,11 +219,7 @@ def test_cameras_sharing_one_model_get_their_own_depth(estimator, scenes):
             if not np.allclose(depth, expected[index], rtol=1e-4, atol=1e-4, equal_nan=True):
                 wrong.append(index)
 
-    threads = [threading.Thread(target=camera, args=(index,)) for index in range(3)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=300)
+    run_cameras(camera, 3, timeout=300)
     assert not wrong
     assert shared.model.statistics.frames == 12
     assert cameras[0].backend.device == estimator.backend.device == 'cpu'
