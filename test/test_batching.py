@@ -74,7 +74,6 @@ def call_all(shared: SharedModel, network: Network, first: str, others: list[str
     return results
 
 
-
 def run_cameras(camera, count: int, timeout: float) -> None:
     """Run ``camera(index)`` for ``count`` cameras on threads of their own; wait for them."""
     threads = [threading.Thread(target=camera, args=(index,)) for index in range(count)]
