@@ -86,3 +86,16 @@ def test_resume_inside_or_between_phases_is_exact(tmp_path, stop):
     ours, theirs = straight.model.state_dict(), resumed.model.state_dict()
     assert all(torch.equal(ours[key], theirs[key]) for key in ours)
     assert [row['loss'] for row in resumed.history] == [row['loss'] for row in straight.history]
+
+
+def test_a_resumed_run_logs_seconds_since_the_run_began(tmp_path):
+    train(_tiny(tmp_path, 'stopped', max_steps=4))
+    checkpoint = tmp_path / 'stopped' / 'checkpoint_last.pt'
+    state = load_checkpoint(checkpoint)
+    assert state['seconds'] >= state['history'][-1]['seconds']
+    # As if the first two epochs had taken an hour: the later rows count on from there.
+    state['seconds'] = 3600.0
+    torch.save(state, checkpoint)
+    resumed = train(_tiny(tmp_path, 'resumed'), resume=checkpoint)
+    seconds = [row['seconds'] for row in resumed.history]
+    assert len(seconds) == 4 and seconds[1] < 3600 < seconds[2] <= seconds[3]

@@ -649,7 +649,8 @@ class Trainer:
             self.history = list(state['history'])
             self.epoch_sums = (dict(state.get('epoch_sums', {})), state.get('epoch_seen', 0))
             restore_rng_states(state['rng'])
-        self.started = time.monotonic()
+        # The log's seconds count the whole run, a resumed one continuing from its checkpoint.
+        self.started = time.monotonic() - (state.get('seconds', 0.0) if state else 0.0)
 
     def run(self) -> TrainResult:
         """Train every phase that is not done yet; write the weights; return the result."""
@@ -711,7 +712,8 @@ class Trainer:
                 'scheduler': scheduler.state_dict(), 'scaler': self.scaler.state_dict(),
                 'phase': index, 'epoch': self.epoch, 'step': self.step, 'batch': batch_index,
                 'epoch_sums': sums, 'epoch_seen': seen, 'history': self.history,
-                'rng': rng_states(), 'config': asdict(config)})
+                'seconds': time.monotonic() - self.started, 'rng': rng_states(),
+                'config': asdict(config)})
 
         label = f'phase {index + 1}/{len(self.phases)} ' if len(self.phases) > 1 else ''
         total_epochs = sum(p.epochs for p in self.phases)
