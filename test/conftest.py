@@ -125,12 +125,13 @@ def wait_until(condition, timeout: float = 20.0, period: float = 0.01) -> bool:
 
 
 class Graph:
-    """Nodes spinning in a background multi-threaded executor."""
+    """Nodes spinning in a background executor: multi-threaded, or one thread as rclpy.spin."""
 
-    def __init__(self) -> None:
-        from rclpy.executors import MultiThreadedExecutor
+    def __init__(self, multi_threaded: bool = True) -> None:
+        from rclpy.executors import MultiThreadedExecutor, SingleThreadedExecutor
 
-        self.executor = MultiThreadedExecutor(num_threads=4)
+        self.executor = (MultiThreadedExecutor(num_threads=4) if multi_threaded
+                         else SingleThreadedExecutor())
         self.nodes = []
         self._thread = threading.Thread(target=self.executor.spin, daemon=True)
         self._thread.start()

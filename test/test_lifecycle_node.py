@@ -23,7 +23,7 @@ from __future__ import annotations
 import gc
 import weakref
 
-from conftest import wait_until
+from conftest import Graph, wait_until
 from lifecycle_msgs.msg import Transition
 from lifecycle_msgs.srv import ChangeState, GetAvailableTransitions, GetState
 from mono_depth_ros.data.synthetic import SyntheticScenes
@@ -73,6 +73,20 @@ class LifecycleManager(Node):
         """Return the labels of the transitions available now."""
         reply = self._call(self.available, GetAvailableTransitions.Request())
         return {description.transition.label for description in reply.available_transitions}
+
+
+@pytest.fixture
+def graph(ros):
+    """
+    Spin the nodes in one thread, as the lifecycle node's executable does (rclpy.spin).
+
+    In rclpy's multi-threaded executor a transition that destroys subscriptions and publishers
+    races the thread that builds the next wait set: an event handler destroyed meanwhile raises
+    InvalidHandle there and stops all spinning (the next service reply never comes).
+    """
+    graph = Graph(multi_threaded=False)
+    yield graph
+    graph.close()
 
 
 @pytest.fixture(scope='module')
