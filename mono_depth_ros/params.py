@@ -187,6 +187,10 @@ def _one_line(error: Exception) -> str:
     return ' '.join(text.replace('failed to initialize rcl: ', '').split())
 
 
+def _ignore(unraisable) -> None:
+    """Drop an exception Python could not raise (a finaliser's)."""
+
+
 def run_node(make_node: Callable[[], Node], name: str, args: list[str] | None = None) -> int:
     """
     Spin the node ``make_node`` builds until shutdown; works on Humble, Jazzy and Kilted.
@@ -214,7 +218,9 @@ def run_node(make_node: Callable[[], Node], name: str, args: list[str] | None = 
         logger.fatal(str(error))
         return 1
     except (KeyboardInterrupt, ExternalShutdownException):
-        pass
+        # Stopping. An object the signal caught half built (rclpy's executor, inside spin) fails
+        # in its finaliser later; that is part of stopping, not an error to print.
+        sys.unraisablehook = _ignore
     except Exception:
         if rclpy.ok():
             raise
