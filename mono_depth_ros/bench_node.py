@@ -36,6 +36,7 @@ import argparse
 import json
 import os
 from pathlib import Path
+import signal
 import subprocess
 import sys
 import threading
@@ -279,7 +280,7 @@ class NodeProcess:
     def stop(self) -> str:
         """Stop it like Ctrl-C; return what it wrote to stderr."""
         if self.process.poll() is None:
-            self.process.send_signal(2)
+            self.process.send_signal(signal.SIGINT)
         try:
             _, errors = self.process.communicate(timeout=20)
         except subprocess.TimeoutExpired:
