@@ -79,11 +79,17 @@ def install_gpu_venv(venv: Path = GPU_VENV) -> Path:
 
 
 def run_tests(python: str) -> dict:
-    """Run the device tests with ``python``; return the exit status and the summary line."""
-    done = subprocess.run([python, '-m', 'pytest', '-q', *DEVICE_TESTS], cwd=REPO,
-                          capture_output=True, text=True)
+    """Run the device tests with ``python``; return the exit status, summary and failed tests."""
+    # Run under pytest itself (colcon test), the caller's options would reach this pytest too:
+    # its own test paths (a test that calls this would call itself without end) and its report
+    # file, which this run would overwrite.
+    env = {name: value for name, value in os.environ.items() if name != 'PYTEST_ADDOPTS'}
+    done = subprocess.run([python, '-m', 'pytest', '-q', '-rfE', '-p', 'no:cacheprovider',
+                           *DEVICE_TESTS], cwd=REPO, env=env, capture_output=True, text=True)
     lines = done.stdout.strip().splitlines()
-    return {'returncode': done.returncode, 'summary': lines[-1] if lines else done.stderr[-500:]}
+    failed = [line for line in lines if line.startswith(('FAILED', 'ERROR'))]
+    summary = lines[-1] if lines else done.stderr[-500:]
+    return {'returncode': done.returncode, 'summary': '\n'.join([summary, *failed])}
 
 
 def run_bench(python: str, model: str, input_size: str | None, device: str,

@@ -15,6 +15,8 @@
 """``make gpu-check`` on a machine without a GPU: it says so and runs the CPU part."""
 from __future__ import annotations
 
+import sys
+
 from mono_depth_ros import gpu_check
 
 
@@ -31,6 +33,16 @@ def test_without_a_gpu_the_cpu_part_runs_and_prints_one_table(monkeypatch, capsy
     assert [row.split()[2] for row in rows] == list(gpu_check.CPU_VARIANTS)
     assert all(float(row.split()[3]) > 0 for row in rows)  # a forward time for each
     assert 'gpu-check took' in out and 'on the CPU' in out
+
+
+def test_the_device_tests_run_without_the_callers_pytest_options(monkeypatch):
+    # colcon test passes its options in PYTEST_ADDOPTS (report file, test paths); inherited, they
+    # made the device tests rerun this very test without end.
+    monkeypatch.setattr(gpu_check, 'DEVICE_TESTS', ('test/test_device_path.py',))
+    monkeypatch.setenv('PYTEST_ADDOPTS', '--an-option-pytest-does-not-know')
+    result = gpu_check.run_tests(sys.executable)
+    assert result['returncode'] == 0, result['summary']
+    assert 'passed' in result['summary']
 
 
 def test_nvidia_gpu_is_none_without_nvidia_smi(monkeypatch):
