@@ -22,6 +22,18 @@ import sys
 
 from mono_depth_ros import bench_node
 from mono_depth_ros.models.registry import DEMO_MODEL
+import pytest
+from rclpy.serialization import serialize_message
+from sensor_msgs.msg import Image
+
+
+@pytest.mark.parametrize('frame_id', ['', 'c', 'cam', 'camera', 'camera_optical_frame'])
+def test_the_stamp_and_width_read_from_a_serialized_image(frame_id):
+    image = Image(height=3, width=641, encoding='32FC1', step=641 * 4, data=bytes(3 * 641 * 4))
+    image.header.frame_id = frame_id  # its length moves the fields after it
+    image.header.stamp.sec, image.header.stamp.nanosec = 1764503000, 999_999_999
+    stamp, width = bench_node.image_stamp_and_width(serialize_message(image))
+    assert (stamp, width) == (1764503000 * 10**9 + 999_999_999, 641)
 
 
 def test_the_cloud_is_timed_against_a_plain_copy_of_its_bytes():
