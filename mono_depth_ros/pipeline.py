@@ -18,9 +18,11 @@ A two-stage, newest-wins frame pipeline: stage one works on frame N+1 while stag
 The node's first stage is the network, its second the output messages and publishing, so under a
 camera faster than the model the output rate approaches the network's rate instead of
 1 / (network + outputs). Frames enter through a one-slot mailbox: a newer frame replaces one that
-stage one has not started (a stale drop), so the newest frame always wins. Between the stages a
-one-slot hand-off makes stage one wait for stage two rather than pile up work, so frames leave in
-the order they entered. Plain threads, no ROS.
+stage one has not started (a stale drop), so the newest frame always wins. Between the stages is a
+one-slot hand-off, and stage one takes a frame only while the hand-off is empty: when stage two is
+the slower, a frame waits in the mailbox, where a newer one can still replace it, rather than be
+computed and then wait a whole stage-two cycle. Frames leave in the order they entered. Plain
+threads, no ROS.
 """
 from __future__ import annotations
 
@@ -77,7 +79,8 @@ class TwoStagePipeline(Generic[Item, Value]):
     def _run_first(self) -> None:
         while True:
             with self._changed:
-                self._changed.wait_for(lambda: self._mailbox is not None or self._stopping)
+                self._changed.wait_for(lambda: (self._mailbox is not None
+                                                and self._handoff is None) or self._stopping)
                 if self._stopping:
                     return
                 item, self._mailbox = self._mailbox, None
@@ -88,10 +91,7 @@ class TwoStagePipeline(Generic[Item, Value]):
                 continue
             if value is None:
                 continue
-            with self._changed:
-                self._changed.wait_for(lambda: self._handoff is None or self._stopping)
-                if self._stopping:
-                    return
+            with self._changed:  # the hand-off is still empty: only this thread fills it
                 self._handoff = (item, value)
                 self._changed.notify_all()
 

@@ -16,7 +16,9 @@
 The two-stage pipeline on its own: overlap, newest wins, order, errors.
 
 Stages are held and released with events, so every check is about order and never about time;
-a wait that runs out (30 s) only turns a deadlock into a failure.
+a wait that runs out (30 s) only turns a deadlock into a failure. The one check that something
+does not start waits half a second for it: that can let a wrong pipeline pass, never fail a right
+one.
 """
 from __future__ import annotations
 
@@ -103,16 +105,23 @@ def test_the_newest_item_wins_and_stale_ones_are_reported(stages):
     assert stages.finished == [1, 4]
 
 
-def test_items_leave_in_the_order_they_entered(stages):
-    # Stage two is held on 1, 2 waits in the hand-off, 3 is in stage one: nothing overtakes.
-    for n in (1, 2, 3):
+def test_a_finished_item_waits_for_stage_two_while_newer_ones_replace_the_next(stages):
+    # Stage two is held on 1 and 2 waits in the hand-off: stage one starts nothing more, so 3
+    # stays in the mailbox and 4 replaces it, instead of 3 being computed and waiting a whole
+    # stage-two cycle. Nothing overtakes.
+    for n in (1, 2):
         stages.release_first[n].set()
         stages.pipeline.submit(n)
         assert stages.first_started[n].wait(PATIENCE)
-    for n in (1, 2, 3):
+    assert stages.pipeline.submit(3) is False
+    assert not stages.first_started[3].wait(0.5)  # a stage one free to start it has by now
+    assert stages.pipeline.submit(4) is True
+    for n in (1, 2, 4):
+        stages.release_first[n].set()
         stages.release_second[n].set()
-    assert stages.done[3].wait(PATIENCE)
-    assert stages.finished == [1, 2, 3]
+    assert stages.done[4].wait(PATIENCE)
+    assert stages.started_first == [1, 2, 4]
+    assert stages.finished == [1, 2, 4]
 
 
 def test_an_error_goes_to_on_error_and_the_next_item_is_processed(stages):
