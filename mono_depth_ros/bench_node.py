@@ -36,7 +36,6 @@ import argparse
 import json
 import os
 from pathlib import Path
-import signal
 import struct
 import subprocess
 import sys
@@ -279,12 +278,11 @@ class NodeProcess:
     """mono_depth_node in its own process, with ROS parameters."""
 
     def __init__(self, parameters: dict[str, object]) -> None:
-        args = [sys.executable, '-m', 'mono_depth_ros.node', '--ros-args']
-        for name, value in parameters.items():
-            text = str(value).lower() if isinstance(value, bool) else str(value)
-            args += ['-p', f'{name}:={text}']
+        from mono_depth_ros.demo import ros_args
+
         self.started = time.time()
-        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL,
+        self.process = subprocess.Popen([sys.executable, '-m', 'mono_depth_ros.node',
+                                         *ros_args(parameters)], stdout=subprocess.DEVNULL,
                                         stderr=subprocess.PIPE, text=True)
 
     def rss_mb(self) -> float:
@@ -296,14 +294,9 @@ class NodeProcess:
 
     def stop(self) -> str:
         """Stop it like Ctrl-C; return what it wrote to stderr."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-        try:
-            _, errors = self.process.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            _, errors = self.process.communicate()
-        return errors
+        from mono_depth_ros.demo import interrupt
+
+        return interrupt(self.process)
 
 
 def first_depth(driver: CameraDriver, node: NodeProcess, image, info, timeout: float) -> float:

@@ -86,6 +86,18 @@ def stop_processes(processes: list[subprocess.Popen], timeout: float = 10.0) -> 
             process.kill()
 
 
+def interrupt(process: subprocess.Popen, timeout: float = 20.0) -> str:
+    """Stop ``process`` as Ctrl-C does, kill it after ``timeout``; return its piped output."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+    try:
+        output, errors = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        output, errors = process.communicate()
+    return (output or '') + (errors or '')
+
+
 def ros_args(parameters: dict[str, object]) -> list[str]:
     """Return the ``--ros-args -p NAME:=VALUE ...`` of a node's command line."""
     args = ['--ros-args']

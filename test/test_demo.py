@@ -12,12 +12,20 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""``mono-depth demo``'s files show one frame, though each topic's newest message is another's."""
+"""
+``mono-depth demo``'s files show one frame, though each topic's newest message is another's.
+
+And its processes stop as Ctrl-C stops them.
+"""
 from __future__ import annotations
+
+import signal
+import subprocess
+import sys
 
 import cv2
 from mono_depth_ros import colormap, ros_io
-from mono_depth_ros.demo import Recorder, write_outputs
+from mono_depth_ros.demo import interrupt, Recorder, write_outputs
 from mono_depth_ros.geometry import depth_to_points, Intrinsics
 import numpy as np
 import pytest
@@ -88,3 +96,27 @@ def test_a_frame_whose_outputs_are_all_there_wins_over_an_older_one(recorder, tm
         for topic, msg in frame_messages(stamp).items():
             recorder._on_message(topic, msg)
     assert recorder.output_frame()['depth/image'].header.stamp.sec == 2
+
+
+def python_process(code: str) -> subprocess.Popen:
+    """Run ``code`` in a new Python; its output piped. It prints 'ready' once it has started."""
+    process = subprocess.Popen([sys.executable, '-c', code], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    assert process.stdout.readline() == 'ready\n'
+    return process
+
+
+def test_interrupt_stops_a_process_as_ctrl_c_does_and_returns_its_output():
+    process = python_process(
+        'import time\ntry:\n    print("ready", flush=True)\n    time.sleep(60)\n'
+        'except KeyboardInterrupt:\n    print("interrupted")\n')
+    assert interrupt(process) == 'interrupted\n'
+    assert process.returncode == 0
+
+
+def test_interrupt_kills_a_process_that_ignores_ctrl_c():
+    process = python_process(
+        'import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n'
+        'print("ready", flush=True)\ntime.sleep(60)\n')
+    interrupt(process, timeout=0.5)
+    assert process.returncode == -signal.SIGKILL

@@ -23,7 +23,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 import shutil
-import signal
 import socket
 import subprocess
 
@@ -32,6 +31,7 @@ from conftest import (executable, install_in_ament_prefix, needs_shared, random_
 import cv2
 from mono_depth_ros import ros_io
 from mono_depth_ros.data.synthetic import SyntheticScenes
+from mono_depth_ros.demo import interrupt
 from mono_depth_ros.models.registry import DEMO_MODEL, get_spec, resolve_auto
 from mono_depth_ros.weights import official_cache_path
 import numpy as np
@@ -69,14 +69,7 @@ class Process:
 
     def stop(self) -> str:
         """Interrupt it like Ctrl-C; return everything it printed."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-        try:
-            output, _ = self.process.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            output, _ = self.process.communicate()
-        return output
+        return interrupt(self.process)
 
 
 @pytest.fixture
