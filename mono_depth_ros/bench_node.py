@@ -210,7 +210,7 @@ def image_stamp_and_width(serialized: bytes) -> tuple[int, int]:
 class CameraDriver:
     """A camera and an output recorder over DDS, in this process (rclpy node and executor)."""
 
-    def __init__(self, reliable_input: bool) -> None:
+    def __init__(self, reliable_input: bool, outputs: tuple[str, ...] = CAMERA_OUTPUTS) -> None:
         import rclpy
         from diagnostic_msgs.msg import DiagnosticArray
         from rclpy.executors import SingleThreadedExecutor
@@ -231,7 +231,8 @@ class CameraDriver:
         # Raw (serialized) messages, as a C++ subscriber such as RViz takes them: turning 7 MB a
         # frame into Python objects at 30 Hz would make this process, not the node, the bottleneck
         # on a small machine.
-        for key, (topic, msg_type) in OUTPUTS.items():
+        for key in outputs:
+            topic, msg_type = OUTPUTS[key]
             callback = self._on_depth if key == 'depth' else (lambda msg: None)
             self.node.create_subscription(msg_type, topic, callback, output_qos, raw=True)
         self.node.create_subscription(DiagnosticArray, '/diagnostics', self._on_diagnostics, 10)

@@ -327,11 +327,8 @@ class CameraChannel:
     def _publish_outputs(self, msg, inference: Inference) -> None:
         """Stage two: build and publish the outputs that have subscribers now."""
         settings = self.node._frame_settings()
-        outputs = self.processor.build(inference, self._wanted(settings), settings)
-        for key, message in outputs.messages.items():
-            publisher = self.output_pubs[key]
-            publisher.publish(message)
-            self._count(self.counts, f'published {publisher.topic_name}')
+        outputs = self.processor.build(inference, self._wanted(settings), settings,
+                                       sink=self._publish)
         if outputs.waiting_for_scale:
             self._count(self.counts, 'waiting_for_scale')
         else:
@@ -344,6 +341,11 @@ class CameraChannel:
         self.latency_ms.add((now - stamp_seconds(msg.header.stamp)) * 1e3)
         self.output_rate.tick()
         self._count(self.counts, 'processed')
+
+    def _publish(self, key: str, message) -> None:
+        publisher = self.output_pubs[key]
+        publisher.publish(message)
+        self._count(self.counts, f'published {publisher.topic_name}')
 
     def _on_error(self, msg, error: Exception) -> None:
         if not self.node.context.ok():

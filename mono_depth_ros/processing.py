@@ -30,7 +30,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 import threading
-from typing import Collection, Iterator
+from typing import Callable, Collection, Iterator
 
 import cv2
 from mono_depth_ros import colormap, compressed_depth, filters, geometry, ros_io, scale
@@ -128,6 +128,13 @@ class FrameOutputs:
     error: ValueError | None = None
     waiting_for_scale: bool = False
     empty_depth: bool = False
+    sink: Callable[[str, object], None] | None = None
+
+    def add(self, key: str, message) -> None:
+        """Keep ``message`` as output ``key`` and hand it to the sink, before the next is built."""
+        self.messages[key] = message
+        if self.sink is not None:
+            self.sink(key, message)
 
 
 @dataclass
@@ -343,63 +350,64 @@ class FrameProcessor:
 
     # -- stage two: output messages -------------------------------------------------------------
 
-    def build(self, inference: Inference, wanted: Collection[str],
-              settings: FrameSettings) -> FrameOutputs:
+    def build(self, inference: Inference, wanted: Collection[str], settings: FrameSettings,
+              sink: Callable[[str, object], None] | None = None) -> FrameOutputs:
         """
         Build the ``wanted`` outputs of an inferred frame.
 
-        ``wanted``: keys of :data:`OUTPUTS`, as :meth:`outputs_to_build` returns them.
+        ``wanted``: keys of :data:`OUTPUTS`, as :meth:`outputs_to_build` returns them. ``sink``
+        (a publisher) gets each message as soon as it is built: the depth image and its
+        camera_info leave before the cloud and the colour views are made.
         """
         result, header = inference.result, inference.header
-        outputs = FrameOutputs()
-        messages = outputs.messages
+        outputs = FrameOutputs(sink=sink)
         if result.labels is not None:
             if 'labels' in wanted:
-                messages['labels'] = ros_io.labels_to_image(result.labels, header)
+                outputs.add('labels', ros_io.labels_to_image(result.labels, header))
             if 'labels_colorized' in wanted:
                 colour = colormap.colorize_labels(result.labels,
                                                   len(self.estimator.spec.classes))
-                messages['labels_colorized'] = ros_io.rgb_to_image(colour, header)
+                outputs.add('labels_colorized', ros_io.rgb_to_image(colour, header))
         if result.depth is None:
             outputs.waiting_for_scale = True
             return outputs
         outputs.empty_depth = not np.isfinite(result.depth).any()
         depth = self._filtered(result.depth, inference.rgb, wanted, settings)
         if 'depth' in wanted:
-            messages['depth'] = ros_io.depth_to_image(depth.image, header,
-                                                      settings.depth_encoding)
+            outputs.add('depth', ros_io.depth_to_image(depth.image, header,
+                                                       settings.depth_encoding))
+        if 'camera_info' in wanted and result.intrinsics is not None:
+            outputs.add('camera_info', ros_io.camera_info_for(result.intrinsics, header))
         if 'compressed_depth' in wanted:
-            messages['compressed_depth'] = ros_io.depth_to_compressed_depth(
+            outputs.add('compressed_depth', ros_io.depth_to_compressed_depth(
                 depth.image, header, settings.depth_encoding, settings.compressed_depth_max,
-                settings.compressed_depth_quantization, settings.compressed_depth_png_level)
+                settings.compressed_depth_quantization, settings.compressed_depth_png_level))
         # Outputs made from the depth where it already is: on the GPU unless a filter ran.
         device_depth = result.device_depth if depth.image is result.depth else None
         if 'depth_colorized' in wanted:
             colour = (colormap.colorize_depth(depth.image) if device_depth is None
                       else colormap.colorize_depth_torch(device_depth).cpu().numpy())
-            messages['depth_colorized'] = ros_io.rgb_to_image(colour, header)
+            outputs.add('depth_colorized', ros_io.rgb_to_image(colour, header))
         if 'confidence' in wanted:
-            messages['confidence'] = ros_io.confidence_to_image(depth.confidence, header)
+            outputs.add('confidence', ros_io.confidence_to_image(depth.confidence, header))
         if result.intrinsics is None:
             outputs.error = ros_io.CameraInfoError(
                 f'no camera_info received on {self.camera_info_topic}: depth/camera_info, '
                 'depth/points and depth/scan need the intrinsics')
             return outputs
-        if 'camera_info' in wanted:
-            messages['camera_info'] = ros_io.camera_info_for(result.intrinsics, header)
         if 'points' in wanted:
             if depth.cloud is result.depth and device_depth is not None \
                     and not settings.points_rgb:
-                messages['points'] = _device_cloud(device_depth, result.intrinsics, header,
-                                                   settings, self._cloud_buffers)
+                outputs.add('points', _device_cloud(device_depth, result.intrinsics, header,
+                                                    settings, self._cloud_buffers))
             else:
-                messages['points'] = _cloud(depth.cloud, inference.rgb, result.intrinsics,
-                                            header, settings, self._cloud_buffers)
+                outputs.add('points', _cloud(depth.cloud, inference.rgb, result.intrinsics,
+                                             header, settings, self._cloud_buffers))
         if 'scan' in wanted:
             scan = depth_to_scan(depth.cloud, result.intrinsics, settings.scan_height,
                                  settings.scan_range_min, settings.scan_range_max)
-            messages['scan'] = ros_io.scan_to_message(scan, header, settings.scan_frame_id,
-                                                      settings.scan_time)
+            outputs.add('scan', ros_io.scan_to_message(scan, header, settings.scan_frame_id,
+                                                       settings.scan_time))
         return outputs
 
     def _filtered(self, depth: np.ndarray, rgb: np.ndarray, wanted: Collection[str],

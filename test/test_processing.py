@@ -18,7 +18,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from mono_depth_ros import ros_io
+from mono_depth_ros import processing, ros_io
 from mono_depth_ros.data.synthetic import SyntheticScenes
 from mono_depth_ros.estimator import DepthEstimator
 from mono_depth_ros.models.registry import DEMO_MODEL
@@ -66,9 +66,9 @@ def test_every_output_of_a_frame(processor, scene):
     processor.add_camera_info(info)
     outputs = processor.process(image, OUTPUTS, FrameSettings(points_rgb=True))
     assert outputs.error is None and not outputs.waiting_for_scale
-    assert list(outputs.messages) == ['labels', 'labels_colorized', 'depth', 'compressed_depth',
-                                      'depth_colorized', 'confidence', 'camera_info', 'points',
-                                      'scan']
+    assert list(outputs.messages) == ['labels', 'labels_colorized', 'depth', 'camera_info',
+                                      'compressed_depth', 'depth_colorized', 'confidence',
+                                      'points', 'scan']
     for key, msg in outputs.messages.items():
         assert msg.header.stamp == image.header.stamp
         # The scan lies in a frame with x forward and z up, not in the optical frame.
@@ -79,6 +79,27 @@ def test_every_output_of_a_frame(processor, scene):
     points, colours = ros_io.cloud_to_points(outputs.messages['points'])
     np.testing.assert_array_equal(points[..., 2], expected.depth)
     np.testing.assert_array_equal(colours, scene.rgb)
+
+
+def test_a_sink_gets_each_message_before_the_next_is_built(processor, scene, monkeypatch):
+    events = []
+    build_cloud = processing._cloud
+
+    def cloud(*args, **kwargs):
+        events.append('building points')
+        return build_cloud(*args, **kwargs)
+
+    monkeypatch.setattr(processing, '_cloud', cloud)
+    image, info = frame(scene, 7_000_000_000)
+    processor.add_camera_info(info)
+    outputs = processor.build(processor.infer(image, FrameSettings()),
+                              {'depth', 'camera_info', 'points'}, FrameSettings(),
+                              sink=lambda key, message: events.append((key, message)))
+    # The depth image and its camera_info leave before the cloud is made.
+    assert [event if isinstance(event, str) else event[0] for event in events] == [
+        'depth', 'camera_info', 'building points', 'points']
+    sent = [event for event in events if not isinstance(event, str)]
+    assert all(message is outputs.messages[key] for key, message in sent)
 
 
 def test_only_the_wanted_outputs_are_built(processor, scene):
