@@ -25,8 +25,9 @@ In one run, every figure against a baseline measured in the same run:
    ``sensor_msgs_py.point_cloud2.create_cloud`` given the same layout, when it is installed.
 3. **startup**: the node started in a new process until its first depth image arrives, on
    PyTorch and on ONNX Runtime from a cached export.
-4. **dds**: the node in its own process under a camera at ``--camera-rate`` (30 Hz) over DDS:
-   output rate and stamp-to-receipt latency (p50, p95) against the node's inference time.
+4. **dds**: the node in its own process under a camera at ``--camera-rate`` (30 Hz) over DDS,
+   its camera outputs subscribed (raw, as a C++ subscriber takes them): output rate and
+   stamp-to-receipt latency of the depth image (p50, p95) against the node's inference time.
 5. **memory** (``--memory``): the node's resident memory before, at the peak of, and after one
    large frame.
 """
@@ -231,6 +232,7 @@ class CameraDriver:
         # Raw (serialized) messages, as a C++ subscriber such as RViz takes them: turning 7 MB a
         # frame into Python objects at 30 Hz would make this process, not the node, the bottleneck
         # on a small machine.
+        self.outputs = outputs
         for key in outputs:
             topic, msg_type = OUTPUTS[key]
             callback = self._on_depth if key == 'depth' else (lambda msg: None)
@@ -362,7 +364,7 @@ def dds_run(driver: CameraDriver, width: int, height: int, parameters: dict, rat
     latency = [(receipt - stamp * 1e-9) * 1e3 for stamp, receipt, _ in received]
     inference = float(diagnostics.get('inference p50 (ms)', 'nan'))
     stats = _stats(latency)
-    return {'camera_hz': rate, 'seconds': seconds,
+    return {'camera_hz': rate, 'seconds': seconds, 'subscribed': list(driver.outputs),
             'output_hz': len(received) / (received[-1][1] - start) if received else 0.0,
             'latency': stats, 'inference_p50_ms': inference,
             'p95_over_inference': stats['p95_ms'] / inference,
@@ -519,7 +521,8 @@ def format_report(result: dict) -> str:
                   + f' (target {result["targets"]["startup_s"]} s without PyTorch)']
     dds = result['dds']
     latency = dds['latency']
-    lines += ['', f'DDS, camera {dds["camera_hz"]:.0f} Hz for {dds["seconds"]:.0f} s: output '
+    lines += ['', f'DDS, camera {dds["camera_hz"]:.0f} Hz for {dds["seconds"]:.0f} s, '
+              f'{", ".join(dds["subscribed"])} subscribed: output '
               f'{dds["output_hz"]:.1f} Hz, latency p50 {latency["p50_ms"]:.1f} ms p95 '
               f'{latency["p95_ms"]:.1f} ms, inference p50 {dds["inference_p50_ms"]:.1f} ms: '
               f'p95 = {dds["p95_over_inference"]:.2f}x inference (target '

@@ -70,6 +70,7 @@ def test_the_whole_report_in_one_run(tmp_path):
     assert all(seconds > 0 for seconds in result['startup_s'].values())
     dds = result['dds']
     assert dds['output_hz'] > 0 and dds['latency']['n'] > 0
+    assert dds['subscribed'] == list(bench_node.CAMERA_OUTPUTS)
     assert dds['inference_p50_ms'] > 0
     report = bench_node.format_report(result)
     assert 'overhead around the network' in report and 'DDS, camera 10 Hz' in report
