@@ -191,6 +191,18 @@ def _ignore(unraisable) -> None:
     """Drop an exception Python could not raise (a finaliser's)."""
 
 
+def _ignore_interrupts(unraisable) -> None:
+    """
+    Drop a Ctrl-C that came where Python cannot raise it; report any other such exception.
+
+    The signal can land in a finaliser or a callback of the import machinery, which prints it as
+    an ignored exception; rclpy's signal handler has shut the context down all the same, so the
+    node stops as it should.
+    """
+    if not isinstance(unraisable.exc_value, KeyboardInterrupt):
+        sys.__unraisablehook__(unraisable)
+
+
 def run_node(make_node: Callable[[], Node], name: str, args: list[str] | None = None) -> int:
     """
     Spin the node ``make_node`` builds until shutdown; works on Humble, Jazzy and Kilted.
@@ -201,6 +213,7 @@ def run_node(make_node: Callable[[], Node], name: str, args: list[str] | None = 
     is part of shutting down, not an error.
     """
     logger = rclpy.logging.get_logger(name)
+    sys.unraisablehook = _ignore_interrupts
     try:
         check_ros_arguments(sys.argv if args is None else args)
         rclpy.init(args=args)
