@@ -13,14 +13,14 @@
 # limitations under the License.
 
 """
-Network input and output: each family's official pre- and post-processing, computed exactly.
+Network input and output: each family's official pre- and post-processing.
 
 A variant's :class:`~mono_depth_ros.models.spec.Processing` names the operations; this module
 computes them. :func:`network_input` turns an RGB frame into the normalised network input and
 :func:`upsample` brings a prediction back to the output size. Both take numpy arrays (PyTorch is
 not imported for them: the ONNX Runtime and TFLite paths run without it) or torch tensors on any
-device, and give the same numbers either way (within float32 rounding), so a GPU path can run
-the whole pipeline on the device:
+device, and give the same numbers either way (within float32 rounding, but for the one shortcut
+below), so a GPU path can run the whole pipeline on the device:
 
 - ``cubic``: OpenCV's ``INTER_CUBIC`` (a = -0.75, half-pixel centres, replicated border) on the
   float64 image: OpenCV itself for numpy frames; on a device, its single-precision sample
@@ -30,6 +30,10 @@ the whole pipeline on the device:
   22-bit fixed-point arithmetic and its rounding after each of the two passes;
 - ``area``: OpenCV's ``INTER_AREA`` when shrinking, ``INTER_LINEAR`` otherwise, on the uint8 image
   (OpenCV computes it on the CPU; only the smaller resized frame goes to the device).
+
+Upsampling is ``F.interpolate``'s within float32 rounding, with one shortcut on the CPU:
+``bilinear`` without ``align_corners`` on a numpy prediction is OpenCV's resize, whose sample
+positions are rounded otherwise (see :func:`resize_linear_opencv`).
 
 Each resize and upsampling is separable: a table of source indices and weights per axis (cached),
 applied as gathers of whole rows, the fast direction for numpy and on every device.
@@ -236,7 +240,8 @@ def upsample(prediction: Array, size: tuple[int, int], processing: Processing) -
 
     The result equals ``F.interpolate(mode=processing.upsample,
     align_corners=processing.align_corners)`` within float32 rounding (the same sample positions
-    and weights), computed as two gathers of rows, several times faster on the CPU.
+    and weights), computed as two gathers of rows, several times faster on the CPU; except
+    ``bilinear`` without ``align_corners`` on numpy arrays: see :func:`resize_linear_opencv`.
     """
     height, width = size
     batch, channels = prediction.shape[:2]
@@ -244,10 +249,28 @@ def upsample(prediction: Array, size: tuple[int, int], processing: Processing) -
         return prediction
     planes = prediction.reshape(batch * channels, *prediction.shape[2:])
     mode, corners = processing.upsample, processing.align_corners
+    if isinstance(planes, np.ndarray) and mode == 'bilinear' and not corners:
+        resized = np.stack([resize_linear_opencv(plane, size) for plane in planes])
+        return resized.reshape(batch, channels, height, width)
     resized = _separable(planes, interpolation_taps(planes.shape[1], height, mode, corners),
                          interpolation_taps(planes.shape[2], width, mode, corners),
                          _weighted_rows, any_order=True)
     return resized.reshape(batch, channels, height, width)
+
+
+def resize_linear_opencv(plane: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """
+    Return OpenCV's ``INTER_LINEAR`` resize of a float32 ``(h, w)`` plane to ``size`` (H, W).
+
+    The samples and weights of ``F.interpolate(mode='bilinear', align_corners=False)`` in one
+    pass, 8x faster than the taps from 224x224 to 640x480 (0.18 against 1.8 ms here), the
+    largest step around a fast network. OpenCV computes each sample position in double precision
+    and PyTorch in single, so a value moves by up to a float32 step of its position (about 1.2e-7
+    of the source size) times the step between its neighbours: 1.5e-5 of that step from 224 pixels,
+    1.2e-4 from 1242 (measured), 0.3 mm across a 10 m edge at most.
+    """
+    height, width = size
+    return cv2.resize(plane, (width, height), interpolation=cv2.INTER_LINEAR).reshape(size)
 
 
 @lru_cache(maxsize=64)

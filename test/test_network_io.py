@@ -110,7 +110,31 @@ def test_upsample_equals_f_interpolate(mode, align_corners, size_in, size_out, k
     ours = network_io.as_numpy(network_io.upsample(as_kind(prediction, kind), size_out,
                                                    processing))
     assert ours.shape == official.shape and ours.dtype == np.float32
-    np.testing.assert_allclose(ours, official, rtol=0, atol=1e-5)
+    atol = 1e-5
+    if kind == 'numpy' and mode == 'bilinear' and not align_corners:
+        # OpenCV's resize: its sample positions are rounded otherwise, by up to a float32 step
+        # of the source coordinate, in each of the two passes.
+        atol = 2 * 1.2e-7 * max(size_in) * np.ptp(prediction)
+    np.testing.assert_allclose(ours, official, rtol=0, atol=atol)
+
+
+def test_bilinear_upsampling_of_numpy_predictions_is_opencvs_resize():
+    prediction = RNG.standard_normal((1, 2, 224, 224)).astype(np.float32)
+    ours = network_io.upsample(prediction, (480, 640), Processing(upsample='bilinear'))
+    for channel in range(2):
+        opencv = cv2.resize(prediction[0, channel], (640, 480), interpolation=cv2.INTER_LINEAR)
+        assert np.array_equal(ours[0, channel], opencv)
+
+
+def test_opencv_bilinear_moves_values_by_a_float32_step_of_the_sample_position():
+    # Alternating 0 and 1: every output is its weight, so the difference is the weight's.
+    for width_in, width_out in ((224, 640), (640, 1242), (1242, 1920)):
+        row = np.zeros((1, 1, 1, width_in), np.float32)
+        row[..., ::2] = 1.0
+        official = F.interpolate(torch.from_numpy(row), size=(1, width_out), mode='bilinear',
+                                 align_corners=False).numpy()
+        ours = network_io.upsample(row, (1, width_out), Processing(upsample='bilinear'))
+        assert np.abs(ours - official).max() <= 1.2e-7 * width_in
 
 
 def test_upsample_keeps_a_prediction_at_the_output_size():
