@@ -19,7 +19,7 @@ A variant's :class:`~mono_depth_ros.models.spec.Processing` names the operations
 computes them. :func:`network_input` turns an RGB frame into the normalised network input and
 :func:`upsample` brings a prediction back to the output size. Both take numpy arrays (PyTorch is
 not imported for them: the ONNX Runtime and TFLite paths run without it) or torch tensors on any
-device, and give the same numbers either way (within float32 rounding, but for the one shortcut
+device, and give the same numbers either way (within float32 rounding; upsampling as said
 below), so a GPU path can run the whole pipeline on the device:
 
 - ``cubic``: OpenCV's ``INTER_CUBIC`` (a = -0.75, half-pixel centres, replicated border) on the
@@ -31,12 +31,13 @@ below), so a GPU path can run the whole pipeline on the device:
 - ``area``: OpenCV's ``INTER_AREA`` when shrinking, ``INTER_LINEAR`` otherwise, on the uint8 image
   (OpenCV computes it on the CPU; only the smaller resized frame goes to the device).
 
-Upsampling is ``F.interpolate``'s within float32 rounding, with one shortcut on the CPU:
-``bilinear`` without ``align_corners`` on a numpy prediction is OpenCV's resize, whose sample
-positions are rounded otherwise (see :func:`resize_linear_opencv`).
+Upsampling is ``F.interpolate``: itself on tensors; on numpy predictions without ``align_corners``
+OpenCV's resize (the same samples and weights, its positions rounded otherwise: see
+:func:`resize_opencv`), with ``align_corners`` its taps.
 
-Each resize and upsampling is separable: a table of source indices and weights per axis (cached),
-applied as gathers of whole rows, the fast direction for numpy and on every device.
+Each resize computed here (and upsampling with ``align_corners`` on numpy) is separable: a table
+of source indices and weights per axis (cached), applied as gathers of whole rows, the fast
+direction for numpy and on every device.
 """
 from __future__ import annotations
 
@@ -238,39 +239,48 @@ def upsample(prediction: Array, size: tuple[int, int], processing: Processing) -
     """
     Resize a ``(B, C, h, w)`` float32 prediction to ``size`` with the variant's interpolation.
 
-    The result equals ``F.interpolate(mode=processing.upsample,
-    align_corners=processing.align_corners)`` within float32 rounding (the same sample positions
-    and weights), computed as two gathers of rows, several times faster on the CPU; except
-    ``bilinear`` without ``align_corners`` on numpy arrays: see :func:`resize_linear_opencv`.
+    ``F.interpolate(mode=processing.upsample, align_corners=processing.align_corners)``: itself
+    for tensors; for numpy arrays OpenCV's resize without ``align_corners`` (see
+    :func:`resize_opencv`), else the same taps as two gathers of rows (equal within float32
+    rounding).
     """
     height, width = size
     batch, channels = prediction.shape[:2]
     if tuple(prediction.shape[2:]) == (height, width):
         return prediction
-    planes = prediction.reshape(batch * channels, *prediction.shape[2:])
     mode, corners = processing.upsample, processing.align_corners
-    if isinstance(planes, np.ndarray) and mode == 'bilinear' and not corners:
-        resized = np.stack([resize_linear_opencv(plane, size) for plane in planes])
-        return resized.reshape(batch, channels, height, width)
-    resized = _separable(planes, interpolation_taps(planes.shape[1], height, mode, corners),
-                         interpolation_taps(planes.shape[2], width, mode, corners),
-                         _weighted_rows, any_order=True)
+    if not isinstance(prediction, np.ndarray):
+        import torch.nn.functional as F
+
+        return F.interpolate(prediction, size=size, mode=mode, align_corners=corners)
+    planes = prediction.reshape(batch * channels, *prediction.shape[2:])
+    if not corners:
+        resized = np.stack([resize_opencv(plane, size, mode) for plane in planes])
+    else:
+        resized = _separable(planes, interpolation_taps(planes.shape[1], height, mode, corners),
+                             interpolation_taps(planes.shape[2], width, mode, corners),
+                             _weighted_rows, any_order=True)
     return resized.reshape(batch, channels, height, width)
 
 
-def resize_linear_opencv(plane: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """
-    Return OpenCV's ``INTER_LINEAR`` resize of a float32 ``(h, w)`` plane to ``size`` (H, W).
+OPENCV_INTERPOLATION = {'bilinear': cv2.INTER_LINEAR, 'bicubic': cv2.INTER_CUBIC}
 
-    The samples and weights of ``F.interpolate(mode='bilinear', align_corners=False)`` in one
-    pass, 8x faster than the taps from 224x224 to 640x480 (0.18 against 1.8 ms here), the
-    largest step around a fast network. OpenCV computes each sample position in double precision
-    and PyTorch in single, so a value moves by up to a float32 step of its position (about 1.2e-7
-    of the source size) times the step between its neighbours: 1.5e-5 of that step from 224 pixels,
-    1.2e-4 from 1242 (measured), 0.3 mm across a 10 m edge at most.
+
+def resize_opencv(plane: np.ndarray, size: tuple[int, int], mode: str) -> np.ndarray:
+    """
+    Return OpenCV's resize of a float32 ``(h, w)`` plane to ``size`` (H, W), ``mode`` as named.
+
+    The samples and weights of ``F.interpolate(mode=mode, align_corners=False)`` (``bicubic``:
+    a = -0.75, replicated border) in one pass: from 224x224 to 640x480, 0.18 ms against 1.8
+    (bilinear) and 3.3 ms (bicubic) for the taps. OpenCV computes each sample position in double
+    precision and PyTorch in single, so a value moves by up to a float32 step of its position
+    (about 1.2e-7 of the source size) times the kernel's slope and the step between neighbours:
+    bilinear 1.5e-5 of that step from 224 pixels, 1.2e-4 from 1242; bicubic 2.3e-5 and 1.8e-4
+    (measured): 2 mm across a 10 m edge at most.
     """
     height, width = size
-    return cv2.resize(plane, (width, height), interpolation=cv2.INTER_LINEAR).reshape(size)
+    resized = cv2.resize(plane, (width, height), interpolation=OPENCV_INTERPOLATION[mode])
+    return resized.reshape(size)
 
 
 @lru_cache(maxsize=64)

@@ -111,30 +111,37 @@ def test_upsample_equals_f_interpolate(mode, align_corners, size_in, size_out, k
                                                    processing))
     assert ours.shape == official.shape and ours.dtype == np.float32
     atol = 1e-5
-    if kind == 'numpy' and mode == 'bilinear' and not align_corners:
+    if kind == 'numpy' and not align_corners:
         # OpenCV's resize: its sample positions are rounded otherwise, by up to a float32 step
         # of the source coordinate, in each of the two passes.
-        atol = 2 * 1.2e-7 * max(size_in) * np.ptp(prediction)
+        atol = 2 * KERNEL_SLOPE[mode] * FLOAT32_STEP * max(size_in) * np.ptp(prediction)
     np.testing.assert_allclose(ours, official, rtol=0, atol=atol)
 
 
-def test_bilinear_upsampling_of_numpy_predictions_is_opencvs_resize():
+FLOAT32_STEP = 1.2e-7  # relative: 2 ** -23
+KERNEL_SLOPE = {'bilinear': 1.0, 'bicubic': 1.5}  # the largest slope of the weights
+
+
+@pytest.mark.parametrize('mode, flag', [('bilinear', cv2.INTER_LINEAR),
+                                        ('bicubic', cv2.INTER_CUBIC)])
+def test_upsampling_of_numpy_predictions_is_opencvs_resize(mode, flag):
     prediction = RNG.standard_normal((1, 2, 224, 224)).astype(np.float32)
-    ours = network_io.upsample(prediction, (480, 640), Processing(upsample='bilinear'))
+    ours = network_io.upsample(prediction, (480, 640), Processing(upsample=mode))
     for channel in range(2):
-        opencv = cv2.resize(prediction[0, channel], (640, 480), interpolation=cv2.INTER_LINEAR)
+        opencv = cv2.resize(prediction[0, channel], (640, 480), interpolation=flag)
         assert np.array_equal(ours[0, channel], opencv)
 
 
-def test_opencv_bilinear_moves_values_by_a_float32_step_of_the_sample_position():
-    # Alternating 0 and 1: every output is its weight, so the difference is the weight's.
+@pytest.mark.parametrize('mode', ['bilinear', 'bicubic'])
+def test_opencv_upsampling_moves_values_by_a_float32_step_of_the_sample_position(mode):
+    # Alternating 0 and 1: every output is a sum of weights, so the difference is the weights'.
     for width_in, width_out in ((224, 640), (640, 1242), (1242, 1920)):
         row = np.zeros((1, 1, 1, width_in), np.float32)
         row[..., ::2] = 1.0
-        official = F.interpolate(torch.from_numpy(row), size=(1, width_out), mode='bilinear',
+        official = F.interpolate(torch.from_numpy(row), size=(1, width_out), mode=mode,
                                  align_corners=False).numpy()
-        ours = network_io.upsample(row, (1, width_out), Processing(upsample='bilinear'))
-        assert np.abs(ours - official).max() <= 1.2e-7 * width_in
+        ours = network_io.upsample(row, (1, width_out), Processing(upsample=mode))
+        assert np.abs(ours - official).max() <= KERNEL_SLOPE[mode] * FLOAT32_STEP * width_in
 
 
 def test_upsample_keeps_a_prediction_at_the_output_size():
