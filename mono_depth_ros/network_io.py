@@ -271,12 +271,12 @@ def resize_opencv(plane: np.ndarray, size: tuple[int, int], mode: str) -> np.nda
     Return OpenCV's resize of a float32 ``(h, w)`` plane to ``size`` (H, W), ``mode`` as named.
 
     The samples and weights of ``F.interpolate(mode=mode, align_corners=False)`` (``bicubic``:
-    a = -0.75, replicated border) in one pass: from 224x224 to 640x480, 0.18 ms against 1.8
-    (bilinear) and 3.3 ms (bicubic) for the taps. OpenCV computes each sample position in double
-    precision and PyTorch in single, so a value moves by up to a float32 step of its position
-    (about 1.2e-7 of the source size) times the kernel's slope and the step between neighbours:
-    bilinear 1.5e-5 of that step from 224 pixels, 1.2e-4 from 1242; bicubic 2.3e-5 and 1.8e-4
-    (measured): 2 mm across a 10 m edge at most.
+    a = -0.75, replicated border) in one pass: to 640x480 in 0.18 ms against 1.8 ms (bilinear,
+    from 224x224) and 3.3 ms (bicubic, from 240x320) for the taps. OpenCV computes each sample
+    position in double precision and PyTorch in single, so a value moves by up to a float32 step
+    of its position (about 1.2e-7 of the source size) times the kernel's slope and the step
+    between neighbours: bilinear 1.5e-5 of that step from 224 pixels, 1.2e-4 from 1242; bicubic
+    2.3e-5 and 1.8e-4 (measured): 2 mm across a 10 m edge at most.
     """
     height, width = size
     resized = cv2.resize(plane, (width, height), interpolation=OPENCV_INTERPOLATION[mode])
