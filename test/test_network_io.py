@@ -97,6 +97,10 @@ def test_cubic_is_not_pytorch_bicubic():
     assert np.abs(torch_bicubic.numpy() - official).max() / IMAGENET[1][0] > 1e-4
 
 
+FLOAT32_STEP = 1.2e-7  # relative: 2 ** -23
+KERNEL_SLOPE = {'bilinear': 1.0, 'bicubic': 1.5}  # the largest slope of the weights
+
+
 @pytest.mark.parametrize('kind', KINDS)
 @pytest.mark.parametrize('mode', ['bilinear', 'bicubic'])
 @pytest.mark.parametrize('align_corners', [False, True])
@@ -116,10 +120,6 @@ def test_upsample_equals_f_interpolate(mode, align_corners, size_in, size_out, k
         # of the source coordinate, in each of the two passes.
         atol = 2 * KERNEL_SLOPE[mode] * FLOAT32_STEP * max(size_in) * np.ptp(prediction)
     np.testing.assert_allclose(ours, official, rtol=0, atol=atol)
-
-
-FLOAT32_STEP = 1.2e-7  # relative: 2 ** -23
-KERNEL_SLOPE = {'bilinear': 1.0, 'bicubic': 1.5}  # the largest slope of the weights
 
 
 @pytest.mark.parametrize('mode, flag', [('bilinear', cv2.INTER_LINEAR),
