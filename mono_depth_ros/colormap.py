@@ -20,6 +20,7 @@ import math
 from typing import Optional, TYPE_CHECKING
 
 import cv2
+from mono_depth_ros.geometry import clip_depth
 import numpy as np
 
 if TYPE_CHECKING:
@@ -47,8 +48,6 @@ _TURBO_LIKE_ANCHORS = np.array([
 _LOW_PERCENTILE = 2.0
 _HIGH_PERCENTILE = 98.0
 RANGE_SAMPLES = 16384
-_FLOAT32_TINY = float(np.finfo(np.float32).tiny)
-_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 @lru_cache(maxsize=1)
@@ -120,14 +119,15 @@ def colorize_depth(depth: np.ndarray, min_depth: Optional[float] = None,
     Near is warm (red), far is cold (blue), linear in depth between ``min_depth`` and
     ``max_depth`` (depths outside are clipped to the ends). A bound left as None comes from
     :func:`depth_range`. Invalid pixels (NaN, inf, <= 0) are black. Each pixel becomes an index
-    of :func:`depth_lut` in a few vectorised OpenCV passes: clip the far end, scale with rounding
-    and saturation (which clips the near end and sends NaN to 0), zero the other invalid pixels,
-    look the colours up.
+    of :func:`depth_lut` in a few vectorised OpenCV passes: invalid depths to NaN (nothing to do
+    for a network's depth, see :func:`mono_depth_ros.geometry.clip_depth`), clip the far end,
+    scale with rounding and saturation (which clips the near end and sends NaN to 0), look the
+    colours up.
     """
     if np.ndim(depth) != 2:
         raise ValueError(f'depth must have shape (H, W), got {np.shape(depth)}')
     _check_bounds(min_depth, max_depth)
-    z = np.ascontiguousarray(depth, dtype=np.float32)
+    z = clip_depth(depth, copy=False)
     if min_depth is None or max_depth is None:
         low, high = depth_range(z)
         min_depth = low if min_depth is None else min_depth
@@ -139,7 +139,6 @@ def colorize_depth(depth: np.ndarray, min_depth: Optional[float] = None,
     clipped = cv2.threshold(z, high, 0.0, cv2.THRESH_TRUNC)[1]
     # index = 1 + scale * (high - z), rounded and saturated to 0..255.
     index = cv2.addWeighted(clipped, -scale, clipped, 0.0, 1.0 + scale * high, dtype=cv2.CV_8U)
-    cv2.bitwise_and(index, cv2.inRange(z, _FLOAT32_TINY, _FLOAT32_MAX), dst=index)
     return cv2.applyColorMap(index, depth_lut()[:, None, :])
 
 

@@ -187,23 +187,30 @@ def ray_factors(intrinsics: Intrinsics, decimation: int = 1) -> Tuple[np.ndarray
     return ax, ay
 
 
-def clip_depth(depth: np.ndarray, min_depth: float = 0.0, max_depth: float = math.inf
-               ) -> np.ndarray:
+def clip_depth(depth: np.ndarray, min_depth: float = 0.0, max_depth: float = math.inf,
+               copy: bool = True) -> np.ndarray:
     """
     Return ``depth`` as float32 with NaN where it is invalid (NaN, inf, <= 0) or out of range.
 
-    Kept: finite depths with z > 0 and ``min_depth`` <= z <= ``max_depth``. Three passes of
-    OpenCV's vectorised thresholds instead of numpy's chain of masks.
+    Kept: finite depths with z > 0 and ``min_depth`` <= z <= ``max_depth``. A depth map whose
+    only invalid values are NaN and which has nothing out of range (what a network predicts,
+    and what this returns) is found by two reductions that skip NaN and copied, or returned
+    as it is with ``copy=False`` (then do not write into the result). Otherwise three passes
+    of OpenCV's vectorised thresholds instead of numpy's chain of masks.
     """
     z = np.ascontiguousarray(depth, dtype=np.float32)
     if not z.size:
         return z.copy()
+    highest = min(float(max_depth), _FLOAT32_MAX)
+    # The largest float32 below min_depth (or 0): a kept depth is above it.
+    lowest = float(np.nextafter(np.float32(min_depth), np.float32(0))) if min_depth > 0 else 0.0
+    # fmin and fmax skip NaN; a map of NaN only gives NaN and takes the long way.
+    if np.fmin.reduce(z, axis=None) > lowest and np.fmax.reduce(z, axis=None) <= highest:
+        return z.copy() if copy else z
     # Farther than max_depth (and +inf) becomes 0; NaN stays NaN.
-    bounded = cv2.threshold(z, min(float(max_depth), _FLOAT32_MAX), 0.0,
-                            cv2.THRESH_TOZERO_INV)[1]
-    # NaN where the bounded depth is not above the largest float32 below min_depth (or 0).
-    lowest = np.nextafter(np.float32(min_depth), np.float32(0)) if min_depth > 0 else 0.0
-    offset = cv2.threshold(bounded, float(lowest), math.nan, cv2.THRESH_BINARY_INV)[1]
+    bounded = cv2.threshold(z, highest, 0.0, cv2.THRESH_TOZERO_INV)[1]
+    # NaN where the bounded depth is not above lowest.
+    offset = cv2.threshold(bounded, lowest, math.nan, cv2.THRESH_BINARY_INV)[1]
     return cv2.add(z, offset)
 
 
@@ -308,7 +315,7 @@ def point_records(depth: np.ndarray, intrinsics: Intrinsics, decimation: int = 1
     _check_depth_size(depth.shape, intrinsics)
     _check_range(decimation, min_depth, max_depth)
     k = int(decimation)
-    z = clip_depth(depth[::k, ::k], min_depth, max_depth)
+    z = clip_depth(depth[::k, ::k], min_depth, max_depth, copy=False)
     ax, ay = ray_factors(intrinsics, k)
     planes = [np.multiply(z, ax), np.multiply(z, ay[:, None]), z]
     return merge_records(planes, _decimated_rgb(rgb, depth.shape, k), out)

@@ -349,12 +349,13 @@ def metres_to_depth_values(depth: np.ndarray, encoding: str) -> np.ndarray:
 
     ``32FC1``: float32 metres, invalid -> NaN. ``16UC1``: millimetres rounded to the nearest
     integer; invalid, below 0.5 mm or beyond 65.535 m -> 0 (invalid: there is no way to say
-    "far" in 16UC1, so a clamp to 65535 would publish a wrong distance).
+    "far" in 16UC1, so a clamp to 65535 would publish a wrong distance). ``32FC1`` returns
+    ``depth`` itself when it has nothing to clip: do not write into the result.
     """
     spec = _depth_encoding(encoding)
     metres = np.asarray(depth, dtype=np.float32)
     if spec.dtype.kind == 'f':
-        return geometry.clip_depth(metres)  # NaN where not finite and positive
+        return geometry.clip_depth(metres, copy=False)  # NaN where not finite and positive
     with np.errstate(invalid='ignore'):
         valid = np.isfinite(metres) & (metres > 0)
     units = np.floor(np.where(valid, metres, 0).astype(np.float64) / spec.metres_per_unit + 0.5)

@@ -139,6 +139,37 @@ def test_clip_depth_keeps_the_valid_depths_in_range(bounds):
     np.testing.assert_array_equal(clipped[keep], depth[keep])
 
 
+def network_depth() -> np.ndarray:
+    """Return a depth map as a network predicts it: NaN its only invalid value, on 2 and 12 m."""
+    depth = np.random.default_rng(4).uniform(2.0, 12.0, (60, 80)).astype(np.float32)
+    depth.flat[::29] = np.nan
+    depth[0, :2] = 2.0, 12.0
+    return depth
+
+
+def test_clip_depth_returns_a_depth_with_nothing_to_clip_as_it_is():
+    depth = network_depth()
+    for bounds in [(0.0, math.inf), (2.0, 12.0)]:
+        copied = geometry.clip_depth(depth, *bounds)
+        assert not np.shares_memory(copied, depth)
+        np.testing.assert_array_equal(copied.view(np.uint32), depth.view(np.uint32))
+        assert geometry.clip_depth(depth, *bounds, copy=False) is depth
+
+
+@pytest.mark.parametrize('bad', [np.inf, -np.inf, 0.0, -0.0, -1.0, 1.5,
+                                 float(np.nextafter(np.float32(2.0), np.float32(0))),
+                                 float(np.nextafter(np.float32(12.0), np.float32(13)))])
+def test_clip_depth_finds_a_single_depth_to_clip(bad):
+    depth = network_depth()
+    expected = depth.copy()
+    depth[30, 40] = bad
+    expected[30, 40] = np.nan
+    for copy in (True, False):
+        clipped = geometry.clip_depth(depth, 2.0, 12.0, copy=copy)
+        assert clipped is not depth
+        np.testing.assert_array_equal(clipped, expected)  # NaN where expected, equal elsewhere
+
+
 def test_ray_factors_are_cached_per_camera():
     first = geometry.ray_factors(INTRINSICS, 2)
     assert geometry.ray_factors(INTRINSICS, 2) is first
