@@ -107,12 +107,27 @@ def depth_range(depth: np.ndarray) -> tuple[float, float]:
         valid = sample[np.isfinite(sample) & (sample > 0)]
     if not valid.size:
         return math.nan, math.nan
-    low, high = np.percentile(valid, (_LOW_PERCENTILE, _HIGH_PERCENTILE))
-    return float(low), float(high)
+    return _percentiles(valid, (_LOW_PERCENTILE, _HIGH_PERCENTILE))
+
+
+def _percentiles(values: np.ndarray, qs: tuple[float, ...]) -> tuple[float, ...]:
+    """
+    Return ``np.percentile(values, qs)`` (linear interpolation); ``values`` is reordered.
+
+    One partition around the neighbouring ranks of every percentile: a third of np.percentile's
+    time on the 16,384 pixels of :func:`range_sample`, most of which was its bookkeeping.
+    """
+    last = values.size - 1
+    positions = [q / 100.0 * last for q in qs]
+    ranks = [(int(p), min(int(p) + 1, last)) for p in positions]
+    values.partition(sorted({rank for pair in ranks for rank in pair}))
+    return tuple(float(values[below]) + (float(values[above]) - float(values[below])) * (p - below)
+                 for p, (below, above) in zip(positions, ranks))
 
 
 def colorize_depth(depth: np.ndarray, min_depth: Optional[float] = None,
-                   max_depth: Optional[float] = None) -> np.ndarray:
+                   max_depth: Optional[float] = None, out: Optional[np.ndarray] = None
+                   ) -> np.ndarray:
     """
     Colour an ``(H, W)`` depth map in metres as ``(H, W, 3)`` uint8 RGB.
 
@@ -122,24 +137,32 @@ def colorize_depth(depth: np.ndarray, min_depth: Optional[float] = None,
     of :func:`depth_lut` in a few vectorised OpenCV passes: invalid depths to NaN (nothing to do
     for a network's depth, see :func:`mono_depth_ros.geometry.clip_depth`), clip the far end,
     scale with rounding and saturation (which clips the near end and sends NaN to 0), look the
-    colours up.
+    colours up, into ``out`` when given (a C-contiguous ``(H, W, 3)`` uint8 array, such as the
+    pixels of :func:`mono_depth_ros.ros_io.image_message`).
     """
     if np.ndim(depth) != 2:
         raise ValueError(f'depth must have shape (H, W), got {np.shape(depth)}')
     _check_bounds(min_depth, max_depth)
+    shape = np.shape(depth) + (3,)
+    if out is None:
+        out = np.empty(shape, np.uint8)
+    elif out.shape != shape or out.dtype != np.uint8 or not out.flags.c_contiguous:
+        raise ValueError(f'out must be C-contiguous uint8 of shape {shape}, got {out.dtype} '
+                         f'{out.shape}')
     z = clip_depth(depth, copy=False)
     if min_depth is None or max_depth is None:
         low, high = depth_range(z)
         min_depth = low if min_depth is None else min_depth
         max_depth = high if max_depth is None else max_depth
     if not (math.isfinite(min_depth) and math.isfinite(max_depth)) or not z.size:
-        return np.zeros(z.shape + (3,), dtype=np.uint8)
+        out[...] = 0
+        return out
     high = float(max_depth)
     scale = 254.0 / _span(float(min_depth), high)
     clipped = cv2.threshold(z, high, 0.0, cv2.THRESH_TRUNC)[1]
     # index = 1 + scale * (high - z), rounded and saturated to 0..255.
     index = cv2.addWeighted(clipped, -scale, clipped, 0.0, 1.0 + scale * high, dtype=cv2.CV_8U)
-    return cv2.applyColorMap(index, depth_lut()[:, None, :])
+    return cv2.applyColorMap(index, depth_lut()[:, None, :], dst=out)
 
 
 def colorize_depth_torch(depth: torch.Tensor, min_depth: Optional[float] = None,

@@ -385,9 +385,14 @@ class FrameProcessor:
         # Outputs made from the depth where it already is: on the GPU unless a filter ran.
         device_depth = result.device_depth if depth.image is result.depth else None
         if 'depth_colorized' in wanted:
-            colour = (colormap.colorize_depth(depth.image) if device_depth is None
-                      else colormap.colorize_depth_torch(device_depth).cpu().numpy())
-            outputs.add('depth_colorized', ros_io.rgb_to_image(colour, header))
+            if device_depth is None:  # coloured straight into the message
+                msg, pixels = ros_io.image_message(header, 'rgb8', depth.image.shape + (3,),
+                                                   np.uint8)
+                colormap.colorize_depth(depth.image, out=pixels)
+            else:
+                msg = ros_io.rgb_to_image(
+                    colormap.colorize_depth_torch(device_depth).cpu().numpy(), header)
+            outputs.add('depth_colorized', msg)
         if 'confidence' in wanted:
             outputs.add('confidence', ros_io.confidence_to_image(depth.confidence, header))
         if result.intrinsics is None:

@@ -393,17 +393,29 @@ def _zeroed_bytes(size: int) -> array.array:
     return array.array('B', [0]) * size
 
 
-def _new_image(header: Header, encoding: str, pixels: np.ndarray) -> Image:
-    """Copy an (H, W[, C]) array into a new Image without row padding (little-endian)."""
+def image_message(header: Header, encoding: str, shape: Tuple[int, ...], dtype: np.dtype
+                  ) -> Tuple[Image, np.ndarray]:
+    """
+    Return a new Image without row padding (little-endian) and a writable view of its pixels.
+
+    ``shape`` is ``(H, W)`` or ``(H, W, C)`` of ``dtype``; the pixels start zeroed, so that
+    an output can be written straight into the message instead of copied into it.
+    """
+    dtype = np.dtype(dtype)
     msg = _message(Image)
     msg.header = header
-    msg.height, msg.width = int(pixels.shape[0]), int(pixels.shape[1])
+    msg.height, msg.width = int(shape[0]), int(shape[1])
     msg.encoding = encoding
     msg.is_bigendian = False
-    msg.step = int(pixels[0].size * pixels.itemsize)
-    data = _zeroed_bytes(msg.step * msg.height)
-    np.frombuffer(data, dtype=pixels.dtype.newbyteorder('<')).reshape(pixels.shape)[...] = pixels
-    msg.data = data
+    msg.step = int(math.prod(shape[1:]) * dtype.itemsize)
+    msg.data = _zeroed_bytes(msg.step * msg.height)
+    return msg, np.frombuffer(msg.data, dtype=dtype.newbyteorder('<')).reshape(shape)
+
+
+def _new_image(header: Header, encoding: str, pixels: np.ndarray) -> Image:
+    """Copy an (H, W[, C]) array into a new Image without row padding (little-endian)."""
+    msg, view = image_message(header, encoding, pixels.shape, pixels.dtype)
+    view[...] = pixels
     return msg
 
 

@@ -357,6 +357,18 @@ def test_colorize_depth_near_is_warm_and_invalid_is_black():
         colormap.colorize_depth(depth, 5.0, 1.0)
 
 
+def test_colorize_depth_writes_into_out():
+    depth, _ = camera_depth()
+    out = np.full(depth.shape + (3,), 7, np.uint8)
+    assert colormap.colorize_depth(depth, out=out) is out
+    np.testing.assert_array_equal(out, colormap.colorize_depth(depth))
+    assert colormap.colorize_depth(np.full_like(depth, np.nan), out=out) is out
+    assert not out.any()  # no range: every pixel black
+    for wrong in (out[:, :-1], out.astype(np.float32), out[:, ::-1]):
+        with pytest.raises(ValueError, match='out must be C-contiguous uint8'):
+            colormap.colorize_depth(depth, out=wrong)
+
+
 def test_turbo_like_lut_is_smooth_and_not_black():
     lut = colormap.turbo_like_lut().astype(int)
     assert lut.shape == (256, 3)
@@ -426,6 +438,10 @@ def test_depth_range_is_the_percentiles_of_a_sample_of_pixels():
     assert colormap.depth_range(small) == tuple(np.percentile(small[np.isfinite(small)],
                                                               (2, 98)))
     assert all(math.isnan(b) for b in colormap.depth_range(np.full((3, 3), np.nan)))
+    for shape in [(1, 1), (1, 2), (3, 5), (7, 11)]:  # every rank and interpolation case
+        values = np.random.default_rng(shape[1]).uniform(0.5, 9.0, shape).astype(np.float32)
+        np.testing.assert_allclose(colormap.depth_range(values),
+                                   np.percentile(values, (2, 98)), rtol=1e-12)
 
 
 @pytest.mark.parametrize('device', DEVICES)

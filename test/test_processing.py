@@ -18,7 +18,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from mono_depth_ros import processing, ros_io
+from mono_depth_ros import colormap, processing, ros_io
 from mono_depth_ros.data.synthetic import SyntheticScenes
 from mono_depth_ros.estimator import DepthEstimator
 from mono_depth_ros.models.registry import DEMO_MODEL
@@ -76,6 +76,8 @@ def test_every_output_of_a_frame(processor, scene):
     expected = processor.estimator.estimate(scene.rgb, scene.intrinsics)
     np.testing.assert_array_equal(ros_io.depth_from_image(outputs.messages['depth']),
                                   expected.depth)
+    np.testing.assert_array_equal(ros_io.image_to_rgb(outputs.messages['depth_colorized']),
+                                  colormap.colorize_depth(expected.depth))
     points, colours = ros_io.cloud_to_points(outputs.messages['points'])
     np.testing.assert_array_equal(points[..., 2], expected.depth)
     np.testing.assert_array_equal(colours, scene.rgb)

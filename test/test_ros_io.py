@@ -355,6 +355,18 @@ def test_depth_errors():
         ros_io.depth_to_image(np.ones((2, 2, 1), np.float32), header())
 
 
+@pytest.mark.parametrize('shape, dtype, encoding, step', [((5, 6, 3), np.uint8, 'rgb8', 18),
+                                                          ((5, 6), np.float32, '32FC1', 24)])
+def test_image_message_pixels_are_the_message_data(shape, dtype, encoding, step):
+    msg, pixels = ros_io.image_message(header(), encoding, shape, dtype)
+    assert (msg.height, msg.width, msg.step, msg.encoding) == (5, 6, step, encoding)
+    assert not msg.is_bigendian and len(msg.data) == step * 5 and not any(msg.data)
+    assert pixels.shape == shape and pixels.dtype == dtype
+    pixels[...] = np.arange(pixels.size).reshape(shape)
+    written = np.frombuffer(msg.data, np.dtype(dtype).newbyteorder('<')).reshape(shape)
+    np.testing.assert_array_equal(written, np.arange(pixels.size).reshape(shape))
+
+
 def test_rgb_and_labels_to_image(rgb):
     msg = ros_io.rgb_to_image(rgb[:, ::-1], header())
     assert (msg.encoding, msg.step, msg.width, msg.height) == ('rgb8', 18, 6, 5)
