@@ -371,7 +371,8 @@ class FrameProcessor:
         if result.depth is None:
             outputs.waiting_for_scale = True
             return outputs
-        outputs.empty_depth = not np.isfinite(result.depth).any()
+        # NaN is the estimator's only invalid depth, and np.fmax skips it unless all are NaN.
+        outputs.empty_depth = bool(np.isnan(np.fmax.reduce(result.depth, axis=None)))
         depth = self._filtered(result.depth, inference.rgb, wanted, settings)
         if 'depth' in wanted:
             outputs.add('depth', ros_io.depth_to_image(depth.image, header,
