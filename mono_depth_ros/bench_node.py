@@ -28,7 +28,9 @@ In one run, every figure against a baseline measured in the same run:
    PyTorch and on ONNX Runtime from a cached export.
 4. **dds**: the node in its own process under a camera at ``--camera-rate`` (30 Hz) over DDS,
    its camera outputs subscribed (raw, as a C++ subscriber takes them): output rate and
-   stamp-to-receipt latency of the depth image (p50, p95) against the node's inference time.
+   stamp-to-receipt latency of the depth image (p50, p95) against the node's inference time;
+   then the same camera against :mod:`mono_depth_ros.bench_echo`, a node that does no work: the
+   latency of the transport itself, which no node goes below.
 5. **memory** (``--memory``): the node's resident memory before, at the peak of, and after one
    large frame.
 """
@@ -112,10 +114,12 @@ def time_steps(estimator, width: int, height: int, warmup: int, iters: int) -> d
     for key in wanted:
         node.create_subscription(OUTPUTS[key][1], OUTPUTS[key][0], lambda msg: None, qos)
     steps: dict[str, list[float]] = {}
+    depth_shapes = set()
 
     def one_round(record: bool) -> None:
         times = {'decode': _timed(lambda: ros_io.image_to_rgb(image))}
         inference = processor.infer(image, settings)
+        depth_shapes.add(inference.result.depth.shape)
         times.update(inference.result.timings_ms)
         for key in wanted:
             messages = {}  # this output's message, dropped after publishing, as the node does
@@ -141,7 +145,9 @@ def time_steps(estimator, width: int, height: int, warmup: int, iters: int) -> d
                 / result['inference'][statistic])
 
     camera = [key for key in CAMERA_OUTPUTS if key in wanted]
+    (depth_size,) = depth_shapes
     return {'steps': result, 'outputs': wanted, 'camera_outputs': camera,
+            'depth_size': list(depth_size),
             'overhead_camera_outputs': overhead(camera, publish=False),
             'overhead_camera_outputs_published': overhead(camera, publish=True),
             'overhead_all_outputs': overhead(wanted, publish=False),
@@ -287,15 +293,16 @@ class CameraDriver:
 
 
 class NodeProcess:
-    """mono_depth_node in its own process, with ROS parameters."""
+    """mono_depth_node (or another node's ``module``) in its own process, with ROS parameters."""
 
-    def __init__(self, parameters: dict[str, object]) -> None:
+    def __init__(self, parameters: dict[str, object], module: str = 'mono_depth_ros.node'
+                 ) -> None:
         from mono_depth_ros.demo import ros_args
 
         self.started = time.time()
-        self.process = subprocess.Popen([sys.executable, '-m', 'mono_depth_ros.node',
-                                         *ros_args(parameters)], stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.PIPE, text=True)
+        self.process = subprocess.Popen([sys.executable, '-m', module, *ros_args(parameters)],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                        text=True)
 
     def rss_mb(self) -> float:
         """Return the resident set size of the node process in MB (1e6 bytes)."""
@@ -350,18 +357,40 @@ def startup_times(driver: CameraDriver, width: int, height: int, parameters: dic
     return result
 
 
+def _depth_latency(driver: CameraDriver, node: NodeProcess, image, info, rate: float,
+                   seconds: float, timeout: float) -> tuple[dict, float]:
+    """Play the camera to a started node; return the latency of its depth images and their rate."""
+    first_depth(driver, node, image, info, timeout)
+    driver.play(image, info, rate, 3.0)  # settle
+    start_count, start = len(driver.depth), time.time()
+    driver.play(image, info, rate, seconds)
+    with driver.lock:
+        received = driver.depth[start_count:]
+    latency = [(receipt - stamp * 1e-9) * 1e3 for stamp, receipt, _ in received]
+    return _stats(latency), len(received) / (received[-1][1] - start) if received else 0.0
+
+
+def dds_floor(driver: CameraDriver, width: int, height: int, depth_size: tuple[int, int],
+              rate: float, seconds: float, timeout: float) -> dict:
+    """Run :mod:`mono_depth_ros.bench_echo`, a node doing no work, under the same camera."""
+    image, info, _ = _camera_frame(width, height)
+    node = NodeProcess({'height': depth_size[0], 'width': depth_size[1]},
+                       module='mono_depth_ros.bench_echo')
+    try:
+        latency, output_hz = _depth_latency(driver, node, image, info, rate, seconds, timeout)
+    finally:
+        node.stop()
+    return {'depth_size': list(depth_size), 'latency': latency, 'output_hz': output_hz}
+
+
 def dds_run(driver: CameraDriver, width: int, height: int, parameters: dict, rate: float,
             seconds: float, timeout: float) -> dict:
     """Run the node under a camera at ``rate`` Hz; output rate and latency against inference."""
     image, info, _ = _camera_frame(width, height)
     node = NodeProcess(parameters)
     try:
-        first_depth(driver, node, image, info, timeout)
-        driver.play(image, info, rate, 3.0)  # settle
-        start_count, start = len(driver.depth), time.time()
-        driver.play(image, info, rate, seconds)
+        stats, output_hz = _depth_latency(driver, node, image, info, rate, seconds, timeout)
         with driver.lock:
-            received = driver.depth[start_count:]
             driver.diagnostics.clear()
         # This node's diagnostics, covering the frames of the run (one every second).
         driver.play(image, info, rate, 3.0,
@@ -370,12 +399,9 @@ def dds_run(driver: CameraDriver, width: int, height: int, parameters: dict, rat
             diagnostics = dict(driver.diagnostics)
     finally:
         node.stop()
-    latency = [(receipt - stamp * 1e-9) * 1e3 for stamp, receipt, _ in received]
     inference = float(diagnostics.get('inference p50 (ms)', 'nan'))
-    stats = _stats(latency)
     return {'camera_hz': rate, 'seconds': seconds, 'subscribed': list(driver.outputs),
-            'output_hz': len(received) / (received[-1][1] - start) if received else 0.0,
-            'latency': stats, 'inference_p50_ms': inference,
+            'output_hz': output_hz, 'latency': stats, 'inference_p50_ms': inference,
             'p95_over_inference': stats['p95_ms'] / inference,
             'p50_over_inference': stats['p50_ms'] / inference,
             'node_diagnostics': {k: v for k, v in diagnostics.items()
@@ -474,6 +500,8 @@ def run(args: argparse.Namespace) -> dict:
                                                 args.startup_timeout)
         result['dds'] = dds_run(driver, width, height, parameters, args.camera_rate,
                                 args.seconds, args.startup_timeout)
+        result['dds_floor'] = dds_floor(driver, width, height, result['steps']['depth_size'],
+                                        args.camera_rate, args.seconds, args.startup_timeout)
         if args.memory:
             result['memory'] = memory_run(driver, width, height, parse_size(args.large_size),
                                           parameters, args.startup_timeout)
@@ -536,6 +564,12 @@ def format_report(result: dict) -> str:
               f'{latency["p95_ms"]:.1f} ms, inference p50 {dds["inference_p50_ms"]:.1f} ms: '
               f'p95 = {dds["p95_over_inference"]:.2f}x inference (target '
               f'{result["targets"]["p95_over_inference"]}x)']
+    floor = result['dds_floor']
+    height, width = floor['depth_size']
+    lines.append(f'  the floor, a node doing no work (bench_echo: the camera image decoded, a '
+                 f'{width}x{height} depth image published), same camera: output '
+                 f'{floor["output_hz"]:.1f} Hz, latency p50 {floor["latency"]["p50_ms"]:.1f} ms '
+                 f'p95 {floor["latency"]["p95_ms"]:.1f} ms')
     if 'memory' in result:
         memory = result['memory']
         lines += ['', f'memory, {memory["frame"]} frames and one {memory["large_frame"]} frame: '

@@ -72,5 +72,11 @@ def test_the_whole_report_in_one_run(tmp_path):
     assert dds['output_hz'] > 0 and dds['latency']['n'] > 0
     assert dds['subscribed'] == list(bench_node.CAMERA_OUTPUTS)
     assert dds['inference_p50_ms'] > 0
+    # The node doing no work answered the same camera with depth images of the node's size.
+    floor = result['dds_floor']
+    assert floor['depth_size'] == steps['depth_size'] == [120, 160]
+    assert floor['output_hz'] > 0 and floor['latency']['n'] > 0
     report = bench_node.format_report(result)
     assert 'overhead around the network' in report and 'DDS, camera 10 Hz' in report
+    assert 'the floor, a node doing no work (bench_echo: the camera image decoded, a 160x120 ' \
+        'depth image published)' in report
