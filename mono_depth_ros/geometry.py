@@ -232,7 +232,8 @@ def depth_to_points(depth: np.ndarray, intrinsics: Intrinsics, decimation: int =
     _check_range(decimation, min_depth, max_depth)
     k = int(decimation)
     kept = depth[..., ::k, ::k]
-    z = clip_depth(kept.reshape(-1, kept.shape[-1]), min_depth, max_depth).reshape(kept.shape)
+    z = clip_depth(kept.reshape(-1, kept.shape[-1]), min_depth, max_depth,
+                   copy=False).reshape(kept.shape)  # only read below
     ax, ay = ray_factors(intrinsics, k)
     points = np.empty(z.shape + (3,), dtype=np.float32)
     np.multiply(z, ax, out=points[..., 0])
